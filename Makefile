@@ -1,0 +1,43 @@
+# Two commands do all the set-up from a fresh machine: `make demo` and `make test`.
+# Both create .venv, install torch (CPU build) first, then the package with its extras, and the
+# Debian packages headless Qt needs when they are missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+SCREENSHOT ?= demo_screenshot.png
+
+.PHONY: setup system-deps test demo bench clean
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[testing]"
+	touch $(STAMP)
+
+# The whole test suite, headless (pytest-xvfb starts a virtual display for the GUI tests).
+test: setup
+	$(BIN)/python -m pytest
+
+# Opens napari with the sample data and the plugin's widget; with no display it runs under Xvfb,
+# does the work and saves a screenshot ($(SCREENSHOT)).
+demo: setup
+	@if [ -n "$$DISPLAY" ]; then \
+		$(BIN)/python -m napari_invprob._demo; \
+	else \
+		xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m napari_invprob._demo --screenshot "$(SCREENSHOT)"; \
+	fi
+
+bench: setup
+	for script in benchmarks/*.py; do $(BIN)/python "$$script" || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache $(SCREENSHOT)

@@ -1,0 +1,73 @@
+"""What every solver yields, and how to consume a stream of iterates.
+
+A solver is a generator: it yields an :class:`Iterate` after every step (direct methods yield once)
+and may be abandoned between any two yields. Draining it gives the answer; the GUI, the command
+line's progress bar and the tests all consume the same stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Iterate:
+    """One step of a solver.
+
+    Attributes
+    ----------
+    iteration : int
+        Number of completed iterations (1 after the first step; direct methods yield 1).
+    x : torch.Tensor
+        The current estimate. Consumers that keep it beyond the next step must copy it (``x.clone()``).
+    objective : float or None
+        Value of the objective the method minimises, when it is cheap to evaluate.
+    residual : float or None
+        Data residual ``‖Hx − y‖₂``, when the method tracks it.
+    elapsed : float
+        Seconds since the solver started.
+    """
+
+    iteration: int
+    x: torch.Tensor
+    objective: float | None
+    residual: float | None
+    elapsed: float
+
+
+class Clock:
+    """Seconds since construction, for the ``elapsed`` field of iterates."""
+
+    def __init__(self):
+        self._start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self._start
+
+
+def last(iterates: Iterable[Iterate]) -> Iterate:
+    """Drain a stream of iterates and return the final one.
+
+    Raises
+    ------
+    ValueError
+        If the stream yields nothing.
+    """
+    final = None
+    for final in iterates:
+        pass
+    if final is None:
+        raise ValueError("the solver yielded no iterate")
+    return final
+
+
+def iterate_count(iterates: Iterator[Iterate]) -> int:
+    """Drain a stream and return how many iterates it yielded (for tests and benchmarks)."""
+    return sum(1 for _ in iterates)
+
+
+__all__ = ["Clock", "Iterate", "iterate_count", "last"]
