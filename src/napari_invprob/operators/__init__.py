@@ -1,5 +1,7 @@
 """Linear forward models with exact adjoints (PyTorch, float32, any device, batched)."""
 
 from .base import Identity, LinearOperator
+from .convolution import Convolution
+from .gradient import Gradient
 
-__all__ = ["Identity", "LinearOperator"]
+__all__ = ["Convolution", "Gradient", "Identity", "LinearOperator"]

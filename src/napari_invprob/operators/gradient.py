@@ -1,0 +1,120 @@
+"""Forward finite differences (the discrete gradient used by total variation), adjoint = −divergence."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .._device import DTYPE
+from .base import LinearOperator
+
+BOUNDARIES = ("neumann", "periodic")
+
+
+class Gradient(LinearOperator):
+    """Discrete gradient by forward differences along chosen axes.
+
+    ``forward(x)[..., i, *idx] = x[idx + e_a] - x[idx]`` for the ``i``-th axis ``a`` of ``axes``.
+    With ``boundary="neumann"`` the difference at the last index of each axis is 0 (the image is
+    extended by repeating its edge); with ``"periodic"`` it wraps to the first index. The adjoint is
+    minus the matching divergence, the exact transpose of the forward map.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one image (the trailing axes of the input; leading axes are a batch).
+    axes : sequence of int or None
+        Axes of ``shape`` to differentiate along (negative values count from the end); None means all
+        axes. For an RGB image pass the spatial axes only, e.g. ``(0, 1)`` for ``(512, 512, 3)``.
+    boundary : {"neumann", "periodic"}
+        How the last difference along each axis is formed.
+    device : str, torch.device or None
+        Device of the operator; None picks the best one.
+
+    Notes
+    -----
+    Output shape ``(*batch, len(axes), *shape)``: one component per differentiated axis.
+    """
+
+    def __init__(self, shape, *, axes=None, boundary="neumann", device=None):
+        shape = tuple(int(s) for s in shape)
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"unknown boundary {boundary!r}; valid boundaries are {', '.join(BOUNDARIES)}")
+        ndim = len(shape)
+        axes = tuple(range(ndim)) if axes is None else tuple(int(a) for a in axes)
+        if not axes:
+            raise ValueError("axes is empty; give at least one axis to differentiate along")
+        if any(not -ndim <= a < ndim for a in axes):
+            raise ValueError(f"axes {axes} out of range for shape {shape}")
+        axes = tuple(a % ndim for a in axes)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"axes {axes} repeat an axis")
+        super().__init__(shape, (len(axes), *shape), device=device)
+        self.axes = axes
+        self.boundary = boundary
+
+    def forward(self, x):
+        self.batch_shape(x)
+        ndim = len(self.in_shape)
+        parts = [self._difference(x, a - ndim) for a in self.axes]
+        return torch.stack(parts, dim=-ndim - 1)
+
+    def adjoint(self, y):
+        self.batch_shape(y, self.out_shape)
+        ndim = len(self.in_shape)
+        out = None
+        for i, a in enumerate(self.axes):
+            term = self._difference_adjoint(y.select(-ndim - 1, i), a - ndim)
+            out = term if out is None else out + term
+        return out
+
+    def _difference(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        if self.boundary == "periodic":
+            return torch.roll(x, -1, dims=dim) - x
+        n = x.shape[dim]
+        diff = x.narrow(dim, 1, n - 1) - x.narrow(dim, 0, n - 1)
+        return torch.cat([diff, torch.zeros_like(x.narrow(dim, 0, 1))], dim=dim)
+
+    def _difference_adjoint(self, p: torch.Tensor, dim: int) -> torch.Tensor:
+        if self.boundary == "periodic":
+            return torch.roll(p, 1, dims=dim) - p
+        # transpose of the Neumann difference: (Dᵀp)[k] = p[k-1]·[k ≥ 1] − p[k]·[k ≤ n-2]
+        n = p.shape[dim]
+        inner = p.narrow(dim, 0, n - 1)
+        zero = torch.zeros_like(p.narrow(dim, 0, 1))
+        return torch.cat([zero, inner], dim=dim) - torch.cat([inner, zero], dim=dim)
+
+    def gram_symbol(self) -> torch.Tensor:
+        """Fourier symbol of ``DᵀD`` (the negative Laplacian) for ``boundary="periodic"``.
+
+        Returns
+        -------
+        torch.Tensor
+            Real float32 tensor on the ``rfftn`` grid over ``axes`` (in increasing order):
+            shape ``(*[shape[a] for a in axes[:-1]], shape[axes[-1]] // 2 + 1)``, value
+            ``Σ_a 4 sin²(π k_a / n_a)``. With ``axes`` = the spatial axes it has the grid of
+            :attr:`Convolution.otf`, so ``|otf|² + λ · gram_symbol()`` is the symbol of ``HᵀH + λDᵀD``.
+
+        Raises
+        ------
+        ValueError
+            If the boundary is not periodic (Neumann differences are not diagonal in Fourier space).
+        """
+        if self.boundary != "periodic":
+            raise ValueError(
+                f"gram_symbol needs boundary='periodic'; boundary={self.boundary!r} is not diagonal in "
+                "Fourier space"
+            )
+        axes = sorted(self.axes)
+        sizes = [self.in_shape[a] for a in axes]
+        symbol = torch.zeros(
+            (*sizes[:-1], sizes[-1] // 2 + 1), dtype=DTYPE, device=self.device
+        )
+        for i, n in enumerate(sizes):
+            k = torch.arange(symbol.shape[i], dtype=torch.float64)
+            values = (4 * torch.sin(math.pi * k / n) ** 2).to(DTYPE).to(self.device)
+            view = [1] * symbol.ndim
+            view[i] = -1
+            symbol = symbol + values.reshape(view)
+        return symbol
