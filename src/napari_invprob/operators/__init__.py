@@ -3,5 +3,6 @@
 from .base import Identity, LinearOperator
 from .convolution import Convolution
 from .gradient import Gradient
+from .sampling import Mask, Subsample
 
-__all__ = ["Convolution", "Gradient", "Identity", "LinearOperator"]
+__all__ = ["Convolution", "Gradient", "Identity", "LinearOperator", "Mask", "Subsample"]
