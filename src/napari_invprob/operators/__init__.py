@@ -3,6 +3,15 @@
 from .base import Identity, LinearOperator
 from .convolution import Convolution
 from .gradient import Gradient
+from .projector import ParallelBeamProjector
 from .sampling import Mask, Subsample
 
-__all__ = ["Convolution", "Gradient", "Identity", "LinearOperator", "Mask", "Subsample"]
+__all__ = [
+    "Convolution",
+    "Gradient",
+    "Identity",
+    "LinearOperator",
+    "Mask",
+    "ParallelBeamProjector",
+    "Subsample",
+]
