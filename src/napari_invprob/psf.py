@@ -1,0 +1,387 @@
+"""Point-spread functions: Gaussian, measured from a bead, and optical models (Born & Wolf, Gibson-Lanni,
+confocal).
+
+Every PSF is returned as a float32 NumPy array, normalised to sum 1 and centred: the pixel at index
+``size // 2`` on every axis is the optical axis / focal plane (the zero shift of
+:class:`napari_invprob.operators.Convolution`). Axes follow napari's order: ``(y, x)`` or ``(z, y, x)``.
+Lengths (wavelengths, pixel sizes, z spacings, thicknesses, depths) are in **micrometres**.
+
+The optical models integrate the scalar diffraction integral over the normalised pupil radius ``ρ``
+numerically (Gauss-Legendre quadrature, with enough nodes for the oscillations of the integrand)::
+
+    h(r, z) = | ∫₀¹ J₀(k·NA·r·ρ) · exp(i·W(ρ, z)) · ρ dρ |²,   k = 2π / λ,
+
+evaluated exactly at the pixel centres (no radial interpolation). The models differ in the phase ``W``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage, special
+
+BACKGROUNDS = ("median",)
+_NODES_PER_PANEL = 16
+
+
+# -- Gaussian ------------------------------------------------------------------------------------------
+def gaussian(size, sigma, ndim=2) -> np.ndarray:
+    """Sampled Gaussian PSF, centred and normalised to sum 1.
+
+    Parameters
+    ----------
+    size : int or sequence of int
+        Number of pixels per axis (the same on every axis for an int).
+    sigma : float or sequence of float
+        Standard deviation in pixels (per axis for a sequence).
+    ndim : int
+        Number of axes when both ``size`` and ``sigma`` are scalars; a sequence ``size`` or ``sigma``
+        sets the number of axes itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape ``size``, maximum at pixel ``size // 2`` (symmetric for odd sizes).
+
+    Raises
+    ------
+    ValueError
+        If a size is < 1, a sigma is not > 0, or the lengths of ``size``, ``sigma`` disagree.
+    """
+    n_axes = _number_of_axes(size, sigma, ndim)
+    sizes, sigmas = _per_axis(size, "size", n_axes), _per_axis(sigma, "sigma", n_axes)
+    if any(int(s) != s or s < 1 for s in sizes):
+        raise ValueError(f"size must be positive integers, got {size}")
+    if any(not np.isfinite(s) or s <= 0 for s in sigmas):
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    grids = np.meshgrid(*[np.arange(int(n)) - int(n) // 2 for n in sizes], indexing="ij")
+    kernel = np.exp(-0.5 * sum((g / s) ** 2 for g, s in zip(grids, sigmas)))
+    return _normalised(kernel)
+
+
+def _is_sequence(value) -> bool:
+    return isinstance(value, Sequence | np.ndarray)
+
+
+def _number_of_axes(size, sigma, ndim: int) -> int:
+    """Axes of a Gaussian: the length of a sequence ``size``/``sigma``, else ``ndim``."""
+    lengths = {len(v) for v in (size, sigma) if _is_sequence(v)}
+    if len(lengths) > 1:
+        raise ValueError(f"size {tuple(size)} and sigma {tuple(sigma)} have different lengths")
+    n_axes = lengths.pop() if lengths else int(ndim)
+    if n_axes < 1:
+        raise ValueError(f"a PSF needs at least one axis, got ndim={ndim}")
+    return n_axes
+
+
+def _per_axis(value, name: str, n_axes: int) -> tuple[float, ...]:
+    """``value`` repeated on ``n_axes`` axes, or a sequence of that length as floats."""
+    if not _is_sequence(value):
+        return (float(value),) * n_axes
+    values = tuple(float(v) for v in value)
+    if len(values) != n_axes:
+        raise ValueError(f"{name} {values} has {len(values)} entries for {n_axes} axes")
+    return values
+
+
+# -- measured from a bead ----------------------------------------------------------------------------
+def from_bead(image, *, size=None, background="median") -> np.ndarray:
+    """PSF measured from an image of one sub-resolution bead: background removed, centred, normalised.
+
+    Steps: subtract the background; find the bead (the maximum of the lightly smoothed image), take its
+    centre of mass in a window of ``size`` around it (refined by re-centring the window); move that centre to pixel ``n // 2`` of every axis by a
+    sub-pixel Fourier shift; crop ``size`` pixels around it; clip negatives to 0; normalise to sum 1.
+
+    Parameters
+    ----------
+    image : array-like
+        2D or 3D image holding a single bead (brighter than the background). Never modified.
+    size : int, sequence of int or None
+        Size of the returned PSF per axis; None keeps the image's shape. Must not exceed the image.
+    background : "median" or float
+        The background level to subtract: the image's median, or a given value.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 PSF of shape ``size``, summing to 1, with its centre of mass at pixel ``size // 2``.
+
+    Raises
+    ------
+    ValueError
+        If the image is not 2D/3D or not finite, ``size`` does not fit, ``background`` is unknown, or
+        nothing lies above the background.
+    """
+    data = np.array(image, dtype=np.float64)  # a copy: the input is never modified
+    if data.ndim not in (2, 3):
+        raise ValueError(f"bead image must be 2D or 3D, got shape {data.shape}")
+    if not np.isfinite(data).all():
+        raise ValueError("bead image contains NaN or Inf values")
+    out_shape = data.shape if size is None else tuple(int(s) for s in _per_axis(size, "size", data.ndim))
+    if any(s < 1 or s > n for s, n in zip(out_shape, data.shape)):
+        raise ValueError(f"size {size} does not fit the bead image of shape {data.shape}")
+    if isinstance(background, str):
+        if background not in BACKGROUNDS:
+            raise ValueError(f"unknown background {background!r}; use {', '.join(BACKGROUNDS)} or a number")
+        level = float(np.median(data))
+    else:
+        level = float(background)
+        if not np.isfinite(level):
+            raise ValueError(f"background must be finite, got {background}")
+    data -= level
+    signal = np.clip(data, 0.0, None)
+    if not signal.any():
+        raise ValueError("no signal above the background in the bead image")
+
+    centre = _bead_centre(signal, out_shape)
+    target = np.array([n // 2 for n in data.shape], dtype=float)
+    spectrum = ndimage.fourier_shift(np.fft.fftn(data), target - centre)
+    centred = np.fft.ifftn(spectrum).real
+    crop = tuple(slice(n // 2 - s // 2, n // 2 - s // 2 + s) for n, s in zip(data.shape, out_shape))
+    psf = np.clip(centred[crop], 0.0, None)
+    if not psf.any():
+        raise ValueError("no signal above the background in the bead image")
+    return _normalised(psf)
+
+
+def _bead_centre(signal: np.ndarray, window: tuple[int, ...]) -> np.ndarray:
+    """Centre of mass of ``signal`` in a ``window`` around its smoothed maximum, refined twice."""
+    peak = np.unravel_index(np.argmax(ndimage.gaussian_filter(signal, 1.0)), signal.shape)
+    centre = np.asarray(peak, dtype=float)
+    for _ in range(3):
+        lo = [int(np.clip(round(c) - w // 2, 0, n - w)) for c, w, n in zip(centre, window, signal.shape)]
+        box = tuple(slice(a, a + w) for a, w in zip(lo, window))
+        patch = signal[box]
+        if not patch.any():
+            break
+        centre = np.asarray(ndimage.center_of_mass(patch)) + lo
+    return centre
+
+
+# -- optical models --------------------------------------------------------------------------------------
+def born_wolf(shape, *, na, wavelength, refractive_index, pixel_size, z_spacing=None) -> np.ndarray:
+    """Scalar widefield PSF of Born & Wolf: an aberration-free objective with paraxial defocus.
+
+    ``W(ρ, z) = −½ · k · z · NA² · ρ² / n``, so the in-focus plane is the Airy pattern
+    ``[2 J₁(v)/v]²`` with ``v = k·NA·r`` (first zero at ``r = 0.61 λ/NA``) and the axial profile is
+    ``sinc²`` with its first zero at ``z = 2 λ n / NA²``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(ny, nx)`` for the in-focus plane, or ``(nz, ny, nx)`` for a stack centred on focus
+        (plane ``k`` at defocus ``(k − nz // 2) · z_spacing``).
+    na : float
+        Numerical aperture of the objective (``0 < na <= refractive_index``).
+    wavelength : float
+        Emission wavelength in vacuum, micrometres.
+    refractive_index : float
+        Refractive index of the immersion medium (= the sample's, in this model).
+    pixel_size : float
+        Lateral pixel size in the sample, micrometres.
+    z_spacing : float or None
+        Distance between planes, micrometres; required for a 3D ``shape``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 PSF of ``shape``, normalised to sum 1, centred at pixel ``shape // 2``.
+    """
+    _check_optics(shape, na, wavelength, pixel_size, z_spacing, refractive_index=refractive_index)
+    k = 2 * np.pi / wavelength
+    z = _defocus(shape, z_spacing)
+
+    def phase(rho):
+        return -0.5 * k * z[:, None] * na**2 * rho[None, :] ** 2 / refractive_index
+
+    return _normalised(_pupil_integral(shape, na, k, pixel_size, phase))
+
+
+def gibson_lanni(
+    shape,
+    *,
+    na,
+    wavelength,
+    ni,
+    ns,
+    ng=1.5,
+    ti0=150.0,
+    tg=170.0,
+    pixel_size,
+    z_spacing=None,
+    particle_depth=0.0,
+    ni0=None,
+    ng0=None,
+    tg0=None,
+) -> np.ndarray:
+    """Gibson-Lanni widefield PSF: an oil/water objective used off its design conditions.
+
+    The phase is the optical path difference between the actual and the design conditions (Gibson &
+    Lanni 1991, in the form of Li, Xue & Blu 2017)::
+
+        W(ρ) = k [ z_p √(n_s² − (NA ρ)²) + t_i √(n_i² − (NA ρ)²) − t_i0 √(n_i0² − (NA ρ)²)
+                   + t_g √(n_g² − (NA ρ)²) − t_g0 √(n_g0² − (NA ρ)²) ]
+
+    with the immersion thickness ``t_i = t_i,focus + z``: ``z`` is the stage displacement from the
+    plane where the particle is in paraxial focus, ``t_i,focus = n_i (t_i0/n_i0 + t_g0/n_g0 − t_g/n_g
+    − z_p/n_s)``. The remaining aberration (spherical, from the index mismatch at depth ``z_p``) moves
+    the intensity maximum and makes the stack axially asymmetric. Square roots of negative numbers
+    (rays beyond the critical angle) are taken as imaginary, so those waves decay with depth. With
+    matched indices and ``particle_depth = 0`` the model is the non-paraxial form of :func:`born_wolf`
+    (identical in focus).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(ny, nx)`` (the plane ``z = 0``) or ``(nz, ny, nx)`` (plane ``k`` at ``(k − nz // 2) · z_spacing``).
+    na : float
+        Numerical aperture (``0 < na <= ni``).
+    wavelength : float
+        Emission wavelength in vacuum, micrometres.
+    ni, ns, ng : float
+        Refractive indices of the immersion medium, the sample and the coverslip.
+    ti0 : float
+        Working distance (design immersion thickness), micrometres.
+    tg : float
+        Coverslip thickness, micrometres.
+    pixel_size : float
+        Lateral pixel size in the sample, micrometres.
+    z_spacing : float or None
+        Distance between planes, micrometres; required for a 3D ``shape``.
+    particle_depth : float
+        Depth ``z_p`` of the point source below the coverslip, micrometres (>= 0).
+    ni0, ng0, tg0 : float or None
+        Design values of the immersion index, coverslip index and coverslip thickness; None: equal to
+        the actual ``ni``, ``ng``, ``tg``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 PSF of ``shape``, normalised to sum 1, centred on the paraxial focus.
+    """
+    ni0 = ni if ni0 is None else ni0
+    ng0 = ng if ng0 is None else ng0
+    tg0 = tg if tg0 is None else tg0
+    _check_optics(shape, na, wavelength, pixel_size, z_spacing, refractive_index=ni)
+    indices = {"ni": ni, "ns": ns, "ng": ng, "ni0": ni0, "ng0": ng0}
+    for name, value in {**indices, "ti0": ti0, "tg": tg, "tg0": tg0}.items():
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+    if not np.isfinite(particle_depth) or particle_depth < 0:
+        raise ValueError(f"particle_depth must be >= 0 micrometres, got {particle_depth}")
+    k = 2 * np.pi / wavelength
+    z = _defocus(shape, z_spacing)
+    ti = ni * (ti0 / ni0 + tg0 / ng0 - tg / ng - particle_depth / ns) + z
+
+    def phase(rho):
+        def path(n):
+            return np.sqrt((n**2 - (na * rho) ** 2).astype(complex))[None, :]
+
+        fixed = particle_depth * path(ns) - ti0 * path(ni0) + tg * path(ng) - tg0 * path(ng0)
+        return k * (fixed + ti[:, None] * path(ni))
+
+    critical = [n / na for n in indices.values()]
+    return _normalised(_pupil_integral(shape, na, k, pixel_size, phase, critical))
+
+
+def confocal(
+    shape, *, na, excitation_wavelength, emission_wavelength, refractive_index, pixel_size, z_spacing=None
+) -> np.ndarray:
+    """Confocal PSF: the product of the excitation and emission Born & Wolf PSFs.
+
+    The pinhole is treated as a point (an ideal confocal microscope, pinhole much smaller than one
+    Airy unit); a real pinhole of finite size broadens the emission factor and is not modelled.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(ny, nx)`` or ``(nz, ny, nx)``, as in :func:`born_wolf`.
+    na : float
+        Numerical aperture.
+    excitation_wavelength, emission_wavelength : float
+        Vacuum wavelengths of the laser and of the detected light, micrometres.
+    refractive_index : float
+        Refractive index of the immersion medium.
+    pixel_size : float
+        Lateral pixel size, micrometres.
+    z_spacing : float or None
+        Distance between planes, micrometres; required for a 3D ``shape``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 PSF of ``shape``, normalised to sum 1, centred.
+    """
+    common = dict(na=na, refractive_index=refractive_index, pixel_size=pixel_size, z_spacing=z_spacing)
+    excitation = born_wolf(shape, wavelength=excitation_wavelength, **common).astype(np.float64)
+    emission = born_wolf(shape, wavelength=emission_wavelength, **common).astype(np.float64)
+    return _normalised(excitation * emission)
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+def _check_optics(shape, na, wavelength, pixel_size, z_spacing, *, refractive_index) -> None:
+    """Refuse shapes and optical parameters the models cannot use, before any work."""
+    shape = tuple(shape)
+    if len(shape) not in (2, 3) or any(int(n) != n or n < 1 for n in shape):
+        raise ValueError(f"shape must be (ny, nx) or (nz, ny, nx) of positive integers, got {shape}")
+    for name, value in {"wavelength": wavelength, "pixel_size": pixel_size, "na": na}.items():
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+    if na > refractive_index:
+        raise ValueError(f"na {na} exceeds the immersion refractive index {refractive_index}")
+    if len(shape) == 3 and (z_spacing is None or not np.isfinite(z_spacing) or z_spacing <= 0):
+        raise ValueError(f"a 3D shape {shape} needs z_spacing > 0 (micrometres), got {z_spacing}")
+
+
+def _defocus(shape, z_spacing) -> np.ndarray:
+    """Defocus of each plane in micrometres: ``(k − nz // 2) · z_spacing`` (a single 0 for 2D)."""
+    if len(shape) == 2:
+        return np.zeros(1)
+    nz = int(shape[0])
+    return (np.arange(nz) - nz // 2) * float(z_spacing)
+
+
+def _pupil_integral(shape, na, k, pixel_size, phase, breaks=()) -> np.ndarray:
+    """``|∫₀¹ J₀(k NA r ρ) exp(i W(ρ, z)) ρ dρ|²`` at every pixel of ``shape`` (centre ``n // 2``).
+
+    ``phase(rho)`` returns ``W`` of shape ``(n_planes, len(rho))``. The integral is evaluated once per
+    distinct pixel radius (integer ``dy² + dx²``), by :func:`_pupil_quadrature`; ``breaks`` are pupil
+    radii where ``W`` is not smooth (critical angles).
+    """
+    ny, nx = int(shape[-2]), int(shape[-1])
+    dy = np.arange(ny) - ny // 2
+    dx = np.arange(nx) - nx // 2
+    r2 = dy[:, None] ** 2 + dx[None, :] ** 2
+    radii2, inverse = np.unique(r2, return_inverse=True)
+    r = np.sqrt(radii2) * pixel_size
+
+    rho, weights = _pupil_quadrature(phase, k * na * float(r.max()), breaks)
+    bessel = special.j0(k * na * r[:, None] * rho[None, :]) * (weights * rho)[None, :]  # (n_r, n_nodes)
+    pupil = np.exp(1j * np.asarray(phase(rho)))  # (n_planes, n_nodes)
+    amplitude = pupil @ bessel.T  # (n_planes, n_r)
+    intensity = np.abs(amplitude) ** 2
+    planes = intensity[:, inverse.reshape(ny, nx)]
+    return planes if len(shape) == 3 else planes[0]
+
+
+def _pupil_quadrature(phase, bessel_span: float, breaks=()) -> tuple[np.ndarray, np.ndarray]:
+    """Composite Gauss-Legendre nodes and weights on [0, 1] fine enough for the integrand's oscillations.
+
+    The integrand turns through about ``bessel_span`` radians in ``J₀`` plus the total variation of the
+    real phase ``W`` over the pupil (measured on a fine grid); each panel of 16 nodes covers at most
+    about π of it, and panels also end at ``breaks``.
+    """
+    probe = np.linspace(0.0, 1.0, 2049)
+    phase_variation = float(np.abs(np.diff(np.asarray(phase(probe)).real, axis=1)).sum(axis=1).max())
+    n_panels = 4 + int(np.ceil((bessel_span + phase_variation) / np.pi))
+    edges = np.union1d(np.linspace(0.0, 1.0, n_panels + 1), [b for b in breaks if 0.0 < b < 1.0])
+    nodes, weights = np.polynomial.legendre.leggauss(_NODES_PER_PANEL)
+    half = 0.5 * np.diff(edges)[:, None]
+    rho = (edges[:-1, None] + half * (nodes[None, :] + 1.0)).ravel()
+    return rho, (half * weights[None, :]).ravel()
+
+
+def _normalised(kernel: np.ndarray) -> np.ndarray:
+    kernel = np.asarray(kernel, dtype=np.float64)
+    return (kernel / kernel.sum()).astype(np.float32)
