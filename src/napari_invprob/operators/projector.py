@@ -30,8 +30,7 @@ import torch
 from .._device import DTYPE
 from .base import LinearOperator
 
-_BOX_LIMIT = 1e-6  # below this footprint width the trapezoid is treated as a box (error < 1e-7)
-_CHUNK_ELEMENTS = 1 << 21  # pixel-angle pairs evaluated at once while building the matrix
+_CHUNK_ELEMENTS = 1 << 16  # pixel-angle pairs evaluated at once (small enough to stay in cache)
 _CACHE_SIZE = 4  # system matrices kept per process (a 256x256, 180-angle pair takes ~0.35 GB)
 
 
@@ -72,58 +71,59 @@ def validate_angles(angles_deg, *, name: str = "angles") -> np.ndarray:
 def _footprint_cdf(v: np.ndarray, wide: np.ndarray, narrow: np.ndarray) -> np.ndarray:
     """Cumulative integral of a unit pixel's projected footprint at offset ``v`` from its centre.
 
-    The footprint is the convolution of boxes of widths ``wide >= narrow`` (area 1). With
-    ``R(u) = max(u, 0)² / 2`` its integral from ``-∞`` to ``v`` is
-    ``[R(v + p) - R(v + q) - R(v - q) + R(v - p)] / (wide · narrow)``, ``p, q = (wide ± narrow) / 2``.
+    The footprint is the convolution of boxes of widths ``wide >= narrow`` (a trapezoid of area 1
+    with a plateau ``1 / wide`` high). With ``p, q = (wide ± narrow) / 2`` its integral up to ``v`` is
+    ``(v + wide / 2) / wide`` on the plateau ``|v| <= q``, ``(v + p)² / (2 · wide · narrow)`` on the
+    rising edge and ``1 - (p - v)² / (2 · wide · narrow)`` on the falling one: no cancellation, and
+    a box (``narrow = 0``) needs no special case.
     """
     p = 0.5 * (wide + narrow)
     q = 0.5 * (wide - narrow)
-
-    def ramp2(u):
-        return 0.5 * np.square(np.maximum(u, 0.0))
-
-    box = np.clip((v + 0.5 * wide) / wide, 0.0, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        trapezoid = (ramp2(v + p) - ramp2(v + q) - ramp2(v - q) + ramp2(v - p)) / (wide * narrow)
-    return np.where(narrow < _BOX_LIMIT, box, trapezoid)
+    curvature = 0.5 / (wide * np.maximum(narrow, 1e-300))
+    cdf = np.clip((v + 0.5 * wide) / wide, 0.0, 1.0)
+    rising = (v > -p) & (v < -q)
+    falling = (v > q) & (v < p)
+    cdf = np.where(rising, np.square(v + p) * curvature, cdf)
+    return np.where(falling, 1.0 - np.square(p - v) * curvature, cdf)
 
 
-def _system_matrix(
+def _system_matrix_transpose(
     shape: tuple[int, int], angles_rad: np.ndarray, n_detector: int
 ) -> scipy.sparse.csr_matrix:
-    """The separable-footprint system matrix ``(n_angles · n_detector, rows · cols)`` as float32 CSR."""
+    """The transpose of the separable-footprint system matrix, ``(rows · cols, n_angles · n_detector)``.
+
+    Built row by row (pixel by pixel): each pixel meets at most three consecutive bins per angle, so
+    its entries come out already sorted by column and the CSR arrays are written directly.
+    """
     rows, cols = shape
-    x = (np.arange(cols) - cols // 2).astype(np.float64)
-    y = (np.arange(rows) - rows // 2).astype(np.float64)
-    pixel = np.arange(rows * cols, dtype=np.int32).reshape(rows, cols)
-    n_pixels = rows * cols
-    chunk = max(1, _CHUNK_ELEMENTS // n_pixels)
-    blocks = []
-    for start in range(0, len(angles_rad), chunk):
-        theta = angles_rad[start : start + chunk]
-        cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    n_angles = len(angles_rad)
+    cos, sin = np.cos(angles_rad), np.sin(angles_rad)
+    wide = np.maximum(np.abs(cos), np.abs(sin))
+    narrow = np.minimum(np.abs(cos), np.abs(sin))
+    pixel_x = np.tile(np.arange(cols) - cols // 2, rows).astype(np.float64)
+    pixel_y = np.repeat(np.arange(rows) - rows // 2, cols).astype(np.float64)
+    first_column = (np.arange(n_angles) * n_detector)[:, None]
+    chunk = max(1, _CHUNK_ELEMENTS // n_angles)
+    counts, indices, values = [], [], []
+    for start in range(0, rows * cols, chunk):
+        px, py = pixel_x[start : start + chunk, None], pixel_y[start : start + chunk, None]
         # detector position of each pixel centre, in bins (bin k is centred at k)
-        u = x[None, None, :] * cos - y[None, :, None] * sin + n_detector // 2
-        wide = np.maximum(np.abs(cos), np.abs(sin))
-        narrow = np.minimum(np.abs(cos), np.abs(sin))
+        u = px * cos - py * sin + n_detector // 2
         # the footprint (width <= sqrt 2) meets at most three bins, the first holding its left edge
-        first = np.floor(u - 0.5 * (wide + narrow) + 0.5).astype(np.int64)
-        row_parts, col_parts, val_parts = [], [], []
-        for d in range(3):
-            k = first + d
-            v = k - u
-            weight = _footprint_cdf(v + 0.5, wide, narrow) - _footprint_cdf(v - 0.5, wide, narrow)
-            keep = (weight > 1e-9) & (k >= 0) & (k < n_detector)
-            angle_index = np.broadcast_to(np.arange(len(theta))[:, None, None], k.shape)
-            row_parts.append((angle_index * n_detector + k)[keep])
-            col_parts.append(np.broadcast_to(pixel, k.shape)[keep])
-            val_parts.append(weight[keep].astype(np.float32))
-        block = scipy.sparse.csr_matrix(
-            (np.concatenate(val_parts), (np.concatenate(row_parts), np.concatenate(col_parts))),
-            shape=(len(theta) * n_detector, n_pixels),
-        )
-        blocks.append(block)
-    return scipy.sparse.vstack(blocks, format="csr", dtype=np.float32)
+        first = np.floor(u - 0.5 * (wide + narrow) + 0.5)
+        edges = first[..., None] + np.arange(-0.5, 3.0) - u[..., None]  # four bin edges, per pixel
+        cdf = _footprint_cdf(edges, wide[:, None], narrow[:, None])
+        weight = np.diff(cdf, axis=-1)
+        k = first.astype(np.int64)[..., None] + np.arange(3)
+        keep = (weight > 1e-9) & (k >= 0) & (k < n_detector)
+        counts.append(keep.sum(axis=(1, 2)))
+        indices.append((first_column + k)[keep].astype(np.int32))
+        values.append(weight[keep].astype(np.float32))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    return scipy.sparse.csr_matrix(
+        (np.concatenate(values), np.concatenate(indices), indptr),
+        shape=(rows * cols, n_angles * n_detector),
+    )
 
 
 def _to_torch_csr(matrix: scipy.sparse.csr_matrix, device: torch.device) -> torch.Tensor:
@@ -150,8 +150,8 @@ def _product(matrix: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _cached_matrices(shape, angles_key: tuple[float, ...], n_detector: int, device: torch.device):
-    matrix = _system_matrix(shape, np.deg2rad(np.asarray(angles_key)), n_detector)
-    return _to_torch_csr(matrix, device), _to_torch_csr(matrix.T.tocsr(), device)
+    transpose = _system_matrix_transpose(shape, np.deg2rad(np.asarray(angles_key)), n_detector)
+    return _to_torch_csr(transpose.T.tocsr(), device), _to_torch_csr(transpose, device)
 
 
 class _SparseProduct(torch.autograd.Function):
