@@ -1,0 +1,90 @@
+"""Alignment of drifting tilt series: cross-correlation, tilt-axis centring, projection matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _tilt_phantom import blob_tilt_series, random_blobs
+
+from napari_invprob.alignment import align, apply_shifts, cross_correlation_shifts
+
+N = 64
+ANGLES = np.linspace(-60, 60, 41)
+
+
+def random_drift(seed: int, step: float = 1.0) -> np.ndarray:
+    """A stage drift: a random walk of ``(d_rows, d_cols)`` steps, zero mean."""
+    drift = np.cumsum(np.random.default_rng(seed).normal(0.0, step, (ANGLES.size, 2)), axis=0)
+    return drift - drift.mean(axis=0)
+
+
+def rms_error(shifts: np.ndarray, drift: np.ndarray) -> float:
+    """RMS error of found drifts, up to what no alignment can know: a rigid move of the object
+    (a constant along the tilt axis, ``dx cos θ − dz sin θ`` across it)."""
+    error = shifts - drift
+    theta = np.radians(ANGLES)
+    rigid = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    along = error[:, 0] - error[:, 0].mean()
+    across = error[:, 1] - rigid @ np.linalg.lstsq(rigid, error[:, 1], rcond=None)[0]
+    return float(np.sqrt(np.mean(along**2 + across**2)))
+
+
+@pytest.fixture(scope="module")
+def drifting():
+    blobs = random_blobs(N, 15, seed=4)
+    drift = random_drift(seed=4)
+    series = blob_tilt_series(blobs, N, ANGLES, shifts=drift, noise=0.02, seed=5)
+    return series, drift
+
+
+def test_cross_correlation_removes_random_drift(drifting):
+    series, drift = drifting
+    before = series.copy()
+    aligned, shifts = align(series, ANGLES, method="cross-correlation")
+    np.testing.assert_array_equal(series, before)
+    assert shifts.shape == (ANGLES.size, 2) and aligned.shape == series.shape
+    assert rms_error(np.zeros_like(drift), drift) > 2.0
+    assert rms_error(shifts, drift) < 0.5
+    np.testing.assert_allclose(aligned, apply_shifts(series, shifts))
+
+
+def test_tilt_axis_x_gives_the_transposed_answer(drifting):
+    series, _ = drifting
+    _, shifts_y = align(series, ANGLES, method="cross-correlation")
+    _, shifts_x = align(series.transpose(0, 2, 1), ANGLES, tilt_axis="x", method="cross-correlation")
+    np.testing.assert_allclose(shifts_x, shifts_y[:, ::-1], atol=1e-6)
+
+
+def test_centring_finds_an_offset_tilt_axis():
+    blobs = random_blobs(N, 15, seed=6)
+    offset = np.zeros((ANGLES.size, 2))
+    offset[:, 1] = 3.0  # the tilt axis sits 3 pixels right of the rotation centre
+    series = blob_tilt_series(blobs, N, ANGLES, shifts=offset, noise=0.01, seed=7)
+    theta = np.radians(ANGLES)
+    design = np.stack([np.ones_like(theta), np.cos(theta), np.sin(theta)], axis=1)
+
+    def axis_offset(shifts):  # the part of the column shifts no rigid move of the object explains
+        return np.linalg.lstsq(design, shifts[:, 1], rcond=None)[0][0]
+
+    _, shifts = align(series, ANGLES, method="cross-correlation")
+    assert axis_offset(shifts) == pytest.approx(3.0, abs=0.4)
+
+
+def test_subpixel_registration_of_a_pure_shift():
+    blobs = random_blobs(N, 15, seed=8)
+    angles = np.array([0.0, 0.0])
+    drift = np.array([[0.0, 0.0], [1.6, -2.3]])
+    series = blob_tilt_series(blobs, N, angles, shifts=drift)
+    np.testing.assert_allclose(cross_correlation_shifts(series, angles), drift, atol=0.02)
+
+
+def test_bad_input_is_refused(drifting):
+    series, _ = drifting
+    with pytest.raises(ValueError, match="40 angles for 41 projections"):
+        align(series, ANGLES[:-1])
+    with pytest.raises(ValueError, match="unknown alignment method"):
+        align(series, ANGLES, method="phase")
+    with pytest.raises(ValueError, match="tilt_axis"):
+        align(series, ANGLES, tilt_axis="z")
+    with pytest.raises(ValueError, match="between -90 and 90"):
+        align(series, np.linspace(-90, 90, 41))
