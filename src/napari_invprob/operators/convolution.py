@@ -87,6 +87,7 @@ class Convolution(LinearOperator):
                 scipy.fft.next_fast_len(n + k // 2, real=True) for n, k in zip(self.spatial_shape, self.psf_shape)
             )
         self._otf = _centred_otf(psf_t, self._grid)
+        self._otf_conj = self._otf.conj().resolve_conj()
 
     # -- Fourier-space access for closed-form solvers (periodic only) ----------------------------
     @property
@@ -128,7 +129,7 @@ class Convolution(LinearOperator):
         return self._apply(x, self._otf)
 
     def adjoint(self, y):
-        return self._apply(y, self._otf.conj())
+        return self._apply(y, self._otf_conj)
 
     def _apply(self, x: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
         self.batch_shape(x)
