@@ -1,0 +1,79 @@
+"""napari reader for MRC stacks and volumes (``.mrc .st .ali .rec .mrcs .map``), with tilt angles.
+
+``get_reader`` never raises: it returns None for anything it cannot open (wrong suffix, several
+paths, a file that is not MRC or is truncated), warning with the reason for MRC-named files so the
+user learns why. The layer it makes carries ``metadata["angles"]`` (degrees, from a ``.rawtlt``/
+``.tlt``/``.mdoc`` sidecar or an FEI extended header), ``metadata["tilt_axis"]`` and the pixel size
+as ``scale`` (ångström).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .io import MRC_SUFFIXES, check_mrc_header, find_angles, read_mrc
+
+
+def get_reader(path):
+    """Return :func:`read_mrc_layers` if ``path`` is one readable MRC file, else None."""
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    try:
+        path = Path(path)
+        if path.suffix.lower() not in MRC_SUFFIXES or not path.is_file():
+            return None
+        check_mrc_header(path)
+    except (ValueError, OSError, TypeError) as error:
+        warnings.warn(f"napari-invprob cannot open {path}: {error}", stacklevel=2)
+        return None
+    return read_mrc_layers
+
+
+def read_mrc_layers(path) -> list[tuple]:
+    """Read one MRC file into an image layer's data.
+
+    A stack whose sidecar angle file or FEI header gives one angle per section becomes a tilt series:
+    ``metadata`` holds ``angles`` (list of degrees), ``angle_source`` and ``tilt_axis`` (``"y"``), and
+    ``scale`` is ``(1, pixel, pixel)``. Anything else is an image or volume with ``scale`` the voxel
+    size. Every layer records ``pixel_size`` (Å or None) and ``source_path`` (which the MRC writer
+    will never overwrite).
+    """
+    if isinstance(path, (list, tuple)):
+        path = path[0]
+    path = Path(path)
+    mrc = read_mrc(path)
+    data = mrc.data
+    metadata = {"source_path": str(path.resolve()), "pixel_size": None}
+    angles, source = None, None
+    if data.ndim == 3:
+        found = find_angles(path)
+        if found is not None:
+            angles, source, mdoc_pixel_size = found
+            if mrc.voxel_size is None and mdoc_pixel_size is not None:
+                metadata["pixel_size"] = mdoc_pixel_size
+        elif mrc.tilt_angles is not None:
+            angles, source = mrc.tilt_angles, "FEI extended header"
+        if angles is not None and angles.shape[0] != data.shape[0]:
+            warnings.warn(
+                f"{source} lists {angles.shape[0]} angles but {path.name} holds {data.shape[0]} "
+                "projections; opened without angles",
+                stacklevel=2,
+            )
+            angles = None
+    if mrc.voxel_size is not None:
+        metadata["pixel_size"] = mrc.voxel_size[2]
+    pixel = metadata["pixel_size"] or 1.0
+    if angles is not None:
+        metadata.update(angles=[float(a) for a in angles], angle_source=source, tilt_axis="y")
+        scale = (1.0, pixel, pixel)
+    elif mrc.voxel_size is not None:
+        scale = mrc.voxel_size[-data.ndim :]
+    else:
+        scale = (pixel,) * data.ndim
+    kwargs = {"name": path.stem, "scale": tuple(float(s) for s in scale), "metadata": metadata}
+    return [(np.asarray(data), kwargs, "image")]

@@ -1,0 +1,77 @@
+"""The napari reader and writer contributions (pure functions; no viewer needed)."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import mrcfile
+import numpy as np
+import pytest
+
+from napari_invprob._reader import get_reader
+from napari_invprob._writer import write_mrc
+from napari_invprob.io import read_image
+
+ANGLES = [-30.0, -15.0, 0.0, 15.0, 30.0]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    path = tmp_path / "tomo.st"
+    mrcfile.write(path, np.arange(5 * 6 * 7, dtype=np.int16).reshape(5, 6, 7), voxel_size=3.0)
+    (tmp_path / "tomo.rawtlt").write_text("\n".join(str(a) for a in ANGLES))
+    return path
+
+
+def test_reader_makes_a_tilt_series_layer(stack):
+    reader = get_reader(str(stack))
+    assert reader is not None
+    [(data, kwargs, layer_type)] = reader(str(stack))
+    assert layer_type == "image" and data.shape == (5, 6, 7) and data.dtype == np.int16
+    assert kwargs["metadata"]["angles"] == ANGLES
+    assert kwargs["metadata"]["tilt_axis"] == "y"
+    assert kwargs["metadata"]["angle_source"] == "tomo.rawtlt"
+    assert kwargs["scale"] == (1.0, 3.0, 3.0)
+    assert kwargs["name"] == "tomo"
+
+
+def test_reader_opens_a_volume_without_angles(tmp_path):
+    path = tmp_path / "vol.rec"
+    mrcfile.write(path, np.zeros((4, 5, 6), np.float32), voxel_size=(1.5, 2.0, 2.5))  # (x, y, z)
+    [(data, kwargs, _)] = get_reader([str(path)])(str(path))
+    assert "angles" not in kwargs["metadata"]
+    assert kwargs["scale"] == (2.5, 2.0, 1.5)
+
+
+def test_reader_warns_and_opens_without_angles_when_the_count_is_wrong(stack):
+    stack.with_suffix(".rawtlt").write_text("1\n2\n")
+    with pytest.warns(UserWarning, match="lists 2 angles"):
+        [(_, kwargs, _)] = get_reader(str(stack))(str(stack))
+    assert "angles" not in kwargs["metadata"]
+
+
+@pytest.mark.parametrize("name, content", [("fake.mrc", b"hello" * 300), ("cut.mrc", None), ("a.tif", b"II*\x00")])
+def test_reader_declines_what_it_cannot_read(tmp_path, name, content):
+    path = tmp_path / name
+    if content is None:
+        mrcfile.write(path, np.ones((3, 16, 16), np.float32))
+        path.write_bytes(path.read_bytes()[:-100])
+    else:
+        path.write_bytes(content)
+    with pytest.warns(UserWarning, match="cannot open") if path.suffix == ".mrc" else nullcontext():
+        assert get_reader(str(path)) is None
+    assert get_reader([str(path), str(path)]) is None
+    assert get_reader(str(tmp_path / "missing.mrc")) is None
+
+
+def test_writer_writes_voxel_size_and_protects_the_source(stack, tmp_path):
+    [(data, kwargs, _)] = get_reader(str(stack))(str(stack))
+    before = stack.read_bytes()
+    with pytest.raises(FileExistsError, match="input file"):
+        write_mrc(str(stack), data, kwargs)
+    assert stack.read_bytes() == before
+    volume = np.random.default_rng(0).random((4, 6, 7)).astype(np.float32)
+    [written] = write_mrc(str(tmp_path / "rec.mrc"), volume, {"scale": (3.0, 3.0, 3.0), "metadata": kwargs["metadata"]})
+    data, pixel_size = read_image(written)
+    np.testing.assert_array_equal(data, volume)
+    assert pixel_size == pytest.approx(3.0)
