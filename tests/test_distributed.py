@@ -1,0 +1,132 @@
+"""Scale-out on dask.distributed: chunking and tiling geometry, retries, and equality with one process.
+
+One LocalCluster (2 worker processes, 1 thread each) serves the whole module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import cloudpickle
+import numpy as np
+import pytest
+
+from napari_invprob import distributed as nd
+
+distributed = pytest.importorskip("distributed")
+
+# Workers import task functions by name; ship this module's helpers by value instead.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+# ------------------------------------------------------------------------------------------ geometry
+
+
+def test_slice_chunks_partition_the_slices_evenly():
+    chunks = nd.slice_chunks(10, 4)
+    assert [(s.start, s.stop) for s in chunks] == [(0, 3), (3, 7), (7, 10)]
+    assert nd.slice_chunks(3, 8) == [slice(0, 3)]
+    with pytest.raises(ValueError, match="cannot split"):
+        nd.slice_chunks(5, 0)
+
+
+def test_default_chunk_slices_balances_and_bounds_memory():
+    assert nd.default_chunk_slices((50, 64, 64), n_workers=2) == 8  # four chunks per worker
+    big = nd.default_chunk_slices((120, 4096, 4096), n_workers=100)
+    assert 120 * big * 4096 * 4 <= nd.DEFAULT_CHUNK_BYTES
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_tile_cores_partition_the_image_and_halos_follow_the_boundary(periodic):
+    shape, tile, halo = (50, 37), (16, 40), 5
+    tiles = nd.tile_grid(shape, tile, (halo, halo), periodic=periodic)
+    covered = np.zeros(shape, int)
+    image = np.arange(np.prod(shape)).reshape(shape)
+    for t in tiles:
+        covered[t.core] += 1
+        extended = image[np.ix_(*t.source)]
+        assert np.array_equal(extended[t.core_in_tile], image[t.core])
+        # Axis 1 fits in one tile: no halo there, whatever the boundary.
+        assert len(t.source[1]) == shape[1]
+        rows = t.source[0]
+        if periodic:
+            assert len(rows) == t.core[0].stop - t.core[0].start + 2 * halo
+        else:
+            assert rows.min() >= 0 and rows.max() < shape[0] and np.all(np.diff(rows) == 1)
+    assert np.all(covered == 1)
+    assert len(tiles) == 4
+    if periodic:
+        assert tiles[0].source[0][0] == shape[0] - halo  # the first tile's halo wraps to the last rows
+
+
+def test_default_overlap_grows_with_psf_and_iterations():
+    assert nd.default_overlap((7, 7), 20) > nd.default_overlap((7, 7), 5) > nd.default_overlap((3, 3), 5)
+    assert nd.default_overlap((15, 15, 15), 1, iterative=False) == 56
+
+
+# ---------------------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize("scheduler", ["local:0", "local", "localhost:8786", "", "tcp:/x"])
+def test_bad_scheduler_strings_are_refused(scheduler):
+    with pytest.raises(ValueError, match="scheduler"):
+        nd.check_scheduler(scheduler)
+
+
+def test_good_scheduler_specs_pass():
+    for spec in ("local:1", "local:16", "tcp://10.0.0.5:8786", "tls://head:8786"):
+        nd.check_scheduler(spec)
+    with pytest.raises(TypeError, match="scheduler"):
+        nd.check_scheduler(4)
+
+
+def test_bad_arguments_are_refused_before_any_work():
+    series, angles = np.zeros((5, 4, 8), np.float32), np.linspace(-60, 60, 5)
+    with pytest.raises(ValueError, match="4 angles for 5 projections"):
+        nd.reconstruct_distributed(series, angles[:4], scheduler="local:1")
+    with pytest.raises(ValueError, match="tilt_axis"):
+        nd.reconstruct_distributed(series, angles, scheduler="local:1", tilt_axis="z")
+    with pytest.raises(ValueError, match="lam='auto'"):
+        nd.reconstruct_distributed(series, angles, scheduler="local:1", lam="auto")
+    with pytest.raises(ValueError, match="chunk_slices"):
+        nd.reconstruct_distributed(series, angles, scheduler="local:1", chunk_slices=0)
+    with pytest.raises(ValueError, match="retries"):
+        nd.reconstruct_distributed(series, angles, scheduler="local:1", retries=-1)
+    with pytest.raises(ValueError, match="scheduler"):
+        nd.reconstruct_distributed(series, angles, scheduler="local:0")
+
+
+# ------------------------------------------------------------------------------------------ retries
+
+
+def _fail_once(marker: str, value: np.ndarray) -> np.ndarray:
+    """A task that raises the first time it runs (a marker file remembers) and works afterwards."""
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        raise RuntimeError("injected failure")
+    return -value
+
+
+def test_a_failing_task_is_retried_and_the_result_is_complete(client, tmp_path):
+    pieces = [(str(tmp_path / f"marker{i}"), np.full(3, i)) for i in range(5)]
+    seen = []
+    results = dict(nd.map_pieces(client, _fail_once, iter(pieces), total=5, retries=1,
+                                 progress=lambda done, total: seen.append((done, total))))
+    assert sorted(results) == list(range(5))
+    assert all(np.array_equal(results[i], -np.full(3, i)) for i in range(5))
+    assert seen[-1] == (5, 5)
+
+
+def test_without_retries_the_failure_is_raised(client, tmp_path):
+    pieces = [(str(tmp_path / "marker"), np.ones(2))]
+    with pytest.raises(RuntimeError, match="injected failure"):
+        dict(nd.map_pieces(client, _fail_once, iter(pieces), total=1, retries=0))
