@@ -39,6 +39,13 @@ def _check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
+def _index_range(centre: float, half: float, scale: float, size: int) -> slice:
+    """Sub-sample indices whose centres ``(i + 0.5) / scale - 1`` may lie within ``centre ± half``."""
+    lo = int(np.floor((centre - half + 1.0) * scale - 0.5))
+    hi = int(np.ceil((centre + half + 1.0) * scale - 0.5)) + 1
+    return slice(max(lo, 0), min(hi, size))
+
+
 def shepp_logan_image(n: int = 256, *, supersample: int = 8) -> np.ndarray:
     """The modified Shepp-Logan phantom averaged over each pixel of an ``n x n`` grid.
 
@@ -56,16 +63,19 @@ def shepp_logan_image(n: int = 256, *, supersample: int = 8) -> np.ndarray:
     """
     n = _check_int(n, "n", 2)
     supersample = _check_int(supersample, "supersample", 1)
-    radius = n / 2.0
-    sub = (np.arange(n * supersample) + 0.5) / supersample  # sub-sample centres, in pixels
-    coords = sub / radius - 1.0
+    scale = n * supersample / 2.0  # sub-samples per unit length
+    coords = (np.arange(n * supersample) + 0.5) / scale - 1.0  # sub-sample centres; Y = -coords
     image = np.zeros((n * supersample, n * supersample))
-    X, Y = coords[None, :], -coords[:, None]
     for value, a, b, x0, y0, phi in SHEPP_LOGAN_ELLIPSES:
         c, s = np.cos(np.deg2rad(phi)), np.sin(np.deg2rad(phi))
+        # only the sub-samples inside the ellipse's bounding box need testing
+        half_x, half_y = np.hypot(a * c, b * s), np.hypot(a * s, b * c)
+        cols = _index_range(x0, half_x, scale, coords.size)
+        rows = _index_range(-y0, half_y, scale, coords.size)
+        X, Y = coords[None, cols], -coords[rows, None]
         u = (X - x0) * c + (Y - y0) * s
         v = -(X - x0) * s + (Y - y0) * c
-        image += value * ((u / a) ** 2 + (v / b) ** 2 <= 1.0)
+        image[rows, cols] += value * ((u / a) ** 2 + (v / b) ** 2 <= 1.0)
     image = image.reshape(n, supersample, n, supersample).mean(axis=(1, 3))
     image[np.abs(image) < 1e-9] = 0.0  # round-off where values cancel (1 - 0.8 - 0.2)
     return image.astype(np.float32)
