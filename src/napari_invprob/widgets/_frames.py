@@ -1,0 +1,177 @@
+"""Turn a solver's stream of iterates into display frames (runs in the worker thread, no Qt).
+
+A solver may yield hundreds of iterates a second; the canvas needs at most ~20. :func:`frames`
+drains the solver and hands over a :class:`Frame` only when the previous one is at least
+``min_interval`` seconds old, and always the last iterate. Each frame carries a detached CPU copy of
+the estimate, the objective of every iteration since the previous frame (so the convergence plot
+misses none), quality scores against an optional reference, and a robust display range, all
+computed here so that the GUI thread only assigns.
+
+Abort (a worker's ``quit()``) is honoured between two frames: the frame handed over last is then
+the last iterate computed, which is what *Stop* keeps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .. import metrics
+from .._device import to_numpy
+from ..solvers.base import Iterate
+
+#: At most one frame per this many seconds (20 canvas refreshes a second).
+FRAME_INTERVAL = 0.05
+
+#: Largest share of a run spent making frames and scoring them (the solver waits meanwhile).
+OVERHEAD_SHARE = 0.2
+
+#: Pixels sampled for the display range of big arrays (percentiles of a strided subsample).
+_RANGE_SAMPLES = 1 << 18
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A ground truth to score iterates against (PSNR/SSIM).
+
+    ``data_range`` None means the reference's own peak-to-peak range, computed in the worker.
+    """
+
+    image: np.ndarray
+    data_range: float | None = None
+    channel_axis: int | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the GUI thread receives from the worker.
+
+    Attributes
+    ----------
+    iteration : int
+        Iterations completed when ``image`` was taken.
+    image : numpy.ndarray
+        Float32 copy of the estimate, owned by the frame.
+    objectives : tuple of (int, float)
+        ``(iteration, objective)`` for every iteration since the previous frame that reported one.
+    psnr, ssim : float or None
+        Scores of ``image`` against the reference, when one was given.
+    display_range : (float, float)
+        0.5 and 99.5 percentiles of ``image`` (contrast limits that ignore a few outliers).
+    value_range : (float, float)
+        Minimum and maximum of ``image``.
+    elapsed : float
+        Solver seconds when ``image`` was taken.
+    """
+
+    iteration: int
+    image: np.ndarray
+    objectives: tuple[tuple[int, float], ...]
+    psnr: float | None
+    ssim: float | None
+    display_range: tuple[float, float]
+    value_range: tuple[float, float]
+    elapsed: float
+
+
+def display_range(image: np.ndarray) -> tuple[float, float]:
+    """Robust contrast limits of ``image``: its 0.5 and 99.5 percentiles on a strided subsample.
+
+    Returns a range of non-zero width (``(v, v + 1)`` for a constant image).
+    """
+    flat = image.reshape(-1)
+    step = max(1, flat.size // _RANGE_SAMPLES)
+    low, high = (float(v) for v in np.percentile(flat[::step], [0.5, 99.5]))
+    if not high > low:
+        high = low + 1.0
+    return low, high
+
+
+def _image(iterate: Iterate) -> np.ndarray:
+    image = to_numpy(iterate.x)
+    if not np.all(np.isfinite(image)):
+        raise ValueError(
+            f"the estimate became NaN or Inf at iteration {iterate.iteration}: the method diverged; "
+            "try a larger λ, fewer iterations or another method"
+        )
+    return image
+
+
+def _scores(reference: Reference, image: np.ndarray) -> tuple[float, float]:
+    psnr = metrics.psnr(reference.image, image, data_range=reference.data_range)
+    ssim = metrics.ssim(reference.image, image, data_range=reference.data_range, channel_axis=reference.channel_axis)
+    return psnr, ssim
+
+
+def _wait_after(cost: float, min_interval: float) -> float:
+    """Pause before the next frame so that making frames takes at most ``OVERHEAD_SHARE`` of the time."""
+    return max(min_interval, cost * (1.0 - OVERHEAD_SHARE) / OVERHEAD_SHARE)
+
+
+def frames(
+    iterates: Iterable[Iterate],
+    *,
+    reference: Reference | None = None,
+    min_interval: float = FRAME_INTERVAL,
+) -> Iterator[Frame]:
+    """Thin a stream of iterates to at most one frame per ``min_interval`` seconds, plus the last.
+
+    Making a frame (copy, display range) and scoring it (PSNR, SSIM) cost time the solver waits for,
+    so each is also spaced out to take at most ``OVERHEAD_SHARE`` of the run: scores of a big image
+    come less often than its frames, and every frame and score is of the newest iterate.
+
+    Parameters
+    ----------
+    iterates : iterable of Iterate
+        A solver's generator.
+    reference : Reference, optional
+        Ground truth; frames then carry PSNR and SSIM (the last frame always does).
+    min_interval : float
+        Shortest time between two frames, in seconds (the time spent making a frame not counted).
+
+    Yields
+    ------
+    Frame
+        The first iterate, then the latest iterate whenever the interval has passed, and always
+        the final iterate.
+
+    Raises
+    ------
+    ValueError
+        If an iterate contains NaN or Inf (the solver diverged); the frames before it were sound.
+    """
+    if reference is not None and reference.data_range is None:
+        reference = replace(reference, data_range=float(np.ptp(reference.image)) or 1.0)
+    objectives: list[tuple[int, float]] = []
+    pending: Iterate | None = None
+    next_frame = next_score = 0.0
+
+    def frame(iterate: Iterate, score: bool) -> Frame:
+        nonlocal next_frame, next_score
+        started = time.perf_counter()
+        image = _image(iterate)
+        low_high = display_range(image)
+        value_range = (float(image.min()), float(image.max()))
+        scored = time.perf_counter()
+        psnr, ssim = _scores(reference, image) if score else (None, None)
+        done = time.perf_counter()
+        next_frame = done + _wait_after(scored - started, min_interval)
+        if score:
+            next_score = done + _wait_after(done - scored, min_interval)
+        return Frame(iterate.iteration, image, tuple(objectives), psnr, ssim, low_high, value_range, iterate.elapsed)
+
+    made = None
+    for iterate in iterates:
+        if iterate.objective is not None:
+            objectives.append((iterate.iteration, float(iterate.objective)))
+        pending = iterate
+        now = time.perf_counter()
+        if now >= next_frame:
+            made = frame(iterate, reference is not None and now >= next_score)
+            objectives, pending = [], None
+            yield made
+    if pending is not None or (made is not None and reference is not None and made.psnr is None):
+        yield frame(pending or iterate, reference is not None)

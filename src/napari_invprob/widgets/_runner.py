@@ -1,0 +1,150 @@
+"""One solve at a time in a worker thread: start, supersede, stop, and route frames to the GUI.
+
+The worker is superqt's :class:`~superqt.utils.GeneratorWorker` (what ``napari.qt.threading``
+wraps; napari's subclass only adds relaying errors as traceback notifications, and the widgets show
+their own message instead). It drains :func:`~napari_invprob.widgets._frames.frames` in a pool
+thread and emits each frame through a queued Qt signal, so the slots below run on the GUI thread
+and only assign. ``quit()`` is honoured between two frames.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from superqt.utils import GeneratorWorker
+
+from ..solvers.base import Iterate
+from ._frames import FRAME_INTERVAL, Frame, Reference, frames
+
+
+@dataclass
+class Job:
+    """A solve the runner can start.
+
+    Attributes
+    ----------
+    iterates : callable
+        Called in the worker thread; returns the solver's generator of iterates (so set-up work,
+        e.g. building a projector, happens off the GUI thread too).
+    reference : Reference, optional
+        Ground truth for PSNR/SSIM.
+    context : dict
+        Whatever the widget needs to route the frames (target layer, metadata); opaque here.
+    """
+
+    iterates: Callable[[], Iterator[Iterate]]
+    reference: Reference | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _solve(job: Job, min_interval: float) -> Iterator[Frame]:
+    """The worker's generator: the job's iterates thinned to frames."""
+    yield from frames(job.iterates(), reference=job.reference, min_interval=min_interval)
+
+
+class _ClosingWorker(GeneratorWorker):
+    """A generator worker that closes its generator when it ends, also when stopped, so a stopped
+    solver's ``finally`` clauses run and its arrays are freed in the worker thread, before the next
+    run starts."""
+
+    def work(self):
+        try:
+            return super().work()
+        finally:
+            self._gen.close()
+
+
+class SolveRunner:
+    """Runs at most one :class:`Job` at a time; a newer job supersedes (cancels) an older one.
+
+    Parameters
+    ----------
+    on_frame : callable(job, frame)
+        Called on the GUI thread with every frame of the current job.
+    on_done : callable(job, stopped)
+        Called on the GUI thread when the current job ends; ``stopped`` is True when it was stopped
+        or superseded before its last iteration.
+    on_error : callable(job, exception)
+        Called on the GUI thread when the job's solver raised.
+    min_interval : float
+        Shortest time between two frames (see :func:`~napari_invprob.widgets._frames.frames`).
+    """
+
+    def __init__(self, on_frame, on_done, on_error, *, min_interval: float = FRAME_INTERVAL):
+        self._on_frame = on_frame
+        self._on_done = on_done
+        self._on_error = on_error
+        self._min_interval = min_interval
+        self._worker: GeneratorWorker | None = None
+        self._job: Job | None = None
+        self._pending: tuple[GeneratorWorker, Job] | None = None
+        self._stop_requested_at: float | None = None
+        #: Seconds from the last ``stop()`` to the end of the worker it stopped.
+        self.last_stop_latency: float | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a job is running or waiting to start."""
+        return self._worker is not None or self._pending is not None
+
+    @property
+    def worker(self) -> GeneratorWorker | None:
+        """The worker of the newest job (running, or waiting for the previous one to end)."""
+        if self._pending is not None:
+            return self._pending[0]
+        return self._worker
+
+    def start(self, job: Job) -> GeneratorWorker:
+        """Start ``job``; a running job is stopped first and the new one starts when it has ended.
+
+        Returns
+        -------
+        GeneratorWorker
+            The new job's worker (not yet started while the previous one winds down).
+        """
+        worker = _ClosingWorker(_solve, job, self._min_interval)
+        worker.yielded.connect(lambda frame: self._frame(worker, frame))
+        worker.errored.connect(lambda exc: self._error(worker, exc))
+        worker.finished.connect(lambda: self._finished(worker))
+        if self._worker is None:
+            self._launch(worker, job)
+        else:
+            self._pending = (worker, job)
+            self._worker.quit()
+        return worker
+
+    def stop(self) -> None:
+        """Ask the running job to end after its current frame; a waiting job is dropped."""
+        self._pending = None
+        if self._worker is not None:
+            self._stop_requested_at = time.perf_counter()
+            self._worker.quit()
+
+    def _launch(self, worker: GeneratorWorker, job: Job) -> None:
+        self._worker, self._job = worker, job
+        self._stop_requested_at = None
+        worker.start()
+
+    def _frame(self, worker: GeneratorWorker, frame: Frame) -> None:
+        # A stopped worker's last frame still arrives after quit(): it is the newest estimate, keep it.
+        if worker is self._worker:
+            self._on_frame(self._job, frame)
+
+    def _error(self, worker: GeneratorWorker, exc: Exception) -> None:
+        if worker is self._worker:
+            self._on_error(self._job, exc)
+
+    def _finished(self, worker: GeneratorWorker) -> None:
+        if worker is not self._worker:
+            return
+        job, stopped = self._job, worker.abort_requested
+        if self._stop_requested_at is not None:
+            self.last_stop_latency = time.perf_counter() - self._stop_requested_at
+        self._worker = self._job = None
+        self._on_done(job, stopped)
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._launch(*pending)

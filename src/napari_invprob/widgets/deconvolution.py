@@ -1,0 +1,146 @@
+"""The *Deconvolution* dock widget: pick an image and a PSF, run a method, watch it sharpen."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox
+from napari.layers import Image
+
+from .. import psf as psf_models
+from ..problems import deconvolution
+from . import _estimate
+from ._base import Plan, SolverWidget
+from ._controls import layer_picker
+
+PSF_FROM_METADATA = "input's forward model"
+PSF_GAUSSIAN = "Gaussian"
+PSF_LAYER = "PSF layer"
+
+
+class DeconvolutionWidget(SolverWidget):
+    """Deconvolve the selected image with a PSF from its forward model, a Gaussian, or a PSF layer.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+    """
+
+    title = "Deconvolution"
+    problem = "deconvolution"
+
+    def __init__(self, napari_viewer):
+        methods = deconvolution.METHODS
+        super().__init__(napari_viewer, methods, "admm-tv" if "admm-tv" in methods else next(iter(methods)))
+        self.psf_source = ComboBox(
+            choices=[PSF_FROM_METADATA, PSF_GAUSSIAN, PSF_LAYER], value=PSF_GAUSSIAN, label="PSF",
+            tooltip="the input's forward model (set by Simulate measurement or the sample data), a "
+                    "Gaussian, or an image layer holding a measured PSF",
+        )
+        self.psf_size = SpinBox(value=7, min=1, max=255, step=2, label="kernel size", tooltip="pixels per axis")
+        self.psf_sigma = FloatSpinBox(value=2.0, min=0.1, max=100.0, step=0.1, label="kernel σ",
+                                      tooltip="standard deviation of the Gaussian, in pixels")
+        self.psf_ndim = ComboBox(choices=["2D", "3D"], value="2D", label="kernel axes",
+                                 tooltip="3D for a z-stack with a 3D PSF")
+        self.psf_layer = layer_picker(napari_viewer, Image, label="PSF layer", tooltip="a centred PSF image")
+        self.boundary = ComboBox(choices=["periodic", "zero"], value="periodic", label="boundary",
+                                 tooltip="periodic: fast, wraps around edges; zero: no wrap-around, slower")
+        self.nonneg = CheckBox(value=True, text="non-negative", tooltip="keep the estimate ≥ 0")
+        self._add_controls(self.psf_source, self.psf_size, self.psf_sigma, self.psf_ndim, self.psf_layer,
+                           *self._solver_controls(), self.boundary, self.nonneg)
+        self._finish_layout()
+        self.psf_source.changed.connect(self._show_psf_controls)
+        self.input.changed.connect(self._input_changed)
+        self._input_changed(self.input.value)
+
+    def _live_controls(self) -> list:
+        return [self.lam, self.psf_sigma]
+
+    # -- following the input ------------------------------------------------------------------------------
+    def _input_changed(self, layer) -> None:
+        """Adopt the input's forward model when it has one; match the kernel's axes to the image."""
+        if layer is None:
+            return
+        model = layer.metadata.get("forward_model")
+        if isinstance(model, dict) and "psf" in model:
+            self.psf_source.value = PSF_FROM_METADATA
+            self.boundary.value = model.get("boundary", self.boundary.value)
+        elif self.psf_source.value == PSF_FROM_METADATA:
+            self.psf_source.value = PSF_GAUSSIAN
+        spatial_ndim = layer.data.ndim - (1 if layer.rgb else 0)
+        self.psf_ndim.value = "3D" if spatial_ndim >= 3 else "2D"
+        self._show_psf_controls(self.psf_source.value)
+
+    def _show_psf_controls(self, source: str) -> None:
+        for control in (self.psf_size, self.psf_sigma, self.psf_ndim):
+            control.visible = source == PSF_GAUSSIAN
+        self.psf_layer.visible = source == PSF_LAYER
+
+    # -- the run --------------------------------------------------------------------------------------------
+    def _psf(self, layer) -> tuple[np.ndarray, str]:
+        """The PSF and a description of where it came from."""
+        source = self.psf_source.value
+        if source == PSF_FROM_METADATA:
+            model = layer.metadata.get("forward_model")
+            if not isinstance(model, dict) or "psf" not in model:
+                raise ValueError(
+                    f"layer {layer.name!r} has no forward model in its metadata: choose a Gaussian or a PSF layer"
+                )
+            return np.asarray(model["psf"], dtype=np.float32), f"forward model of {layer.name!r}"
+        if source == PSF_LAYER:
+            psf_layer = self.psf_layer.value
+            if psf_layer is None:
+                raise ValueError("no PSF layer: open a PSF image or choose a Gaussian")
+            if psf_layer is layer:
+                raise ValueError("the PSF layer is the input layer: pick the layer holding the PSF")
+            psf = np.asarray(psf_layer.data, dtype=np.float32)
+            if not np.isfinite(psf).all() or psf.sum() <= 0:
+                raise ValueError(f"PSF layer {psf_layer.name!r} must be finite with a positive sum")
+            return psf / psf.sum(), f"layer {psf_layer.name!r} (normalised to sum 1)"
+        ndim = 3 if self.psf_ndim.value == "3D" else 2
+        size, sigma = int(self.psf_size.value), float(self.psf_sigma.value)
+        return psf_models.gaussian(size, sigma, ndim), f"Gaussian, size {size}, sigma {sigma:g}, {ndim}D"
+
+    def _plan(self, *, warm_start: bool) -> Plan:
+        layer = self.input.value
+        if not isinstance(layer, Image):
+            raise TypeError("pick an image layer as input (open an image or load the sample data)")
+        image = np.asarray(layer.data)
+        if image.dtype.kind not in "biuf":
+            raise TypeError(f"layer {layer.name!r} has dtype {image.dtype}; deconvolution needs real numbers")
+        channel_axis = -1 if layer.rgb else None
+        model = layer.metadata.get("forward_model")
+        if channel_axis is None and isinstance(model, dict) and self.psf_source.value == PSF_FROM_METADATA:
+            channel_axis = model.get("channel_axis")
+        psf, psf_origin = self._psf(layer)
+        spatial_ndim = image.ndim - (channel_axis is not None)
+        if psf.ndim != spatial_ndim:
+            raise ValueError(
+                f"the PSF has {psf.ndim} axes but {layer.name!r} has {spatial_ndim} spatial axes: "
+                f"choose a {spatial_ndim}D kernel"
+            )
+        method = self.method.value
+        name = f"{layer.name} ({method})"
+        parameters = dict(
+            method=method, lam=self._lam(), n_iter=self._n_iter(), channel_axis=channel_axis,
+            boundary=self.boundary.value, nonneg=bool(self.nonneg.value),
+        )
+        reference = self._reference(image.shape, channel_axis)
+        x0 = self._warm_start(name, image.shape) if warm_start else None
+        metadata = {
+            "method": method,
+            "parameters": {k: v for k, v in parameters.items() if k != "method"},
+            "source_layer": layer.name,
+            "reference_layer": None if reference is None else self.reference.value.name,
+            "psf": psf,
+            "psf_source": psf_origin,
+            "warm_start": x0 is not None,
+        }
+        estimate = _estimate.deconvolution(image.size, parameters["n_iter"])
+        return Plan(
+            iterates=partial(deconvolution.deconvolve_iter, image, psf, x0=x0, **parameters),
+            name=name, shape=image.shape, metadata=metadata, estimate=estimate, n_iter=parameters["n_iter"],
+            rgb=bool(layer.rgb), reference=reference,
+            layer_kwargs={"scale": layer.scale, "translate": layer.translate},
+        )
