@@ -1,0 +1,297 @@
+"""The argument parser: subcommands, flags spelled like the Python keywords, examples in ``--help``.
+
+Method choices and their one-line summaries come from the problems' ``METHODS`` tables, so the command
+line offers exactly what the Python calls accept, with the same defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from .._version import __version__
+from ..distributed import check_scheduler
+from .errors import CliError
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports an argument error as a :class:`CliError` (one line, exit 2) instead of printing usage."""
+
+    def error(self, message):
+        raise CliError(message, prog=self.prog)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _lam(text: str):
+    if text == "auto":
+        return text
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"λ must be >= 0 or 'auto', got {text!r}")
+    return value
+
+
+def _option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` for a method's own keyword; the value is read as JSON when it parses (numbers,
+    true/false, null, lists), else kept as text."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def _scheduler(text: str) -> str:
+    try:
+        check_scheduler(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _channel_axis(text: str):
+    if text in ("auto", "none"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, none or an axis number, got {text!r}") from None
+
+
+def _methods_epilog(methods, title: str) -> str:
+    width = max(len(name) for name in methods)
+    lines = [f"{title}:"]
+    for spec in methods.values():
+        defaults = []
+        if spec.uses_lam and spec.default_lam is not None:
+            defaults.append(f"λ {spec.default_lam:g}")
+        if spec.iterative:
+            defaults.append(f"{spec.default_n_iter} iterations")
+        suffix = f" [{', '.join(defaults)}]" if defaults else ""
+        lines.append(f"  {spec.name:<{width}}  {spec.summary}{suffix}")
+    return "\n".join(lines)
+
+
+def _common(parser: argparse.ArgumentParser, *, out_help: str) -> None:
+    parser.add_argument("--out", "-o", required=True, metavar="FILE", help=out_help)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output (never an input)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--device", help="torch device (cpu, cuda, cuda:1, mps); default: the best available")
+    parser.add_argument("--pixel-size", type=_finite_float, metavar="Å",
+                        help="pixel size in ångström when the input file does not record it (or is wrong)")
+
+
+def _solver_flags(parser: argparse.ArgumentParser, methods, *, default_method: str) -> None:
+    parser.add_argument("--method", "-m", choices=list(methods), default=default_method, metavar="NAME",
+                        help=f"method (default {default_method}; the list is below)")
+    parser.add_argument("--lam", type=_lam, metavar="λ",
+                        help="regularisation weight, or 'auto' to choose it from the data (default: the method's)")
+    parser.add_argument("--n-iter", type=_positive_int, metavar="N",
+                        help="iterations (default: the method's)")
+    parser.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                        help="a method's own keyword, e.g. --option eps=1e-3 (repeatable)")
+    parser.add_argument("--reference", metavar="FILE",
+                        help="ground truth: report PSNR and SSIM of the result against it")
+
+
+def _scale_out_flags(parser: argparse.ArgumentParser, *, piece: str) -> None:
+    parser.add_argument("--scheduler", type=_scheduler, metavar="SPEC",
+                        help="run on dask: local:N (N worker processes here) or tcp://host:port (a running "
+                             f"dask scheduler); the {piece} become tasks")
+    parser.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
+                        help="how often dask re-runs a failed task (default 2)")
+
+
+def _angle_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "angles (default: the sidecar .rawtlt/.tlt/.mdoc beside the input, or the MRC extended header)"
+    )
+    exclusive = group.add_mutually_exclusive_group()
+    exclusive.add_argument("--angles", metavar="FILE", help="angle file: .tlt/.rawtlt (one per line) or .mdoc")
+    exclusive.add_argument("--angle-range", type=_finite_float, nargs=2, metavar=("FIRST", "LAST"),
+                           help="evenly spaced angles in degrees from FIRST to LAST inclusive (with --n-angles)")
+    group.add_argument("--n-angles", type=_positive_int, metavar="N", help="number of angles for --angle-range")
+
+
+def _psf_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_argument_group("point-spread function (a file, or a centred Gaussian)")
+    exclusive = group.add_mutually_exclusive_group(required=required)
+    exclusive.add_argument("--psf", metavar="FILE", help="PSF image (TIFF/PNG/MRC), centred; normalised to sum 1")
+    exclusive.add_argument("--psf-sigma", type=_finite_float, nargs="+", metavar="σ",
+                           help="Gaussian PSF width in pixels: one value, or one per axis (z y x)")
+    group.add_argument("--psf-size", type=_positive_int, nargs="+", metavar="N",
+                       help="Gaussian PSF size in pixels, one value or one per axis (default: odd, about 6σ+1)")
+
+
+DECONVOLVE_EXAMPLES = """examples:
+  napari-invprob deconvolve blurred.tif --psf-sigma 2 --psf-size 15 --out restored.tif
+  napari-invprob deconvolve cells.tif --psf psf.tif --method richardson-lucy --n-iter 50 --out rl.tif
+  napari-invprob deconvolve rgb.png --psf-sigma 4 --psf-size 7 --lam 0.01 --reference clean.png --json --out r.tif
+  napari-invprob deconvolve stack.tif --psf psf.tif --scheduler local:4 --tile-size 256 --out big.tif
+"""
+
+RECONSTRUCT_EXAMPLES = """examples:
+  napari-invprob reconstruct series.mrc --method sirt --n-iter 20 --out vol.mrc      (angles: series.rawtlt)
+  napari-invprob reconstruct series.mrc --method tv --lam 0.01 --tilt-axis x --out vol.mrc
+  napari-invprob reconstruct sino.tif --angle-range -70 70 --n-angles 50 --method fbp --out slice.tif
+  napari-invprob reconstruct series.mrc --method sirt --scheduler local:2 --out vol.mrc
+  napari-invprob reconstruct series.mrc --method sirt --scheduler tcp://head-node:8786 --out vol.mrc
+"""
+
+ALIGN_EXAMPLES = """examples:
+  napari-invprob align raw.st --out aligned.mrc            (writes aligned.mrc, aligned.tlt and the shifts)
+  napari-invprob align raw.mrc --angles raw.rawtlt --tilt-axis x --out aligned.mrc
+"""
+
+SIMULATE_EXAMPLES = """examples:
+  napari-invprob simulate blur clean.tif --psf-sigma 4 --psf-size 7 --noise 0.05 --seed 0 --out blurred.tif
+  napari-invprob simulate project volume.mrc --angle-range -70 70 --n-angles 50 --noise 0.01 --out series.mrc
+"""
+
+DEMO_EXAMPLES = """examples:
+  napari-invprob demo --out-dir demo            (writes clean, blurred and restored TIFFs with sidecars)
+  napari-invprob demo --out-dir demo --method fista-tv --n-iter 50 --json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``napari-invprob`` parser with its five subcommands."""
+    from ..alignment import METHODS as ALIGN_METHODS
+    from ..problems.deconvolution import METHODS as DECONVOLUTION_METHODS
+    from ..problems.tomography import METHODS as TOMOGRAPHY_METHODS
+
+    parser = _Parser(
+        prog="napari-invprob",
+        description="Deconvolution and tomography from the shell: the napari-invprob backend without a "
+                    "display. Each subcommand has its own --help with examples.",
+        epilog="exit status: 0 success, 1 internal error, 2 bad arguments or input, 130 interrupted.\n"
+               "Outputs are written atomically beside a JSON record (<out>.json) of how they were made.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"napari-invprob {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def command(name, help_text, examples, methods=None, title=None):
+        epilog = examples if methods is None else f"{_methods_epilog(methods, title)}\n\n{examples}"
+        return commands.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    deconvolve = command("deconvolve", "deconvolve a 2D/3D or multi-channel image with a known PSF",
+                         DECONVOLVE_EXAMPLES, DECONVOLUTION_METHODS, "deconvolution methods")
+    deconvolve.add_argument("input", help="blurred image: TIFF, PNG or MRC")
+    _common(deconvolve, out_help="restored image (.tif or .mrc)")
+    _psf_flags(deconvolve, required=True)
+    _solver_flags(deconvolve, DECONVOLUTION_METHODS, default_method="admm-tv")
+    deconvolve.add_argument("--boundary", choices=["periodic", "zero"], default="periodic",
+                            help="image boundary of the blur (default periodic)")
+    deconvolve.add_argument("--allow-negative", action="store_true",
+                            help="do not constrain the result to be non-negative")
+    deconvolve.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",
+                            help="axis of independent channels; auto (default): the last axis of a 2D "
+                                 "RGB(A) image; none: every axis is spatial")
+    _scale_out_flags(deconvolve, piece="overlapping tiles")
+    deconvolve.add_argument("--tile-size", type=_positive_int, nargs="+", metavar="N",
+                            help="largest tile core per spatial axis with --scheduler (default 512 in 2D, 128 in 3D)")
+    deconvolve.add_argument("--overlap", type=_non_negative_int, metavar="N",
+                            help="tile halo in pixels with --scheduler (default: from PSF size and iterations)")
+
+    reconstruct = command("reconstruct", "reconstruct a slice or volume from a sinogram or tilt series",
+                          RECONSTRUCT_EXAMPLES, TOMOGRAPHY_METHODS, "reconstruction methods")
+    reconstruct.add_argument("input", help="tilt series (n_angles, rows, cols) or sinogram: MRC, TIFF or PNG")
+    _common(reconstruct, out_help="reconstructed volume or slice (.mrc or .tif)")
+    _angle_flags(reconstruct)
+    _solver_flags(reconstruct, TOMOGRAPHY_METHODS, default_method="fbp")
+    reconstruct.add_argument("--tilt-axis", choices=["y", "x"], default="y",
+                             help="image axis the specimen is tilted about: y (rows, default) or x (columns)")
+    reconstruct.add_argument("--thickness", type=_positive_int, metavar="NZ",
+                             help="volume thickness in pixels (default: the detector width)")
+    _scale_out_flags(reconstruct, piece="chunks of slices")
+    reconstruct.add_argument("--chunk-slices", type=_positive_int, metavar="N",
+                             help="slices per task with --scheduler (default: 4 chunks per worker, <= 64 MiB)")
+
+    align = command("align", "align the projections of a tilt series (remove stage drift)", ALIGN_EXAMPLES)
+    align.add_argument("input", help="tilt series: MRC or TIFF")
+    _common(align, out_help="aligned tilt series (.mrc or .tif); its angles go to a .tlt beside it")
+    _angle_flags(align)
+    align.add_argument("--method", "-m", choices=list(ALIGN_METHODS), default=ALIGN_METHODS[0], metavar="NAME",
+                       help=f"{' or '.join(ALIGN_METHODS)} (default {ALIGN_METHODS[0]}: cross-correlation "
+                            "refined by projection matching)")
+    align.add_argument("--tilt-axis", choices=["y", "x"], default="y", help="tilt axis (default y)")
+    align.add_argument("--n-iter", type=_positive_int, metavar="N", help="projection-matching rounds (default 5)")
+    align.add_argument("--max-shift", type=_finite_float, metavar="PIXELS",
+                       help="largest drift between neighbouring projections (default: a quarter of the image)")
+    align.add_argument("--no-centre", action="store_true", help="do not move the tilt axis to the image centre")
+
+    simulate = command("simulate", "make a measurement with a known answer: blur an image or project a volume",
+                       SIMULATE_EXAMPLES)
+    kinds = simulate.add_subparsers(dest="kind", required=True, metavar="KIND", parser_class=_Parser)
+    blur = kinds.add_parser("blur", help="blur with a PSF and add Gaussian noise", epilog=SIMULATE_EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    blur.add_argument("input", help="clean image: TIFF, PNG or MRC")
+    _common(blur, out_help="blurred, noisy image (.tif or .mrc)")
+    _psf_flags(blur, required=True)
+    blur.add_argument("--noise", type=_finite_float, default=0.0, metavar="σ",
+                      help="standard deviation of the added Gaussian noise, in image units (default 0)")
+    blur.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    blur.add_argument("--boundary", choices=["periodic", "zero"], default="periodic")
+    blur.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",
+                      help="axis of independent channels (default auto: the last axis of an RGB(A) image)")
+    project = kinds.add_parser("project", help="tilt series (or sinogram) of a volume (or image), with noise",
+                               epilog=SIMULATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    project.add_argument("input", help="volume (z, y, x) or image: MRC, TIFF or PNG")
+    _common(project, out_help="tilt series or sinogram (.mrc or .tif); its angles go to a .tlt beside it")
+    _angle_flags(project)
+    project.add_argument("--noise", type=_finite_float, default=0.0, metavar="FRACTION",
+                         help="Gaussian noise std as a fraction of the data's maximum (default 0)")
+    project.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    project.add_argument("--tilt-axis", choices=["y", "x"], default="y", help="tilt axis (default y)")
+
+    demo = command("demo", "the lecture's deconvolution: blur the astronaut, restore it, report PSNR",
+                   DEMO_EXAMPLES)
+    demo.add_argument("--out-dir", required=True, metavar="DIR", help="directory for the outputs (created)")
+    demo.add_argument("--method", "-m", choices=list(DECONVOLUTION_METHODS), default="admm-tv", metavar="NAME",
+                      help="deconvolution method (default admm-tv)")
+    demo.add_argument("--lam", type=_lam, metavar="λ", help="regularisation weight (default: the method's)")
+    demo.add_argument("--n-iter", type=_positive_int, metavar="N", help="iterations (default: the method's)")
+    demo.add_argument("--overwrite", action="store_true", help="replace earlier demo outputs")
+    demo.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no table")
+    demo.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    demo.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    demo.add_argument("--device", help="torch device (default: the best available)")
+    return parser
