@@ -123,7 +123,7 @@ def test_a_failing_task_is_retried_and_the_result_is_complete(client, tmp_path):
                                  progress=lambda done, total: seen.append((done, total))))
     assert sorted(results) == list(range(5))
     assert all(np.array_equal(results[i], -np.full(3, i)) for i in range(5))
-    assert seen[-1] == (5, 5)
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5) and len(seen) == 6
 
 
 def test_without_retries_the_failure_is_raised(client, tmp_path):

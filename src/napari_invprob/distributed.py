@@ -133,7 +133,7 @@ def map_pieces(client, func: Callable, pieces: Iterable[tuple], *, total: int, r
     retries : int
         How many times dask re-runs a failed task.
     progress : callable or None
-        Called as ``progress(done, total)`` after each finished task.
+        Called as ``progress(done, total)`` before the first task and after each finished one.
     """
     from distributed import as_completed
 
@@ -150,6 +150,8 @@ def map_pieces(client, func: Callable, pieces: Iterable[tuple], *, total: int, r
             running.add(future)
 
     done = 0
+    if progress is not None:
+        progress(0, total)
     try:
         for _ in range(window):
             submit_next()
