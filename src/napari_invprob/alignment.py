@@ -38,6 +38,7 @@ _TAPER = 0.2  # fraction of each edge rolled off by the Tukey window
 _HIGH_PASS = 0.02  # cycles/pixel: Gaussian high-pass σ
 _LOW_PASS = 0.25  # cycles/pixel: start of the Gaussian roll-off
 _ROLL_OFF = 0.06  # cycles/pixel: roll-off σ
+_SIRT_ITERATIONS = 30  # per projection-matching round: smooth enough to average out misalignment
 
 
 @dataclass(frozen=True)
@@ -366,16 +367,32 @@ def projection_matching_shifts(
     return shifts
 
 
+def _reconstruct_and_reproject(series: np.ndarray, angles: np.ndarray, *, device, n_iter: int = _SIRT_ITERATIONS) -> np.ndarray:
+    """Non-negative SIRT reconstruction of a tilt series (tilt axis y), reprojected at its angles.
+
+    Every y-row is a square ``(cols, cols)`` slice; all rows go through the projector as one batch.
+    """
+    from ._device import to_numpy, to_tensor
+    from .operators.projector import ParallelBeamProjector
+    from .problems.tilt_geometry import from_slices, to_slices
+    from .solvers.base import last
+    from .solvers.sirt import sirt
+
+    sinograms = to_slices(to_tensor(series, device, name="tilt_series"), "y").contiguous()
+    op = ParallelBeamProjector((series.shape[2], series.shape[2]), angles, device=sinograms.device)
+    slices = last(sirt(op, sinograms, n_iter=n_iter, nonneg=True)).x
+    return to_numpy(from_slices(op(slices), "y"))
+
+
 def _projection_matching_rounds(series, angles, shifts, *, n_iter, max_size, device):
     """Yield ``(shifts, rms_change)`` after each round of reconstruct → reproject → re-register.
 
-    Every round: ``x = SIRT⁺(apply_shifts(y, s))`` on the binned series, ``p = project(x)``,
+    Every round: ``x = SIRT⁺(apply_shifts(y, s))`` on the binned series, ``p = A x`` with the same
+    projector (:func:`napari_invprob.project`'s model),
     ``δᵢ = register(pᵢ, alignedᵢ)``, then the part of ``δ`` that a rigid translation of the object
     explains (``dx cos θ − dz sin θ`` along x, a constant along y) is removed (it only moves the
     reconstruction) and ``s ← s + δ``.
     """
-    from .problems.tomography import project, reconstruct
-
     factor = max(1, int(np.ceil(max(series.shape[1:]) / max_size)))
     registration = None
     theta = np.radians(angles)
@@ -384,8 +401,7 @@ def _projection_matching_rounds(series, angles, shifts, *, n_iter, max_size, dev
     for _ in range(n_iter):
         aligned = apply_shifts(series, shifts)
         binned = bin_series(aligned, factor) if factor > 1 else aligned
-        volume = reconstruct(binned, angles, method="sirt", n_iter=30, tilt_axis="y", device=device, nonneg=True)
-        reprojected = project(volume, angles, tilt_axis="y", device=device)
+        reprojected = _reconstruct_and_reproject(binned, angles, device=device)
         if registration is None:
             registration = _Registration(binned.shape[1:], max_shift=max(4.0, binned.shape[2] / 8))
         delta = np.stack([registration.shift(r, m) for r, m in zip(reprojected, binned)]) * factor
