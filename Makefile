@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 SCREENSHOT ?= demo_screenshot.png
 
-.PHONY: setup system-deps test demo bench clean
+.PHONY: setup system-deps test demo bench docs clean
 
 setup: system-deps $(STAMP)
 
@@ -38,6 +38,17 @@ demo: setup
 
 bench: setup
 	for script in benchmarks/*.py; do $(BIN)/python "$$script" || exit 1; done
+
+# HTML user guide and API reference in docs/_build/html, offline; any Sphinx warning fails the build.
+# The figures are made first by the lecture examples (docs/_figures, not committed).
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: setup $(DOCS_STAMP)
+	for script in examples/[0-9]*.py; do MPLBACKEND=Agg $(BIN)/python "$$script" --out docs/_figures || exit 1; done
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache $(SCREENSHOT)
