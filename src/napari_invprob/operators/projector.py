@@ -151,6 +151,12 @@ def _product(matrix: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     return torch.sparse.mm(matrix, columns)
 
 
+def _matrix_device(device: torch.device) -> torch.device:
+    """Where the sparse products can run: the device itself for CPU and CUDA; the CPU otherwise
+    (PyTorch's MPS backend has no sparse CSR tensors yet), the data moving there and back."""
+    return device if device.type in ("cpu", "cuda") else torch.device("cpu")
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _cached_matrices(shape, angles_key: tuple[float, ...], n_detector: int, device: torch.device):
     transpose = _system_matrix_transpose(shape, np.deg2rad(np.asarray(angles_key)), n_detector)
@@ -190,6 +196,7 @@ class ParallelBeamProjector(LinearOperator):
     -----
     Input ``(*batch, rows, cols)``, output ``(*batch, n_angles, n_detector)``. The system matrix is
     built once per geometry and device (vectorised NumPy) and kept in a small in-memory LRU cache.
+    On Apple MPS, which has no sparse CSR support in PyTorch, the products run on the CPU.
     See the module docstring for the model and the geometry conventions.
     """
 
@@ -206,7 +213,7 @@ class ParallelBeamProjector(LinearOperator):
         self.n_detector = int(n_detector)
         super().__init__(shape, (len(self.angles_deg), self.n_detector), device=device)
         self._matrix, self._transpose = _cached_matrices(
-            shape, tuple(self.angles_deg.tolist()), self.n_detector, self.device
+            shape, tuple(self.angles_deg.tolist()), self.n_detector, _matrix_device(self.device)
         )
 
     @property
@@ -217,9 +224,9 @@ class ParallelBeamProjector(LinearOperator):
     def _apply(self, x, matrix, transpose, core_in, core_out):
         batch = self.batch_shape(x, core_in)
         n_in = int(np.prod(core_in))
-        columns = x.reshape(-1, n_in).T.contiguous()
+        columns = x.reshape(-1, n_in).T.contiguous().to(matrix.device)
         out = _SparseProduct.apply(columns, matrix, transpose)
-        return out.T.reshape(*batch, *core_out)
+        return out.T.reshape(*batch, *core_out).to(x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._apply(x, self._matrix, self._transpose, self.in_shape, self.out_shape)
