@@ -126,3 +126,18 @@ def test_solver_errors_reach_the_error_slot(qtbot):
     assert [name for name, _ in rec.errors] == ["bad"]
     assert "iteration 2" in str(rec.errors[0][1])
     assert [frame.iteration for _, frame in rec.frames] == [1]
+
+
+def test_solver_warnings_reach_the_warning_slot(qtbot):
+    warned = []
+
+    def warning_solver():
+        import warnings
+
+        warnings.warn("λ picked from the data: 0.01", UserWarning)
+        yield from fake_solver(n_iter=3)
+
+    runner = SolveRunner(lambda *a: None, lambda *a: None, lambda *a: None, lambda job, msg: warned.append(msg))
+    runner.start(Job(warning_solver))
+    qtbot.waitUntil(lambda: not runner.running, timeout=5000)
+    assert warned == ["λ picked from the data: 0.01"]

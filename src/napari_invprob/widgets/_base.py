@@ -99,7 +99,9 @@ class ResultWidget(Container):
         self._run_button = PushButton(text="Run")
         self._stop_button = PushButton(text="Stop", enabled=False)
         self._status = Label(value="")
-        self._runner = SolveRunner(self._show_frame, self._done, self._failed)
+        self._runner = SolveRunner(
+            self._show_frame, self._done, self._failed, lambda job, message: show_warning(f"{self.title}: {message}")
+        )
         self._seconds_per_iteration: dict[tuple, float] = {}
         self._live_timer = QTimer()
         self._live_timer.setSingleShot(True)

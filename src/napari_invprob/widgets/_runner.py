@@ -69,12 +69,15 @@ class SolveRunner:
         or superseded before its last iteration.
     on_error : callable(job, exception)
         Called on the GUI thread when the job's solver raised.
+    on_warning : callable(job, message), optional
+        Called on the GUI thread with each warning the solver issued.
     min_interval : float
         Shortest time between two frames (see :func:`~napari_invprob.widgets._frames.frames`).
     """
 
-    def __init__(self, on_frame, on_done, on_error, *, min_interval: float = FRAME_INTERVAL):
+    def __init__(self, on_frame, on_done, on_error, on_warning=None, *, min_interval: float = FRAME_INTERVAL):
         self._on_frame = on_frame
+        self._on_warning = on_warning
         self._on_done = on_done
         self._on_error = on_error
         self._min_interval = min_interval
@@ -109,6 +112,7 @@ class SolveRunner:
         worker.yielded.connect(lambda frame: self._frame(worker, frame))
         worker.errored.connect(lambda exc: self._error(worker, exc))
         worker.finished.connect(lambda: self._finished(worker))
+        worker.warned.connect(lambda args: self._warned(worker, args))
         if self._worker is None:
             self._launch(worker, job)
         else:
@@ -136,6 +140,10 @@ class SolveRunner:
     def _error(self, worker: GeneratorWorker, exc: Exception) -> None:
         if worker is self._worker:
             self._on_error(self._job, exc)
+
+    def _warned(self, worker: GeneratorWorker, showwarning_args: tuple) -> None:
+        if worker is self._worker and self._on_warning is not None:
+            self._on_warning(self._job, str(showwarning_args[0]))
 
     def _finished(self, worker: GeneratorWorker) -> None:
         if worker is not self._worker:

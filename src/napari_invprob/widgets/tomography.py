@@ -7,7 +7,6 @@ from functools import partial
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, PushButton, SpinBox
 from napari.layers import Image
-from napari.utils.notifications import show_error
 from superqt.utils import FunctionWorker
 
 from .. import fourier
@@ -162,7 +161,7 @@ class TomographyWidget(SolverWidget):
         """
         layer = self.fourier_layer.value
         if layer is None:
-            show_error(f"{self.title}: pick a layer to show the power spectrum of")
+            self._notify_error("pick a layer to show the power spectrum of")
             return None
         worker = FunctionWorker(_power_spectrum, np.asarray(layer.data), rgb=bool(layer.rgb))
         name = f"{layer.name} (power spectrum)"
