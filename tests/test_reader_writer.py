@@ -75,3 +75,14 @@ def test_writer_writes_voxel_size_and_protects_the_source(stack, tmp_path):
     data, pixel_size = read_image(written)
     np.testing.assert_array_equal(data, volume)
     assert pixel_size == pytest.approx(3.0)
+
+
+def test_manifest_routes_mrc_files_to_the_reader_and_writer(stack):
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_distribution("napari-invprob")
+    commands = {c.id: c.python_name for c in manifest.contributions.commands}
+    [reader] = [r for r in manifest.contributions.readers if commands[r.command].endswith(":get_reader")]
+    assert set(reader.filename_patterns) >= {"*.mrc", "*.st", "*.ali", "*.rec", "*.mrcs", "*.map"}
+    [writer] = [w for w in manifest.contributions.writers if commands[w.command].endswith(":write_mrc")]
+    assert ".mrc" in writer.filename_extensions and writer.layer_types == ["image"]
