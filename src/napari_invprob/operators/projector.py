@@ -120,12 +120,14 @@ def _system_matrix_transpose(
         k = first.astype(np.int64)[..., None] + np.arange(3)
         keep = (weight > 1e-6) & (k >= 0) & (k < n_detector)
         counts.append(keep.sum(axis=(1, 2)))
-        indices.append((first_column + k)[keep].astype(np.int32))
+        indices.append((first_column + k)[keep].astype(np.int32))  # columns < n_angles · n_detector
         values.append(weight[keep])
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    counts = np.concatenate(counts)
+    index = np.int32 if counts.sum() < np.iinfo(np.int32).max else np.int64
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(index)
+    values, indices = np.concatenate(values), np.concatenate(indices).astype(index, copy=False)
     return scipy.sparse.csr_matrix(
-        (np.concatenate(values), np.concatenate(indices), indptr),
-        shape=(rows * cols, n_angles * n_detector),
+        (values, indices, indptr), shape=(rows * cols, n_angles * n_detector), copy=False
     )
 
 
@@ -135,9 +137,9 @@ def _to_torch_csr(matrix: scipy.sparse.csr_matrix, device: torch.device) -> torc
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return torch.sparse_csr_tensor(
-            torch.from_numpy(matrix.indptr.astype(index)),
-            torch.from_numpy(matrix.indices.astype(index)),
-            torch.from_numpy(matrix.data.astype(np.float32)),
+            torch.from_numpy(matrix.indptr.astype(index, copy=False)),
+            torch.from_numpy(matrix.indices.astype(index, copy=False)),
+            torch.from_numpy(matrix.data.astype(np.float32, copy=False)),
             size=matrix.shape,
             dtype=DTYPE,
             check_invariants=False,
