@@ -105,3 +105,9 @@ def test_align_iter_streams_stages(drifting):
     steps = list(align_iter(series, ANGLES, n_iter=1))
     assert [s.stage for s in steps] == ["cross-correlation", "projection-matching"]
     assert all(s.shifts.shape == (ANGLES.size, 2) for s in steps)
+
+
+def test_large_projections_are_aligned_binned(drifting):
+    series, drift = drifting
+    _, shifts = align(series, ANGLES, method="cross-correlation", max_size=32)
+    assert rms_error(shifts, drift) < 0.6  # found at half resolution, reported in full pixels

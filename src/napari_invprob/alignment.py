@@ -72,7 +72,7 @@ def align(
     n_iter: int | None = None,
     max_shift: float | None = None,
     centre: bool = True,
-    max_size: int = 256,
+    max_size: int = 512,
     device=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Align a tilt series: find the drift of every projection and remove it.
@@ -97,7 +97,8 @@ def align(
     centre : bool
         Put the tilt axis on the image centre (:func:`centre_tilt_axis`).
     max_size : int
-        Projection matching reconstructs from a series binned to at most this many pixels across.
+        Both stages work on the series binned to at most this many pixels across (speed and memory
+        for large projections); the shifts are returned in pixels of the input.
     device : str, torch.device or None
         Where projection matching reconstructs (see :func:`napari_invprob._device.resolve_device`).
 
@@ -126,7 +127,7 @@ def align_iter(
     n_iter: int | None = None,
     max_shift: float | None = None,
     centre: bool = True,
-    max_size: int = 256,
+    max_size: int = 512,
     device=None,
 ) -> Iterator[AlignmentStep]:
     """Like :func:`align`, as a generator of :class:`AlignmentStep` (one per stage or round).
@@ -144,21 +145,25 @@ def align_iter(
         raise ValueError(f"max_shift must be positive, got {max_shift}")
     if tilt_axis == "x":
         series = series.transpose(0, 2, 1)
+    if isinstance(max_size, bool) or int(max_size) != max_size or max_size < 16:
+        raise ValueError(f"max_size must be an integer of at least 16, got {max_size!r}")
+    factor = max(1, int(np.ceil(max(series.shape[1:]) / max_size)))
+    work = bin_series(series, factor) if factor > 1 else series
+    del series
 
-    def in_image_axes(shifts_tilt_y: np.ndarray) -> np.ndarray:
-        return shifts_tilt_y[:, ::-1].copy() if tilt_axis == "x" else shifts_tilt_y.copy()
+    def in_image_pixels(shifts_tilt_y: np.ndarray) -> np.ndarray:
+        shifts_tilt_y = shifts_tilt_y * factor
+        return shifts_tilt_y[:, ::-1].copy() if tilt_axis == "x" else shifts_tilt_y
 
-    shifts = cross_correlation_shifts(series, angles, max_shift=max_shift)
+    shifts = cross_correlation_shifts(work, angles, max_shift=None if max_shift is None else max_shift / factor)
     if centre:
-        shifts = centre_tilt_axis(series, angles, shifts)
-    yield AlignmentStep("cross-correlation", 1, in_image_axes(shifts), float(np.sqrt(np.mean(shifts**2))))
+        shifts = centre_tilt_axis(work, angles, shifts)
+    yield AlignmentStep("cross-correlation", 1, in_image_pixels(shifts), factor * float(np.sqrt(np.mean(shifts**2))))
     if method == "cross-correlation":
         return
-    for round_, (shifts, change) in enumerate(
-        _projection_matching_rounds(series, angles, shifts, n_iter=int(n_iter), max_size=max_size, device=device),
-        start=1,
-    ):
-        yield AlignmentStep("projection-matching", round_, in_image_axes(shifts), change)
+    rounds = _projection_matching_rounds(work, angles, shifts, n_iter=int(n_iter), device=device)
+    for round_, (shifts, change) in enumerate(rounds, start=1):
+        yield AlignmentStep("projection-matching", round_, in_image_pixels(shifts), factor * change)
 
 
 def _checked(tilt_series, angles, tilt_axis: str) -> tuple[np.ndarray, np.ndarray]:
@@ -351,7 +356,7 @@ def centre_tilt_axis(tilt_series, angles, shifts) -> np.ndarray:
 
 
 def projection_matching_shifts(
-    tilt_series, angles, shifts, *, n_iter: int = 5, max_size: int = 256, device=None
+    tilt_series, angles, shifts, *, n_iter: int = 5, device=None
 ) -> np.ndarray:
     """Refine drifts by projection matching (tilt axis along y). See :func:`align` for the parameters.
 
@@ -362,7 +367,7 @@ def projection_matching_shifts(
     """
     series, angles = _checked(tilt_series, angles, "y")
     shifts = np.asarray(shifts, dtype=np.float64)
-    for shifts, _ in _projection_matching_rounds(series, angles, shifts, n_iter=n_iter, max_size=max_size, device=device):
+    for shifts, _ in _projection_matching_rounds(series, angles, shifts, n_iter=n_iter, device=device):
         pass
     return shifts
 
@@ -384,27 +389,23 @@ def _reconstruct_and_reproject(series: np.ndarray, angles: np.ndarray, *, device
     return to_numpy(from_slices(op(slices), "y"))
 
 
-def _projection_matching_rounds(series, angles, shifts, *, n_iter, max_size, device):
+def _projection_matching_rounds(series, angles, shifts, *, n_iter, device):
     """Yield ``(shifts, rms_change)`` after each round of reconstruct → reproject → re-register.
 
-    Every round: ``x = SIRT⁺(apply_shifts(y, s))`` on the binned series, ``p = A x`` with the same
+    Every round: ``x = SIRT⁺(apply_shifts(y, s))``, ``p = A x`` with the same
     projector (:func:`napari_invprob.project`'s model),
     ``δᵢ = register(pᵢ, alignedᵢ)``, then the part of ``δ`` that a rigid translation of the object
     explains (``dx cos θ − dz sin θ`` along x, a constant along y) is removed (it only moves the
     reconstruction) and ``s ← s + δ``.
     """
-    factor = max(1, int(np.ceil(max(series.shape[1:]) / max_size)))
-    registration = None
+    registration = _Registration(series.shape[1:], max_shift=max(4.0, series.shape[2] / 8))
     theta = np.radians(angles)
     rigid = np.stack([np.cos(theta), np.sin(theta)], axis=1)
     shifts = shifts.copy()
     for _ in range(n_iter):
         aligned = apply_shifts(series, shifts)
-        binned = bin_series(aligned, factor) if factor > 1 else aligned
-        reprojected = _reconstruct_and_reproject(binned, angles, device=device)
-        if registration is None:
-            registration = _Registration(binned.shape[1:], max_shift=max(4.0, binned.shape[2] / 8))
-        delta = np.stack([registration.shift(r, m) for r, m in zip(reprojected, binned)]) * factor
+        reprojected = _reconstruct_and_reproject(aligned, angles, device=device)
+        delta = np.stack([registration.shift(r, m) for r, m in zip(reprojected, aligned)])
         delta[:, 0] -= delta[:, 0].mean()
         delta[:, 1] -= rigid @ np.linalg.lstsq(rigid, delta[:, 1], rcond=None)[0]
         shifts += delta
