@@ -1,0 +1,162 @@
+"""Choosing the regularisation weight λ of a tomographic reconstruction by cross-validation.
+
+Projections not used by a reconstruction are fresh data for it: hold out every ``k``-th projection
+(in angle order), reconstruct from the others with each candidate λ, reproject the reconstruction at
+the held-out angles with :func:`napari_invprob.project` and score how well it predicts them. Too small a
+λ fits the noise of the kept projections, too large a λ smooths away structure; either predicts the
+held-out projections worse. The score is the normalised cross-correlation (Pearson correlation over
+all held-out pixels), which ignores a global intensity offset and scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_DEFAULT_SPAN = np.logspace(-1.5, 1.5, 7)  # candidate λ relative to the method's default
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Scores of candidate λ values.
+
+    Attributes
+    ----------
+    lams : numpy.ndarray
+        The λ values scored so far, for the full series (see ``cross_validate``).
+    scores : numpy.ndarray
+        Normalised cross-correlation of the held-out projections with the reprojections (higher is
+        better, at most 1), one per λ.
+    best_lam : float
+        The λ with the highest score.
+    held_out : numpy.ndarray
+        Indices of the held-out projections.
+    """
+
+    lams: np.ndarray
+    scores: np.ndarray
+    best_lam: float
+    held_out: np.ndarray = field(repr=False)
+
+
+def normalised_cross_correlation(a, b) -> float:
+    """Pearson correlation of two arrays of one shape (1 for a perfect match up to offset and scale)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    a = a - a.mean()
+    b = b - b.mean()
+    norm = np.sqrt(np.dot(a, a) * np.dot(b, b))
+    return float(np.dot(a, b) / norm) if norm > 0 else 0.0
+
+
+def held_out_projections(angles, k: int) -> np.ndarray:
+    """Indices of every ``k``-th projection in angle order, starting at the ``k // 2``-th.
+
+    Starting inside the range keeps the extreme tilts, which a reconstruction cannot predict, among
+    the kept projections.
+    """
+    order = np.argsort(np.asarray(angles, dtype=np.float64), kind="stable")
+    return np.sort(order[k // 2 :: k])
+
+
+def cross_validate(
+    tilt_series,
+    angles,
+    *,
+    method: str = "tv",
+    lams=None,
+    n_iter: int | None = None,
+    k: int = 4,
+    tilt_axis: str = "y",
+    device=None,
+    **options,
+) -> CrossValidation:
+    """Choose λ for ``reconstruct(..., method=method)`` by hold-out cross-validation.
+
+    Parameters
+    ----------
+    tilt_series : array-like
+        A sinogram ``(n_angles, n_detector)`` or a tilt series ``(n_angles, rows, cols)``; not modified.
+    angles : array-like of float
+        Degrees, one per projection.
+    method : str
+        A reconstruction method that uses λ (``problems.tomography.METHODS``).
+    lams : array-like of float or None
+        Candidate λ values for the full series. None: 7 values spaced evenly in log over a factor
+        ±30 around the method's default λ.
+    n_iter : int or None
+        Iterations of every reconstruction (None: the method's default).
+    k : int
+        Hold out every ``k``-th projection (in angle order); at least 2 are held out.
+    tilt_axis : {"y", "x"}
+        As for :func:`napari_invprob.reconstruct`.
+    device : str, torch.device or None
+        Where to compute.
+    **options
+        Passed on to :func:`napari_invprob.reconstruct`.
+
+    Returns
+    -------
+    CrossValidation
+        ``lams``, ``scores`` and ``best_lam``. A reconstruction from fewer projections has a smaller
+        data term, so each trial runs with ``λ · n_kept / n_angles`` and the λ values reported are
+        those for the full series.
+    """
+    result = None
+    for result in cross_validate_iter(
+        tilt_series, angles, method=method, lams=lams, n_iter=n_iter, k=k, tilt_axis=tilt_axis, device=device, **options
+    ):
+        pass
+    return result
+
+
+def cross_validate_iter(
+    tilt_series,
+    angles,
+    *,
+    method: str = "tv",
+    lams=None,
+    n_iter: int | None = None,
+    k: int = 4,
+    tilt_axis: str = "y",
+    device=None,
+    **options,
+) -> Iterator[CrossValidation]:
+    """Like :func:`cross_validate`, yielding the results so far after each λ (for progress and Stop)."""
+    from .problems.tilt_geometry import project
+    from .problems.tomography import METHODS, reconstruct
+
+    data = np.asarray(tilt_series)
+    angles = np.asarray(angles, dtype=np.float64)
+    if data.ndim not in (2, 3):
+        raise ValueError(f"tilt_series must be a sinogram or a tilt series, got shape {data.shape}")
+    if angles.ndim != 1 or angles.size != data.shape[0]:
+        raise ValueError(f"got {angles.size} angles for {data.shape[0]} projections")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    spec = METHODS[method]
+    if not spec.uses_lam:
+        raise ValueError(f"method {method!r} has no regularisation weight λ to choose")
+    if isinstance(k, bool) or int(k) != k or k < 2:
+        raise ValueError(f"k must be an integer of at least 2, got {k!r}")
+    held = held_out_projections(angles, int(k))
+    kept = np.setdiff1d(np.arange(angles.size), held)
+    if held.size < 2 or kept.size < 2:
+        raise ValueError(f"holding out every {k}-th of {angles.size} projections leaves too few to cross-validate")
+    lams = spec.default_lam * _DEFAULT_SPAN if lams is None else np.asarray(lams, dtype=np.float64).ravel()
+    if lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams < 0):
+        raise ValueError(f"lams must be finite non-negative numbers, got {lams}")
+    scale = kept.size / angles.size
+    kept_data, held_data = data[kept], data[held]
+    scores = []
+    for lam in lams:
+        volume = reconstruct(
+            kept_data, angles[kept], method=method, lam=float(lam) * scale, n_iter=n_iter,
+            tilt_axis=tilt_axis, device=device, **options,
+        )
+        predicted = project(volume, angles[held], tilt_axis=tilt_axis, device=device)
+        scores.append(normalised_cross_correlation(predicted, held_data))
+        tried = lams[: len(scores)]
+        yield CrossValidation(tried.copy(), np.asarray(scores), float(tried[int(np.argmax(scores))]), held)
