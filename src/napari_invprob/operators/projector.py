@@ -20,7 +20,9 @@ in CSR form), applied to the whole batch of slices at once.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
+import os
 import warnings
 
 import numpy as np
@@ -103,10 +105,9 @@ def _system_matrix_transpose(
     wide32, narrow32 = wide.astype(np.float32), narrow.astype(np.float32)
     pixel_x = np.tile(np.arange(cols) - cols // 2, rows).astype(np.float64)
     pixel_y = np.repeat(np.arange(rows) - rows // 2, cols).astype(np.float64)
-    first_column = (np.arange(n_angles) * n_detector)[:, None]
-    chunk = max(1, _CHUNK_ELEMENTS // n_angles)
-    counts, indices, values = [], [], []
-    for start in range(0, rows * cols, chunk):
+    first_column = (np.arange(n_angles, dtype=np.int32) * n_detector)[:, None]
+
+    def entries(start):
         px, py = pixel_x[start : start + chunk, None], pixel_y[start : start + chunk, None]
         # detector position of each pixel centre, in bins (bin k is centred at k)
         u = px * cos - py * sin + n_detector // 2
@@ -117,11 +118,15 @@ def _system_matrix_transpose(
         inner_edges = (first - u + 0.5)[..., None] + np.array([0.0, 1.0])
         cdf = _footprint_cdf(inner_edges.astype(np.float32), wide32[:, None], narrow32[:, None])
         weight = np.concatenate([cdf[..., :1], cdf[..., 1:] - cdf[..., :1], 1.0 - cdf[..., 1:]], axis=-1)
-        k = first.astype(np.int64)[..., None] + np.arange(3)
+        k = first.astype(np.int32)[..., None] + np.arange(3, dtype=np.int32)
         keep = (weight > 1e-6) & (k >= 0) & (k < n_detector)
-        counts.append(keep.sum(axis=(1, 2)))
-        indices.append((first_column + k)[keep].astype(np.int32))  # columns < n_angles · n_detector
-        values.append(weight[keep])
+        # columns (angle, bin) ascend within each pixel's row; they fit int32 (< n_angles · n_detector)
+        return keep.sum(axis=(1, 2)), (first_column + k)[keep], weight[keep]
+
+    chunk = max(1, _CHUNK_ELEMENTS // n_angles)
+    # NumPy releases the GIL in its loops, so threads share the work across the cores
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        counts, indices, values = zip(*pool.map(entries, range(0, rows * cols, chunk)))
     counts = np.concatenate(counts)
     index = np.int32 if counts.sum() < np.iinfo(np.int32).max else np.int64
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(index)
