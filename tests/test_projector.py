@@ -92,11 +92,16 @@ def test_autograd_uses_the_exact_transpose():
     torch.testing.assert_close(x.grad, op.adjoint(y))
 
 
-def test_matrix_is_cached_per_geometry():
+def test_matrix_and_norm_are_cached_per_geometry(monkeypatch):
     a = ParallelBeamProjector((20, 20), [0.0, 45.0], device="cpu")
     b = ParallelBeamProjector((20, 20), np.array([0.0, 45.0]), device="cpu")
-    assert a._matrix is b._matrix
+    assert a._system is b._system
     assert a.nnz > 0
+    norm = a.norm()
+    # ‖A‖² <= (max column sum) (max row sum) = n_angles · (longest chord, 20 √2)
+    assert 0.5 * np.sqrt(2 * 20 * np.sqrt(2)) < norm <= np.sqrt(2 * 20 * np.sqrt(2))
+    monkeypatch.setattr(b, "forward", None)  # a second solve on this geometry runs no power iteration
+    assert b.norm() == norm
 
 
 @pytest.mark.parametrize(

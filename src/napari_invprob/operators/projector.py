@@ -21,6 +21,7 @@ in CSR form), applied to the whole batch of slices at once.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import os
 import warnings
@@ -164,10 +165,19 @@ def _matrix_device(device: torch.device) -> torch.device:
     return device if device.type in ("cpu", "cuda") else torch.device("cpu")
 
 
+@dataclasses.dataclass
+class _System:
+    """One geometry's system matrix and its transpose (torch CSR), and its spectral norm once known."""
+
+    matrix: torch.Tensor
+    transpose: torch.Tensor
+    norm: float | None = None
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _cached_matrices(shape, angles_key: tuple[float, ...], n_detector: int, device: torch.device):
+def _cached_system(shape, angles_key: tuple[float, ...], n_detector: int, device: torch.device) -> _System:
     transpose = _system_matrix_transpose(shape, np.deg2rad(np.asarray(angles_key)), n_detector)
-    return _to_torch_csr(transpose.T.tocsr(), device), _to_torch_csr(transpose, device)
+    return _System(_to_torch_csr(transpose.T.tocsr(), device), _to_torch_csr(transpose, device))
 
 
 class _SparseProduct(torch.autograd.Function):
@@ -219,14 +229,21 @@ class ParallelBeamProjector(LinearOperator):
             raise ValueError(f"n_detector must be a positive integer, got {n_detector}")
         self.n_detector = int(n_detector)
         super().__init__(shape, (len(self.angles_deg), self.n_detector), device=device)
-        self._matrix, self._transpose = _cached_matrices(
+        self._system = _cached_system(
             shape, tuple(self.angles_deg.tolist()), self.n_detector, _matrix_device(self.device)
         )
 
     @property
     def nnz(self) -> int:
         """Number of non-zero entries of the system matrix."""
-        return int(self._matrix.values().numel())
+        return int(self._system.matrix.values().numel())
+
+    def norm(self, **kwargs) -> float:
+        """Spectral norm by power iteration (see :meth:`LinearOperator.norm`), shared by every
+        projector of the same geometry, so a new solve on the same angles does not repeat it."""
+        if self._system.norm is None:
+            self._system.norm = super().norm(**kwargs)
+        return self._system.norm
 
     def _apply(self, x, matrix, transpose, core_in, core_out):
         batch = self.batch_shape(x, core_in)
@@ -236,10 +253,10 @@ class ParallelBeamProjector(LinearOperator):
         return out.T.reshape(*batch, *core_out).to(x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._apply(x, self._matrix, self._transpose, self.in_shape, self.out_shape)
+        return self._apply(x, self._system.matrix, self._system.transpose, self.in_shape, self.out_shape)
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        return self._apply(y, self._transpose, self._matrix, self.out_shape, self.in_shape)
+        return self._apply(y, self._system.transpose, self._system.matrix, self.out_shape, self.in_shape)
 
     def __repr__(self) -> str:
         return (
