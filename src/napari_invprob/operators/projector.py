@@ -6,7 +6,10 @@ Each pixel is a unit square of constant value. Seen from angle ``θ`` its line i
 function of the detector coordinate, form a trapezoid (the convolution of two boxes of widths
 ``|cos θ|`` and ``|sin θ|``) of area 1; the matrix entry for a pixel and a detector bin is the exact
 integral of that trapezoid over the bin (the *separable-footprint* model). For a piecewise-constant
-image the model is therefore exact: it returns the bin-averaged line integrals of that image.
+image the model is therefore exact: it returns the bin-averaged line integrals of that image. On the
+pixel-averaged Shepp-Logan phantom (256x256, 180 angles) it is 0.71 % (relative L2) from the
+continuous phantom's exact bin-averaged line integrals (``skimage.transform.radon``: 0.72 %); see
+:mod:`napari_invprob.phantom`.
 
 Geometry (as :func:`skimage.transform.radon`): a slice ``(rows, cols)`` rotates about the centre of
 pixel ``(rows // 2, cols // 2)``; the detector bin ``k`` is centred at ``k - n_detector // 2`` pixels
