@@ -111,3 +111,11 @@ def test_large_projections_are_aligned_binned(drifting):
     series, drift = drifting
     _, shifts = align(series, ANGLES, method="cross-correlation", max_size=32)
     assert rms_error(shifts, drift) < 0.6  # found at half resolution, reported in full pixels
+
+
+def test_integer_stacks_align_like_float_ones(drifting):
+    series, _ = drifting
+    counts = np.round(series / series.max() * 20000).astype(np.int16)
+    _, from_counts = align(counts, ANGLES, method="cross-correlation")
+    _, from_floats = align(counts.astype(np.float32), ANGLES, method="cross-correlation")
+    np.testing.assert_allclose(from_counts, from_floats, atol=1e-3)

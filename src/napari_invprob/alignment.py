@@ -183,10 +183,9 @@ def _checked(tilt_series, angles, tilt_axis: str) -> tuple[np.ndarray, np.ndarra
         raise ValueError("angles must be finite tilts strictly between -90 and 90 degrees")
     if tilt_axis not in ("y", "x"):
         raise ValueError(f"tilt_axis must be 'y' or 'x', got {tilt_axis!r}")
-    series = series.astype(np.float32)
-    if not np.all(np.isfinite(series)):
+    if series.dtype.kind == "f" and not all(np.isfinite(p).all() for p in series):
         raise ValueError("tilt_series contains NaN or Inf values")
-    return series, angles
+    return series, angles  # not converted: large integer stacks are converted one projection at a time
 
 
 def apply_shifts(tilt_series, shifts, *, order: int = 3) -> np.ndarray:
@@ -205,11 +204,14 @@ def apply_shifts(tilt_series, shifts, *, order: int = 3) -> np.ndarray:
     numpy.ndarray
         A new float32 series.
     """
-    series = np.asarray(tilt_series, dtype=np.float32)
+    series = np.asarray(tilt_series)
     shifts = np.asarray(shifts, dtype=np.float64)
     if series.ndim != 3 or shifts.shape != (series.shape[0], 2):
         raise ValueError(f"need shifts of shape ({series.shape[0]}, 2) for a series {series.shape}, got {shifts.shape}")
-    return np.stack([ndimage.shift(p, -s, order=order, mode="nearest") for p, s in zip(series, shifts)])
+    aligned = np.empty(series.shape, dtype=np.float32)
+    for projection, shift, out in zip(series, shifts, aligned):
+        ndimage.shift(projection.astype(np.float32), -shift, output=out, order=order, mode="nearest")
+    return aligned
 
 
 class _Registration:
@@ -305,11 +307,12 @@ def cross_correlation_shifts(tilt_series, angles, *, max_shift: float | None = N
     shifts = np.zeros((series.shape[0], 2))
     cosines = np.cos(np.radians(angles))
     for path in (order[start:], order[start::-1]):
-        reference = series[path[0]]
+        reference = series[path[0]].astype(np.float32)
         for previous, current in zip(path[:-1], path[1:]):
             stretched = _stretch_columns(reference, cosines[current] / cosines[previous])
-            shifts[current] = registration.shift(stretched, series[current])
-            reference = ndimage.shift(series[current], -shifts[current], order=3, mode="nearest")
+            moving = series[current].astype(np.float32)
+            shifts[current] = registration.shift(stretched, moving)
+            reference = ndimage.shift(moving, -shifts[current], order=3, mode="nearest")
     return shifts
 
 

@@ -149,13 +149,20 @@ def bin_series(tilt_series, factor: int) -> np.ndarray:
     """
     if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
         raise ValueError(f"binning factor must be a positive integer, got {factor!r}")
-    data = _stack(tilt_series)
+    data = np.asarray(tilt_series)
+    if data.dtype.kind not in "biuf" or data.ndim != 3 or min(data.shape) == 0:
+        raise ValueError(f"tilt_series must be a real stack (n_angles, rows, cols), got {data.dtype} {data.shape}")
     n, rows, cols = data.shape
     if rows < factor or cols < factor:
         raise ValueError(f"cannot bin {rows}x{cols} projections by {factor}")
     h, w = rows // factor, cols // factor
-    blocks = data[:, : h * factor, : w * factor].reshape(n, h, factor, w, factor)
-    return blocks.mean(axis=(2, 4), dtype=np.float64).astype(np.float32)
+    binned = np.empty((n, h, w), dtype=np.float32)
+    for projection, out in zip(data, binned):  # one projection at a time: large int16 stacks stay small
+        blocks = projection[: h * factor, : w * factor].reshape(h, factor, w, factor)
+        out[...] = blocks.mean(axis=(1, 3), dtype=np.float64)
+    if not np.all(np.isfinite(binned)):
+        raise ValueError("tilt_series contains NaN or Inf values")
+    return binned
 
 
 def estimate_tilt_axis(tilt_series, *, max_size: int = 256) -> float:
