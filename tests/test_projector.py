@@ -152,3 +152,16 @@ def test_no_less_accurate_than_scikit_image_for_odd_and_even_sizes(n):
     theirs = radon(image, angles, circle=True).T
     ours_error = np.linalg.norm(ours - exact) / np.linalg.norm(exact)
     assert ours_error <= np.linalg.norm(theirs - exact) / np.linalg.norm(exact)
+
+
+def test_cache_keeps_recent_geometries_within_its_byte_budget(monkeypatch):
+    from napari_invprob.operators import projector
+
+    monkeypatch.setattr(projector, "_cache", type(projector._cache)())
+    first = ParallelBeamProjector((16, 16), [0.0, 10.0], device="cpu")
+    monkeypatch.setattr(projector, "_CACHE_BYTES", int(first._system.nbytes * 2.5))
+    second = ParallelBeamProjector((16, 16), [0.0, 20.0], device="cpu")
+    assert ParallelBeamProjector((16, 16), [0.0, 10.0], device="cpu")._system is first._system  # now newest
+    ParallelBeamProjector((16, 16), [0.0, 30.0], device="cpu")  # evicts the least recently used: second
+    assert ParallelBeamProjector((16, 16), [0.0, 10.0], device="cpu")._system is first._system
+    assert ParallelBeamProjector((16, 16), [0.0, 20.0], device="cpu")._system is not second._system

@@ -23,10 +23,11 @@ in CSR form), applied to the whole batch of slices at once.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
-import functools
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -37,7 +38,7 @@ from .._device import DTYPE
 from .base import LinearOperator
 
 _CHUNK_ELEMENTS = 1 << 16  # pixel-angle pairs evaluated at once (small enough to stay in cache)
-_CACHE_SIZE = 4  # geometries kept per process (256x256 and 180 angles: 25 M entries, 0.4 GB both ways)
+_CACHE_BYTES = 2 << 30  # system matrices kept per process (256x256, 180 angles: 0.4 GB both ways)
 
 
 def validate_angles(angles_deg, *, name: str = "angles") -> np.ndarray:
@@ -177,10 +178,30 @@ class _System:
     norm: float | None = None
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
-def _cached_system(shape, angles_key: tuple[float, ...], n_detector: int, device: torch.device) -> _System:
-    transpose = _system_matrix_transpose(shape, np.deg2rad(np.asarray(angles_key)), n_detector)
-    return _System(_to_torch_csr(transpose.T.tocsr(), device), _to_torch_csr(transpose, device))
+    @property
+    def nbytes(self) -> int:
+        parts = (self.matrix.values(), self.matrix.col_indices(), self.matrix.crow_indices())
+        return 2 * sum(t.numel() * t.element_size() for t in parts)
+
+
+_cache: collections.OrderedDict[tuple, _System] = collections.OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached_system(shape, angles_deg: np.ndarray, n_detector: int, device: torch.device) -> _System:
+    """The system of one geometry, built on first use and kept in a least-recently-used cache that
+    holds at most ``_CACHE_BYTES`` (beyond the newest entry, which is always kept)."""
+    key = (shape, tuple(angles_deg.tolist()), n_detector, device)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        transpose = _system_matrix_transpose(shape, np.deg2rad(angles_deg), n_detector)
+        system = _System(_to_torch_csr(transpose.T.tocsr(), device), _to_torch_csr(transpose, device))
+        _cache[key] = system
+        while len(_cache) > 1 and sum(entry.nbytes for entry in _cache.values()) > _CACHE_BYTES:
+            _cache.popitem(last=False)
+        return system
 
 
 class _SparseProduct(torch.autograd.Function):
@@ -215,7 +236,8 @@ class ParallelBeamProjector(LinearOperator):
     Notes
     -----
     Input ``(*batch, rows, cols)``, output ``(*batch, n_angles, n_detector)``. The system matrix is
-    built once per geometry and device (vectorised NumPy) and kept in a small in-memory LRU cache.
+    built once per geometry and device (vectorised NumPy) and kept in an in-memory LRU cache of at
+    most 2 GB.
     On Apple MPS, which has no sparse CSR support in PyTorch, the products run on the CPU.
     See the module docstring for the model and the geometry conventions.
     """
@@ -232,9 +254,7 @@ class ParallelBeamProjector(LinearOperator):
             raise ValueError(f"n_detector must be a positive integer, got {n_detector}")
         self.n_detector = int(n_detector)
         super().__init__(shape, (len(self.angles_deg), self.n_detector), device=device)
-        self._system = _cached_system(
-            shape, tuple(self.angles_deg.tolist()), self.n_detector, _matrix_device(self.device)
-        )
+        self._system = _cached_system(shape, self.angles_deg, self.n_detector, _matrix_device(self.device))
 
     @property
     def nnz(self) -> int:
