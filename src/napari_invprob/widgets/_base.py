@@ -17,7 +17,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import Qt, QTimer
 
 from .._version import __version__
 from ..problems.methods import MethodSpec
@@ -243,18 +243,19 @@ class ResultWidget(Container):
         if layer not in self._viewer.layers:  # the user deleted the result layer: nothing to show
             self._runner.stop()
             return
-        if job.context["frames"] == 0:
-            layer.metadata.clear()
-            layer.metadata.update(self._provenance(plan))
+        if job.context["frames"] == 0:  # the layer now shows this run: describe this run only
+            layer.metadata = self._provenance(plan)
         job.context["frames"] += 1
-        layer.data = frame.image
-        if not plan.rgb:
-            _follow_contrast(layer, frame, job.context)
         layer.metadata.update(status="running", iterations=frame.iteration, elapsed_s=round(frame.elapsed, 3))
         if frame.objectives:
             layer.metadata["objective"] = frame.objectives[-1][1]
+        if frame.residuals:
+            layer.metadata["residual"] = frame.residuals[-1][1]
         if frame.psnr is not None:
             layer.metadata.update(psnr_db=frame.psnr, ssim=frame.ssim)
+        layer.data = frame.image
+        if not plan.rgb:
+            _follow_contrast(layer, frame, job.context)
         self._frame_shown(plan, frame)
 
     def _frame_shown(self, plan: Plan, frame: Frame) -> None:
@@ -312,8 +313,9 @@ class SolverWidget(ResultWidget):
         super().__init__(napari_viewer)
         self._methods = methods
         spec = methods[default_method]
-        self.method = ComboBox(choices=list(methods), value=default_method, label="method",
-                               tooltip=_method_tooltip(methods))
+        self.method = ComboBox(choices=list(methods), value=default_method, label="method")
+        for index, spec_ in enumerate(methods.values()):
+            self.method.native.setItemData(index, spec_.summary, Qt.ItemDataRole.ToolTipRole)
         self.lam = LogValue(value=spec.default_lam or 1e-2, label="λ",
                             tooltip="regularisation weight: larger is smoother, smaller is sharper and noisier")
         self.n_iter = SpinBox(value=spec.default_n_iter, min=1, max=100_000, label="iterations")
@@ -345,6 +347,7 @@ class SolverWidget(ResultWidget):
 
     def _method_changed(self, name: str) -> None:
         spec = self._methods[name]
+        self.method.tooltip = spec.summary
         self.lam.enabled = spec.uses_lam
         self.n_iter.enabled = spec.iterative
         if spec.default_lam is not None:
@@ -382,10 +385,6 @@ class SolverWidget(ResultWidget):
     def _frame_shown(self, plan: Plan, frame: Frame) -> None:
         self.progress.value = min(frame.iteration, self.progress.max)
         self.plot.add(frame)
-
-
-def _method_tooltip(methods: dict[str, MethodSpec]) -> str:
-    return "\n".join(f"{name}: {spec.summary}" for name, spec in methods.items())
 
 
 def _follow_contrast(layer: Image, frame: Frame, context: dict) -> None:

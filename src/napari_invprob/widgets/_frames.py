@@ -3,8 +3,8 @@
 A solver may yield hundreds of iterates a second; the canvas needs at most ~20. :func:`frames`
 drains the solver and hands over a :class:`Frame` only when the previous one is at least
 ``min_interval`` seconds old, and always the last iterate. Each frame carries a detached CPU copy of
-the estimate, the objective of every iteration since the previous frame (so the convergence plot
-misses none), quality scores against an optional reference, and a robust display range, all
+the estimate, the objective and residual of every iteration since the previous frame (so the
+convergence plot misses none), quality scores against an optional reference, and a robust display range, all
 computed here so that the GUI thread only assigns.
 
 Abort (a worker's ``quit()``) is honoured between two frames: the frame handed over last is then
@@ -55,8 +55,9 @@ class Frame:
         Iterations completed when ``image`` was taken.
     image : numpy.ndarray
         Float32 copy of the estimate, owned by the frame.
-    objectives : tuple of (int, float)
-        ``(iteration, objective)`` for every iteration since the previous frame that reported one.
+    objectives, residuals : tuple of (int, float)
+        ``(iteration, objective)`` and ``(iteration, residual)`` for every iteration since the
+        previous frame that reported one.
     psnr, ssim : float or None
         Scores of ``image`` against the reference, when one was given.
     display_range : (float, float)
@@ -70,6 +71,7 @@ class Frame:
     iteration: int
     image: np.ndarray
     objectives: tuple[tuple[int, float], ...]
+    residuals: tuple[tuple[int, float], ...]
     psnr: float | None
     ssim: float | None
     display_range: tuple[float, float]
@@ -146,6 +148,7 @@ def frames(
     if reference is not None and reference.data_range is None:
         reference = replace(reference, data_range=float(np.ptp(reference.image)) or 1.0)
     objectives: list[tuple[int, float]] = []
+    residuals: list[tuple[int, float]] = []
     pending: Iterate | None = None
     next_frame = next_score = 0.0
 
@@ -158,20 +161,23 @@ def frames(
         scored = time.perf_counter()
         psnr, ssim = _scores(reference, image) if score else (None, None)
         done = time.perf_counter()
-        next_frame = done + _wait_after(scored - started, min_interval)
+        next_frame = done + _wait_after(done - started, min_interval)
         if score:
             next_score = done + _wait_after(done - scored, min_interval)
-        return Frame(iterate.iteration, image, tuple(objectives), psnr, ssim, low_high, value_range, iterate.elapsed)
+        return Frame(iterate.iteration, image, tuple(objectives), tuple(residuals), psnr, ssim, low_high, value_range,
+                     iterate.elapsed)
 
     made = None
     for iterate in iterates:
         if iterate.objective is not None:
             objectives.append((iterate.iteration, float(iterate.objective)))
+        if iterate.residual is not None:
+            residuals.append((iterate.iteration, float(iterate.residual)))
         pending = iterate
         now = time.perf_counter()
         if now >= next_frame:
             made = frame(iterate, reference is not None and now >= next_score)
-            objectives, pending = [], None
+            objectives, residuals, pending = [], [], None
             yield made
     if pending is not None or (made is not None and reference is not None and made.psnr is None):
         yield frame(pending or iterate, reference is not None)

@@ -22,7 +22,8 @@ _TICK_FONT.setPointSize(8)
 
 
 class ConvergencePlot(QWidget):
-    """Objective per iteration (log scale) and, with a reference, PSNR and SSIM per frame."""
+    """Objective per iteration (log scale; the residual ‖Hx − y‖ for methods that report no
+    objective) and, with a reference, PSNR and SSIM."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -63,7 +64,8 @@ class ConvergencePlot(QWidget):
 
     def reset(self, *, with_quality: bool) -> None:
         """Clear the curves for a new run; show the PSNR/SSIM panel only ``with_quality``."""
-        self._objective = ([], [])
+        self._convergence = ([], [])
+        self._measure: str | None = None
         self._quality = ([], [], [])
         for curve in (self._objective_curve, self._psnr_curve, self._ssim_curve):
             curve.setData([], [])
@@ -74,16 +76,19 @@ class ConvergencePlot(QWidget):
         self._objective_plot.setLabel("bottom", "" if with_quality else "iteration")
 
     def add(self, frame: Frame) -> None:
-        """Append a frame's objectives and scores and redraw."""
-        iterations, values = self._objective
-        for iteration, value in frame.objectives:
-            if value > 0:  # a log axis cannot show zero or negative objectives
+        """Append a frame's objectives (or residuals) and scores and redraw."""
+        if self._measure is None and (frame.objectives or frame.residuals):
+            self._measure = "objective" if frame.objectives else "residual"
+            self._objective_plot.setLabel("left", self._measure, color="#4fc3f7")
+        iterations, values = self._convergence
+        for iteration, value in frame.objectives if self._measure == "objective" else frame.residuals:
+            if value > 0:  # a log axis cannot show zero or negative values
                 iterations.append(iteration)
                 values.append(value)
         if values:
             self._objective_curve.setData(np.asarray(iterations), np.asarray(values))
             self._objective_plot.getAxis("left").setTicks([log_ticks(min(values), max(values))])
-            self._objective_plot.setTitle(f"objective {values[-1]:.4g} (iteration {iterations[-1]})")
+            self._objective_plot.setTitle(f"{self._measure} {values[-1]:.4g} (iteration {iterations[-1]})")
         if frame.psnr is not None:
             its, psnrs, ssims = self._quality
             its.append(frame.iteration)
@@ -94,10 +99,11 @@ class ConvergencePlot(QWidget):
             self._quality_plot.setTitle(f"PSNR {frame.psnr:.2f} dB   SSIM {frame.ssim:.3f}")
 
     def curves(self) -> dict[str, np.ndarray]:
-        """The plotted data (iteration, objective / psnr / ssim arrays), for tests and scripts."""
+        """The plotted data as ``(2, n)`` arrays of iterations and values: ``"objective"`` or
+        ``"residual"`` (whichever the method reports), ``"psnr"``, ``"ssim"``."""
         its, psnrs, ssims = self._quality
         return {
-            "objective": np.asarray(self._objective, dtype=float).reshape(2, -1),
+            self._measure or "objective": np.asarray(self._convergence, dtype=float).reshape(2, -1),
             "psnr": np.asarray([its, psnrs], dtype=float).reshape(2, -1),
             "ssim": np.asarray([its, ssims], dtype=float).reshape(2, -1),
         }

@@ -45,7 +45,7 @@ def _solve(job: Job, min_interval: float) -> Iterator[Frame]:
     yield from frames(job.iterates(), reference=job.reference, min_interval=min_interval)
 
 
-class _ClosingWorker(GeneratorWorker):
+class ClosingWorker(GeneratorWorker):
     """A generator worker that closes its generator when it ends, also when stopped, so a stopped
     solver's ``finally`` clauses run and its arrays are freed in the worker thread, before the next
     run starts."""
@@ -108,7 +108,7 @@ class SolveRunner:
         GeneratorWorker
             The new job's worker (not yet started while the previous one winds down).
         """
-        worker = _ClosingWorker(_solve, job, self._min_interval)
+        worker = ClosingWorker(_solve, job, self._min_interval)
         worker.yielded.connect(lambda frame: self._frame(worker, frame))
         worker.errored.connect(lambda exc: self._error(worker, exc))
         worker.finished.connect(lambda: self._finished(worker))
