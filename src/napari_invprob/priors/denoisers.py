@@ -1,0 +1,95 @@
+"""Denoisers ``D(x, sigma)`` for plug-and-play solvers, by name, and :func:`denoise` for users.
+
+A denoiser is a callable ``D(x: Tensor, sigma: float) -> Tensor`` on a batch of images shaped
+``(n, *spatial)`` (2 or 3 spatial axes; the leading axis holds channels or independent images),
+``sigma`` being the standard deviation of the Gaussian noise to remove, in the data's units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from skimage.restoration import estimate_sigma
+
+from .._device import to_numpy, to_tensor
+from .gaussian import GaussianDenoiser
+from .tv import TVDenoiser
+
+Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
+
+#: Name -> factory of a fresh denoiser (keyword options go to the factory).
+DENOISERS: dict[str, Callable[..., Denoiser]] = {
+    "tv": TVDenoiser,
+    "gaussian": GaussianDenoiser,
+}
+
+
+def get_denoiser(name: str, **options) -> Denoiser:
+    """A fresh denoiser ``D(x, sigma)`` by name (one of :data:`DENOISERS`).
+
+    Parameters
+    ----------
+    name : str
+        ``"tv"`` (total variation, ROF), ``"gaussian"`` (Gaussian smoothing), or another registered name.
+    **options
+        Passed to the denoiser's factory (e.g. ``n_iter`` for ``"tv"``).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown (the message lists the valid ones).
+    """
+    factory = DENOISERS.get(name)
+    if factory is None:
+        raise ValueError(f"unknown denoiser {name!r}; valid denoisers are {', '.join(sorted(DENOISERS))}")
+    return factory(**options)
+
+
+def denoise(image, *, method: str = "tv", sigma: float | None = None, channel_axis: int | None = None,
+            device=None) -> np.ndarray:
+    """Remove Gaussian noise from a 2D or 3D image (optionally with a channel axis).
+
+    Parameters
+    ----------
+    image : array-like
+        2D or 3D image, plus a channel axis when ``channel_axis`` is given (channels are denoised
+        independently). Integer images are converted to float, not truncated. Never modified.
+    method : str
+        Denoiser name, see :func:`get_denoiser`.
+    sigma : float, optional
+        Noise standard deviation in the image's units; estimated with
+        :func:`skimage.restoration.estimate_sigma` (wavelet median absolute deviation) when None.
+    channel_axis : int, optional
+        Axis of independent channels (e.g. -1 for RGB).
+    device : str or torch.device, optional
+        Where to compute; None picks the best available device.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float32, the shape of ``image``.
+    """
+    denoiser = get_denoiser(method, **({"n_iter": 100} if method == "tv" else {}))
+    if sigma is not None and not sigma >= 0:
+        raise ValueError(f"sigma must be non-negative, got {sigma}")
+    x = to_tensor(image, device, name="image")
+    if channel_axis is not None:
+        if not -x.ndim <= channel_axis < x.ndim:
+            raise ValueError(f"channel_axis {channel_axis} is out of range for an image of shape {tuple(x.shape)}")
+        x = x.movedim(channel_axis, 0)
+    else:
+        x = x.unsqueeze(0)
+    if x.ndim - 1 not in (2, 3):
+        raise ValueError(f"denoise takes 2D or 3D images (plus a channel axis), got shape {np.shape(image)}")
+    if sigma is None:
+        sigma = float(estimate_sigma(np.asarray(image, dtype=np.float32), channel_axis=channel_axis,
+                                     average_sigmas=True))
+    peak = float(x.abs().max()) or 1.0
+    out = denoiser(x / peak, sigma / peak) * peak
+    out = out.movedim(0, channel_axis) if channel_axis is not None else out.squeeze(0)
+    return to_numpy(out)
+
+
+__all__ = ["DENOISERS", "Denoiser", "denoise", "get_denoiser"]
