@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import torch
 
@@ -88,7 +89,8 @@ def admm_tv(
     Yields
     ------
     Iterate
-        The image ``z_k``, with the primal residual ``‖Kz_k − x_k‖``.
+        The image ``z_k`` (projected onto ``x ≥ 0`` when ``nonneg``), with the primal residual
+        ``‖Kz_k − x_k‖``.
     """
     if lam < 0:
         raise ValueError(f"lam must be non-negative, got {lam}")
@@ -113,4 +115,8 @@ def admm_tv(
             dim=axis,
         )
 
-    return admm(data_step, prior_step, initial_estimate(op, y, x0), n_iter=n_iter, transform=transform)
+    iterates = admm(data_step, prior_step, initial_estimate(op, y, x0), n_iter=n_iter, transform=transform)
+    if not nonneg:
+        return iterates
+    # z_k meets x ≥ 0 only in the limit (its split copy meets it at every step): yield its projection
+    return (replace(it, x=it.x.clamp(min=0.0)) for it in iterates)

@@ -1,0 +1,476 @@
+"""Deconvolution: ``napari_invprob.deconvolve`` and the table of methods behind it.
+
+The image is brought to one layout for every method: a batch of float32 images ``(n, *spatial)`` with
+the colour channels (if any) as the batch, divided by its peak ``max|y|`` so that one default λ suits
+8-bit, 16-bit and float data alike. Every iterate goes back to the input's layout and scale before it
+is yielded, so a GUI can show it directly. λ is therefore the weight of the objective on data scaled to
+a peak of 1 (e.g. ``½‖Hx − y‖² + λ‖∇x‖₁`` for TV).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from .._device import resolve_device, to_numpy, to_tensor
+from ..operators.convolution import BOUNDARIES, Convolution
+from ..operators.gradient import Gradient
+from ..priors.denoisers import get_denoiser
+from ..priors.proximal import l1_norm, soft_threshold
+from ..priors.tv import TVProx
+from ..solvers.adam import adam_l1
+from ..solvers.admm_tv import admm_tv
+from ..solvers.base import Iterate, last
+from ..solvers.conjugate_gradient import least_squares_step, tikhonov
+from ..solvers.fista import fista
+from ..solvers.fourier import fourier_filter, fourier_least_squares_step
+from ..solvers.landweber import landweber
+from ..solvers.pnp import pnp_admm, pnp_fista
+from ..solvers.richardson_lucy import richardson_lucy, richardson_lucy_tv
+from .lam_selection import discrepancy_lam
+from .methods import MethodSpec
+from .noise import estimate_noise_sigma, wiener_nsr
+
+
+@dataclass
+class DeconvolutionProblem:
+    """A measured image in the solvers' layout, with its forward model.
+
+    Attributes
+    ----------
+    op : Convolution
+        The blur on one spatial image (batched over channels).
+    y : torch.Tensor
+        The data, ``(n, *spatial)``, divided by ``scale``.
+    scale : float
+        The data's peak ``max|y|`` (1 for an all-zero image).
+    channel_axis : int or None
+        Where the channels sit in the input layout.
+    """
+
+    op: Convolution
+    y: torch.Tensor
+    scale: float
+    channel_axis: int | None
+
+    @cached_property
+    def gradient(self) -> Gradient:
+        """Forward differences over the spatial axes (periodic to match a periodic blur)."""
+        boundary = "periodic" if self.op.boundary == "periodic" else "neumann"
+        return Gradient(self.op.in_shape, boundary=boundary, device=self.op.device)
+
+    @cached_property
+    def step(self) -> float | None:
+        """Gradient step ``0.95/‖H‖²``, exact from the transfer function for a periodic blur (None:
+        the solvers estimate ‖H‖ by power iteration)."""
+        if self.op.boundary != "periodic":
+            return None
+        return 0.95 / float(self.op.otf.abs().max()) ** 2
+
+    @cached_property
+    def noise_sigma(self) -> float:
+        """Estimated noise standard deviation of the scaled data."""
+        return estimate_noise_sigma(self.op, self.y)
+
+    def to_output(self, x: torch.Tensor) -> torch.Tensor:
+        """An estimate in the solvers' layout -> a new tensor in the input's layout and scale."""
+        out = x * self.scale
+        out = out.movedim(0, self.channel_axis) if self.channel_axis is not None else out[0]
+        return out.contiguous()
+
+    def to_internal(self, x: torch.Tensor) -> torch.Tensor:
+        """A tensor in the input's layout and scale -> the solvers' layout, scaled."""
+        x = x.movedim(self.channel_axis, 0) if self.channel_axis is not None else x.unsqueeze(0)
+        return x.contiguous() / self.scale
+
+    def residual_sq(self, x: torch.Tensor) -> float:
+        """``‖Hx − y‖²`` in the scaled units."""
+        return float(torch.sum((self.op.forward(x) - self.y) ** 2))
+
+
+# -- the methods: each adapts one solver to the problem; keyword-only options are its parameters ----
+
+
+def _clamped(iterates: Iterator[Iterate], nonneg: bool) -> Iterator[Iterate]:
+    for it in iterates:
+        yield Iterate(it.iteration, it.x.clamp(min=0.0), it.objective, it.residual, it.elapsed) if nonneg else it
+
+
+def _fourier(problem, *, lam, n_iter, nonneg, x0, eps=None):
+    return _clamped(fourier_filter(problem.op, problem.y, symbol=lam if eps is None else eps), nonneg)
+
+
+def _wiener(problem, *, lam, n_iter, nonneg, x0, nsr=None):
+    if nsr is None:
+        nsr = wiener_nsr(problem.op, problem.y, problem.noise_sigma)
+    elif not nsr >= 0:
+        raise ValueError(f"nsr must be non-negative, got {nsr}")
+    return _clamped(fourier_filter(problem.op, problem.y, symbol=nsr), nonneg)
+
+
+def _tikhonov(problem, *, lam, n_iter, nonneg, x0, regulariser="gradient"):
+    if regulariser not in ("gradient", "identity"):
+        raise ValueError(f"regulariser must be 'gradient' or 'identity', got {regulariser!r}")
+    gradient = problem.gradient if regulariser == "gradient" else None
+    if problem.op.boundary == "periodic":
+        symbol = lam * gradient.gram_symbol() if gradient is not None else lam
+        return _clamped(fourier_filter(problem.op, problem.y, symbol=symbol), nonneg)
+    start = x0 if x0 is not None else problem.y
+    return _clamped(tikhonov(problem.op, problem.y, lam=lam, n_iter=n_iter, regulariser=gradient, x0=start),
+                    nonneg)
+
+
+def _landweber(problem, *, lam, n_iter, nonneg, x0, step=None):
+    return landweber(problem.op, problem.y, n_iter=n_iter, step=_step(problem, step), x0=_start(problem, x0), nonneg=nonneg)
+
+
+def _fista_l1(problem, *, lam, n_iter, nonneg, x0, step=None):
+    return fista(problem.op, problem.y, soft_threshold, lam=lam, n_iter=n_iter, step=_step(problem, step),
+                 x0=_start(problem, x0), nonneg=nonneg, penalty=l1_norm)
+
+
+def _fista_tv(problem, *, lam, n_iter, nonneg, x0, step=None, n_inner=5):
+    prox = TVProx(problem.gradient, n_iter=n_inner, nonneg=nonneg)
+    return fista(problem.op, problem.y, prox, lam=lam, n_iter=n_iter, step=_step(problem, step), x0=_start(problem, x0),
+                 penalty=prox.penalty)
+
+
+def _admm_tv(problem, *, lam, n_iter, nonneg, x0, rho=None):
+    rho = _rho(rho, 10.0 * lam)
+    return admm_tv(problem.op, problem.y, problem.gradient, lam=lam, rho=rho, n_iter=n_iter,
+                   x0=_start(problem, x0), nonneg=nonneg)
+
+
+def _pnp_fista(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", step=None):
+    return pnp_fista(problem.op, problem.y, get_denoiser(denoiser), sigma=lam, n_iter=n_iter, step=_step(problem, step),
+                     x0=_start(problem, x0), nonneg=nonneg)
+
+
+def _pnp_admm(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", rho=None):
+    rho = _rho(rho, 0.2)
+    if problem.op.boundary == "periodic":
+        data_step = fourier_least_squares_step(problem.op, problem.y, rho=rho)
+    else:
+        data_step = least_squares_step(problem.op, problem.y, rho=rho)
+    return pnp_admm(data_step, get_denoiser(denoiser), _start(problem, x0), sigma=lam, n_iter=n_iter,
+                    nonneg=nonneg)
+
+
+def _adam(problem, *, lam, n_iter, nonneg, x0, lr=1e-3):
+    return adam_l1(problem.op, problem.y, lam=lam, n_iter=n_iter, lr=lr, x0=_start(problem, x0), nonneg=nonneg)
+
+
+def _richardson_lucy(problem, *, lam, n_iter, nonneg, x0):
+    return richardson_lucy(problem.op, problem.y, n_iter=n_iter, x0=x0)
+
+
+def _rl_tv(problem, *, lam, n_iter, nonneg, x0):
+    return richardson_lucy_tv(problem.op, problem.y, problem.gradient, lam=lam, n_iter=n_iter, x0=x0)
+
+
+def _start(problem: DeconvolutionProblem, x0: torch.Tensor | None) -> torch.Tensor:
+    """Iterative methods start from the warm start, or from the data itself."""
+    return problem.y if x0 is None else x0
+
+
+def _step(problem: DeconvolutionProblem, step: float | None) -> float | None:
+    return problem.step if step is None else step
+
+
+def _rho(rho: float | None, default: float) -> float:
+    if rho is None:
+        return default if default > 0 else 0.1
+    if not rho > 0:
+        raise ValueError(f"rho must be positive, got {rho}")
+    return float(rho)
+
+
+_ADMM_TV = MethodSpec(
+    "admm-tv",
+    "Total variation by ADMM with a closed-form FFT step: the fastest edge-preserving answer.",
+    _admm_tv, uses_lam=True, iterative=True, default_lam=0.0075, default_n_iter=20,
+)
+
+#: The deconvolution methods users pick from, by name.
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        MethodSpec("fourier", "Direct Fourier inversion H*Y/(|H|²+λ) (the lecture's eps = λ); small λ "
+                   "amplifies noise.", _fourier, uses_lam=True, iterative=False, default_lam=0.05),
+        MethodSpec("wiener", "Wiener filter; noise-to-signal ratio per frequency estimated from the data "
+                   "(or the nsr option).", _wiener, uses_lam=False, iterative=False),
+        MethodSpec("tikhonov", "Smoothness-regularised least squares (HᵀH+λDᵀD)⁻¹Hᵀy, closed form for "
+                   "periodic boundaries.", _tikhonov, uses_lam=True, iterative=False, default_lam=0.1),
+        MethodSpec("landweber", "Gradient descent on the data fit; the iteration count regularises.",
+                   _landweber, uses_lam=False, iterative=True, default_n_iter=10),
+        MethodSpec("fista-l1", "FISTA with an L1 penalty on the pixels (sparse, e.g. bright spots).",
+                   _fista_l1, uses_lam=True, iterative=True, default_lam=0.01, default_n_iter=10),
+        MethodSpec("fista-tv", "FISTA with total variation (edge-preserving).", _fista_tv, uses_lam=True,
+                   iterative=True, default_lam=0.0075, default_n_iter=20),
+        _ADMM_TV,
+        MethodSpec("pnp-fista", "Plug-and-play FISTA: a denoiser (option denoiser, default 'tv') as prior; "
+                   "λ is its strength σ.", _pnp_fista, uses_lam=True, iterative=True, default_lam=0.015,
+                   default_n_iter=20),
+        MethodSpec("pnp-admm", "Plug-and-play ADMM: a denoiser (option denoiser, default 'tv') as prior; "
+                   "λ is its strength σ.", _pnp_admm, uses_lam=True, iterative=True, default_lam=0.05,
+                   default_n_iter=10),
+        MethodSpec("adam", "Adam with torch autograd on the data fit + λ‖x‖₁, as in the lecture.", _adam,
+                   uses_lam=True, iterative=True, default_lam=1e-3, default_n_iter=30),
+        MethodSpec("richardson-lucy", "Richardson-Lucy for Poisson (photon-counting) data; stop early.",
+                   _richardson_lucy, uses_lam=False, iterative=True, default_n_iter=10),
+        MethodSpec("rl-tv", "Richardson-Lucy with total variation (Dey et al. 2006) for noisy Poisson data.",
+                   _rl_tv, uses_lam=True, iterative=True, default_lam=0.01, default_n_iter=10),
+    )
+}
+METHODS["tv"] = MethodSpec(
+    "tv", f"Total variation by our fastest TV solver ({_ADMM_TV.name}).", _ADMM_TV.solver,
+    uses_lam=True, iterative=True, default_lam=_ADMM_TV.default_lam, default_n_iter=_ADMM_TV.default_n_iter,
+)
+
+#: Methods whose λ the data-driven choice ``lam="auto"`` can set (the misfit must grow with λ).
+AUTO_LAM_METHODS = ("fourier", "tikhonov", "fista-tv", "admm-tv", "tv", "fista-l1", "pnp-fista", "pnp-admm")
+#: Morozov's factor: ``lam="auto"`` makes ``‖Hx − y‖² = τ·M·σ²``.
+DISCREPANCY_TAU = 1.0
+
+
+# -- the calls -----------------------------------------------------------------------------------------
+
+
+def deconvolve_iter(
+    image,
+    psf,
+    *,
+    method: str = "admm-tv",
+    lam: float | str | None = None,
+    n_iter: int | None = None,
+    channel_axis: int | None = None,
+    boundary: str = "periodic",
+    nonneg: bool = True,
+    x0=None,
+    device=None,
+    **options,
+) -> Iterator[Iterate]:
+    """Deconvolve step by step: a generator of iterates in the input's layout.
+
+    Takes the arguments of :func:`deconvolve`. Everything is checked before the generator is returned;
+    the work (including the search of ``lam="auto"``) happens as it is consumed, one yield per
+    iteration (direct methods yield once), and it may be abandoned between any two yields.
+
+    Returns
+    -------
+    iterator of Iterate
+        Each ``Iterate.x`` is a new float32 tensor of the input image's shape and scale.
+    """
+    spec = _method_spec(method)
+    _check_options(spec, options)
+    problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
+    lam = _check_lam(lam, spec)
+    n_iter = _check_n_iter(n_iter, spec)
+    start = None if x0 is None else problem.to_internal(_check_x0(x0, image, problem.op.device))
+    return _stream(problem, spec, lam, n_iter, bool(nonneg), start, options)
+
+
+def deconvolve(
+    image,
+    psf,
+    *,
+    method: str = "admm-tv",
+    lam: float | str | None = None,
+    n_iter: int | None = None,
+    channel_axis: int | None = None,
+    boundary: str = "periodic",
+    nonneg: bool = True,
+    x0=None,
+    device=None,
+    **options,
+) -> np.ndarray:
+    """Deconvolve a 2D or 3D image, optionally with colour channels.
+
+    Parameters
+    ----------
+    image : array-like
+        The measured image: 2D ``(y, x)`` or 3D ``(z, y, x)``, plus a channel axis when
+        ``channel_axis`` is given (channels are deconvolved independently with the same PSF). Integer
+        images are converted to float (not truncated). Never modified.
+    psf : array-like
+        Centred point-spread function with one axis per spatial axis, no larger than the image; it is
+        normalised to sum 1 here.
+    method : str
+        One of :data:`METHODS` (``"tv"`` is our fastest TV method).
+    lam : float, "auto" or None
+        Regularisation weight on data scaled to a peak of 1 (for ``pnp-*`` the denoiser strength σ, for
+        ``fourier`` the lecture's eps); None takes the method's default (tuned on the lecture's case);
+        ``"auto"`` picks it by the discrepancy principle ``‖Hx − y‖² = M·σ̂²`` with the noise level σ̂
+        estimated from the data. Ignored by methods without λ.
+    n_iter : int, optional
+        Iterations (default: the method's); ignored by direct methods.
+    channel_axis : int, optional
+        Axis of colour channels (e.g. -1 for RGB).
+    boundary : {"periodic", "zero"}
+        Blur model at the image edges; ``fourier`` and ``wiener`` need ``"periodic"``.
+    nonneg : bool
+        Constrain the estimate to ``x ≥ 0`` (direct methods clip their result).
+    x0 : array-like, optional
+        Warm start for iterative methods, in the image's layout and units (default: the image itself).
+    device : str or torch.device, optional
+        Where to compute; None picks CUDA, then MPS, then the CPU.
+    **options
+        Method-specific options: ``eps`` (fourier), ``nsr`` (wiener), ``regulariser`` ("gradient" or
+        "identity", tikhonov), ``step`` (landweber, fista-*), ``n_inner`` (fista-tv), ``rho`` (admm-tv,
+        pnp-admm), ``denoiser`` (pnp-*), ``lr`` (adam).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float32, the image's shape.
+
+    Raises
+    ------
+    ValueError
+        Unknown method (the message lists the valid ones) or option value, λ < 0, a PSF with the wrong
+        number of axes, larger than the image or summing to 0, NaN/Inf, wrong ``x0`` shape.
+    TypeError
+        Non-numeric or complex data, an option the method does not take.
+    """
+    return to_numpy(last(deconvolve_iter(
+        image, psf, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis, boundary=boundary,
+        nonneg=nonneg, x0=x0, device=device, **options,
+    )).x)
+
+
+def choose_lam(
+    image,
+    psf,
+    *,
+    method: str = "admm-tv",
+    n_iter: int | None = None,
+    channel_axis: int | None = None,
+    boundary: str = "periodic",
+    nonneg: bool = True,
+    device=None,
+    **options,
+) -> float:
+    """The λ that ``lam="auto"`` would use: the discrepancy principle ``‖Hx_λ − y‖² = M·σ̂²``.
+
+    Takes the arguments of :func:`deconvolve` (without ``lam`` and ``x0``); σ̂ is estimated from the
+    data's spectrum where the PSF passes no signal (see :func:`~napari_invprob.problems.noise.
+    estimate_noise_sigma`). Costs five to seven solves. λ refers to the data scaled to a peak of 1, as
+    everywhere in :func:`deconvolve`.
+    """
+    spec = _method_spec(method)
+    _check_options(spec, options)
+    _check_lam("auto", spec)
+    problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
+    return _auto_lam(problem, spec, _check_n_iter(n_iter, spec), bool(nonneg), options)
+
+
+def _stream(problem, spec, lam, n_iter, nonneg, x0, options) -> Iterator[Iterate]:
+    if lam == "auto":
+        lam = _auto_lam(problem, spec, n_iter, nonneg, options)
+    for it in spec.solver(problem, lam=lam, n_iter=n_iter, nonneg=nonneg, x0=x0, **options):
+        yield Iterate(it.iteration, problem.to_output(it.x), it.objective, it.residual, it.elapsed)
+
+
+def _auto_lam(problem, spec, n_iter, nonneg, options) -> float:
+    """Discrepancy principle; successive solves are warm-started from the previous answer."""
+    warm: dict[str, torch.Tensor] = {}
+
+    def residual_sq(lam: float) -> float:
+        x = last(spec.solver(problem, lam=lam, n_iter=n_iter, nonneg=nonneg, x0=warm.get("x"), **options)).x
+        if spec.iterative:
+            warm["x"] = x
+        return problem.residual_sq(x)
+
+    target = DISCREPANCY_TAU * problem.y.numel() * problem.noise_sigma**2
+    return discrepancy_lam(residual_sq, target, lam_start=spec.default_lam)
+
+
+# -- checks, all before any work ------------------------------------------------------------------------
+
+
+def _method_spec(method) -> MethodSpec:
+    spec = METHODS.get(method) if isinstance(method, str) else None
+    if spec is None:
+        raise ValueError(f"unknown deconvolution method {method!r}; valid methods are {', '.join(METHODS)}")
+    return spec
+
+
+def _check_options(spec: MethodSpec, options: dict) -> None:
+    allowed = [
+        name for name, p in inspect.signature(spec.solver).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and name not in ("lam", "n_iter", "nonneg", "x0")
+    ]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        takes = f"takes {', '.join(allowed)}" if allowed else "takes no options"
+        raise TypeError(f"method {spec.name!r} got unknown option(s) {', '.join(unknown)}; it {takes}")
+
+
+def _check_lam(lam, spec: MethodSpec):
+    if lam is None:
+        return spec.default_lam if spec.default_lam is not None else 0.0
+    if isinstance(lam, str):
+        if lam != "auto":
+            raise ValueError(f"lam must be a number, None or 'auto', got {lam!r}")
+        if spec.name not in AUTO_LAM_METHODS:
+            raise ValueError(
+                f"lam='auto' is not available for method {spec.name!r}; it is for {', '.join(AUTO_LAM_METHODS)}"
+            )
+        return lam
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)):
+        raise TypeError(f"lam must be a number, None or 'auto', got {type(lam).__name__}")
+    if not math.isfinite(lam) or lam < 0:
+        raise ValueError(f"lam must be a finite number >= 0, got {lam}")
+    return float(lam)
+
+
+def _check_n_iter(n_iter, spec: MethodSpec) -> int:
+    if n_iter is None:
+        return spec.default_n_iter
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
+        raise ValueError(f"n_iter must be a positive integer, got {n_iter!r}")
+    return int(n_iter)
+
+
+def _problem(image, psf, *, channel_axis, boundary, device) -> DeconvolutionProblem:
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"unknown boundary {boundary!r}; valid boundaries are {', '.join(BOUNDARIES)}")
+    device = resolve_device(device)
+    y = to_tensor(image, device, name="image")
+    if channel_axis is not None:
+        if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
+            raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+        if not -y.ndim <= channel_axis < y.ndim:
+            raise ValueError(f"channel_axis {channel_axis} is out of range for an image of shape {tuple(y.shape)}")
+        channel_axis = int(channel_axis) % y.ndim
+        y = y.movedim(channel_axis, 0).contiguous()
+    else:
+        y = y.unsqueeze(0)
+    if y.ndim - 1 not in (2, 3):
+        raise ValueError(
+            f"deconvolve takes 2D or 3D images (plus a channel axis); got shape {tuple(np.shape(image))}"
+            + ("" if channel_axis is not None else "; pass channel_axis for a colour image")
+        )
+    kernel = to_tensor(psf, device, name="psf")
+    total = float(kernel.sum())
+    op = Convolution(kernel / (total if total != 0 else 1.0), y.shape[1:], boundary=boundary, device=device)
+    if not total > 0:
+        raise ValueError(f"psf must have a positive sum to be normalised, its sum is {total}")
+    scale = float(y.abs().max()) or 1.0
+    return DeconvolutionProblem(op, y / scale, scale, channel_axis)
+
+
+def _check_x0(x0, image, device) -> torch.Tensor:
+    start = to_tensor(x0, device, name="x0")
+    if tuple(start.shape) != tuple(np.shape(image)):
+        raise ValueError(f"x0 has shape {tuple(start.shape)}, the image has shape {tuple(np.shape(image))}")
+    return start
+
+
+__all__ = ["METHODS", "DeconvolutionProblem", "choose_lam", "deconvolve", "deconvolve_iter"]
