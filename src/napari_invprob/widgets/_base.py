@@ -252,7 +252,7 @@ class ResultWidget(Container):
         if frame.residuals:
             layer.metadata["residual"] = frame.residuals[-1][1]
         if frame.psnr is not None:
-            layer.metadata.update(psnr_db=frame.psnr, ssim=frame.ssim)
+            layer.metadata.update(psnr_db=frame.psnr, ssim=frame.ssim, scored_iteration=frame.iteration)
         layer.data = frame.image
         if not plan.rgb:
             _follow_contrast(layer, frame, job.context)

@@ -7,14 +7,14 @@ the estimate, the objective and residual of every iteration since the previous f
 convergence plot misses none), quality scores against an optional reference, and a robust display range, all
 computed here so that the GUI thread only assigns.
 
-Abort (a worker's ``quit()``) is honoured between two frames: the frame handed over last is then
-the last iterate computed, which is what *Stop* keeps.
+Stop is checked after every iterate: the newest iterate then becomes the last frame, which is what
+*Stop* keeps.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -118,6 +118,8 @@ def frames(
     *,
     reference: Reference | None = None,
     min_interval: float = FRAME_INTERVAL,
+    ready: Callable[[], bool] = lambda: True,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[Frame]:
     """Thin a stream of iterates to at most one frame per ``min_interval`` seconds, plus the last.
 
@@ -133,6 +135,12 @@ def frames(
         Ground truth; frames then carry PSNR and SSIM (the last frame always does).
     min_interval : float
         Shortest time between two frames, in seconds (the time spent making a frame not counted).
+    ready : callable
+        Whether the consumer can take a frame now (back-pressure from the GUI: no frame is made
+        while it is still busy with the previous one). The last frame is made regardless.
+    should_stop : callable
+        Checked after every iterate: when true, the newest iterate becomes the last frame (unscored,
+        to end at once) and the stream ends, whether or not the consumer is ready.
 
     Yields
     ------
@@ -174,8 +182,11 @@ def frames(
         if iterate.residual is not None:
             residuals.append((iterate.iteration, float(iterate.residual)))
         pending = iterate
+        if should_stop():
+            yield frame(iterate, False)
+            return
         now = time.perf_counter()
-        if now >= next_frame:
+        if now >= next_frame and ready():
             made = frame(iterate, reference is not None and now >= next_score)
             objectives, residuals, pending = [], [], None
             yield made

@@ -4,16 +4,18 @@ The worker is superqt's :class:`~superqt.utils.GeneratorWorker` (what ``napari.q
 wraps; napari's subclass only adds relaying errors as traceback notifications, and the widgets show
 their own message instead). It drains :func:`~napari_invprob.widgets._frames.frames` in a pool
 thread and emits each frame through a queued Qt signal, so the slots below run on the GUI thread
-and only assign. ``quit()`` is honoured between two frames.
+and only assign. Stop is checked after every iterate.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from qtpy.QtCore import QTimer
 from superqt.utils import GeneratorWorker
 
 from ..solvers.base import Iterate
@@ -40,9 +42,13 @@ class Job:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-def _solve(job: Job, min_interval: float) -> Iterator[Frame]:
-    """The worker's generator: the job's iterates thinned to frames."""
-    yield from frames(job.iterates(), reference=job.reference, min_interval=min_interval)
+def _solve(job: Job, min_interval: float, display_ready: threading.Event, stop: threading.Event) -> Iterator[Frame]:
+    """The worker's generator: the job's iterates thinned to frames, one at a time to the GUI,
+    ending after the iterate in progress once ``stop`` is set."""
+    for frame in frames(job.iterates(), reference=job.reference, min_interval=min_interval,
+                        ready=display_ready.is_set, should_stop=stop.is_set):
+        display_ready.clear()
+        yield frame
 
 
 class ClosingWorker(GeneratorWorker):
@@ -55,6 +61,26 @@ class ClosingWorker(GeneratorWorker):
             return super().work()
         finally:
             self._gen.close()
+
+
+class _SolveWorker(ClosingWorker):
+    """The worker of one job, with the two flags it shares with the GUI thread: ``display_ready``
+    (the GUI can take the next frame) and ``stop_event`` (end after the iterate in progress)."""
+
+    def __init__(self, job: Job, min_interval: float):
+        display_ready, stop_event = threading.Event(), threading.Event()
+        display_ready.set()
+        super().__init__(_solve, job, min_interval, display_ready, stop_event)
+        self.display_ready, self.stop_event = display_ready, stop_event
+
+
+def _rest_then(event: threading.Event, busy: float) -> None:
+    """Set ``event`` after ``busy`` seconds (at once when ``busy`` is below a millisecond)."""
+    delay_ms = int(1000 * busy)
+    if delay_ms < 1:
+        event.set()
+    else:
+        QTimer.singleShot(delay_ms, event.set)
 
 
 class SolveRunner:
@@ -108,7 +134,7 @@ class SolveRunner:
         GeneratorWorker
             The new job's worker (not yet started while the previous one winds down).
         """
-        worker = ClosingWorker(_solve, job, self._min_interval)
+        worker = _SolveWorker(job, self._min_interval)
         worker.yielded.connect(lambda frame: self._frame(worker, frame))
         worker.errored.connect(lambda exc: self._error(worker, exc))
         worker.finished.connect(lambda: self._finished(worker))
@@ -117,7 +143,7 @@ class SolveRunner:
             self._launch(worker, job)
         else:
             self._pending = (worker, job)
-            self._worker.quit()
+            self._quit(self._worker)
         return worker
 
     def stop(self) -> None:
@@ -125,17 +151,28 @@ class SolveRunner:
         self._pending = None
         if self._worker is not None:
             self._stop_requested_at = time.perf_counter()
-            self._worker.quit()
+            self._quit(self._worker)
+
+    @staticmethod
+    def _quit(worker: _SolveWorker) -> None:
+        """Ask ``worker`` to end: its solver stops after the iterate in progress (checked every
+        iterate, not only between frames)."""
+        worker.stop_event.set()
+        worker.quit()
 
     def _launch(self, worker: GeneratorWorker, job: Job) -> None:
         self._worker, self._job = worker, job
         self._stop_requested_at = None
         worker.start()
 
-    def _frame(self, worker: GeneratorWorker, frame: Frame) -> None:
+    def _frame(self, worker: _SolveWorker, frame: Frame) -> None:
         # A stopped worker's last frame still arrives after quit(): it is the newest estimate, keep it.
+        started = time.perf_counter()
         if worker is self._worker:
             self._on_frame(self._job, frame)
+        # Ready for the next frame once this one is painted (the zero timer fires after the paint
+        # events it caused) and as long again has passed: frames take at most half the GUI's time.
+        QTimer.singleShot(0, lambda: _rest_then(worker.display_ready, time.perf_counter() - started))
 
     def _error(self, worker: GeneratorWorker, exc: Exception) -> None:
         if worker is self._worker:
