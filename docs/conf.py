@@ -22,7 +22,7 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_figures/README.md"]
+exclude_patterns = ["_build"]
 root_doc = "index"
 
 # API reference: one page per module, generated from the numpydoc docstrings.
@@ -40,3 +40,42 @@ nitpicky = False
 html_theme = "furo"
 html_title = f"napari-invprob {release}"
 html_static_path = ["_static"]
+
+
+# -- the method tables, written from the same METHODS tables the CLI and the widgets read -------------
+
+
+def _method_table(methods) -> str:
+    rows = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 14 58 14 14",
+        "",
+        "   * - ``method=``",
+        "     - what it is for",
+        "     - default λ",
+        "     - default iterations",
+    ]
+    for spec in methods.values():
+        lam = f"{spec.default_lam:g}" if spec.uses_lam and spec.default_lam is not None else "—"
+        iterations = str(spec.default_n_iter) if spec.iterative else "direct"
+        summary = spec.summary.replace("*", r"\*").replace("|", r"\|")
+        rows += [f"   * - ``{spec.name}``", f"     - {summary}", f"     - {lam}", f"     - {iterations}"]
+    return "\n".join(rows) + "\n"
+
+
+def _write_method_tables() -> None:
+    from pathlib import Path
+
+    from napari_invprob.problems import deconvolution, tomography
+
+    folder = Path(__file__).parent / "_methods"
+    folder.mkdir(exist_ok=True)
+    for name, module in (("deconvolution", deconvolution), ("tomography", tomography)):
+        text = _method_table(module.METHODS)
+        path = folder / f"{name}.inc"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+
+
+_write_method_tables()
