@@ -63,13 +63,16 @@ def test_tile_cores_partition_the_image_and_halos_follow_the_boundary(periodic):
             assert rows.min() >= 0 and rows.max() < shape[0] and np.all(np.diff(rows) == 1)
     assert np.all(covered == 1)
     assert len(tiles) == 4
+    for t in tiles:  # the far corner is a halo pixel, at least `halo` rows from the core
+        row = t.far_corner[0]
+        assert row < t.core_in_tile[0].start - halo + 1 or row >= t.core_in_tile[0].stop + halo - 1
     if periodic:
         assert tiles[0].source[0][0] == shape[0] - halo  # the first tile's halo wraps to the last rows
 
 
 def test_default_overlap_grows_with_psf_and_iterations():
     assert nd.default_overlap((7, 7), 20) > nd.default_overlap((7, 7), 5) > nd.default_overlap((3, 3), 5)
-    assert nd.default_overlap((15, 15, 15), 1, iterative=False) == 56
+    assert nd.default_overlap((15, 15, 15), 1, iterative=False) == 168
 
 
 # ---------------------------------------------------------------------------------------- arguments
@@ -130,3 +133,117 @@ def test_without_retries_the_failure_is_raised(client, tmp_path):
     pieces = [(str(tmp_path / "marker"), np.ones(2))]
     with pytest.raises(RuntimeError, match="injected failure"):
         dict(nd.map_pieces(client, _fail_once, iter(pieces), total=1, retries=0))
+
+
+# ------------------------------------------------------------------------- equality with one process
+
+
+@pytest.fixture(scope="module")
+def tilt_series():
+    from napari_invprob import project
+    from napari_invprob.phantom import rods_and_spheres
+
+    angles = np.linspace(-60, 60, 15)
+    volume = rods_and_spheres((24, 10, 24), seed=0)
+    return project(volume, angles, tilt_axis="y"), angles
+
+
+@pytest.mark.parametrize("method", ["sirt", "tv"])
+def test_chunked_reconstruction_equals_one_process(client, tilt_series, method):
+    from napari_invprob import reconstruct
+
+    series, angles = tilt_series
+    single = reconstruct(series, angles, method=method, n_iter=8)
+    calls = []
+    chunked = nd.reconstruct_distributed(series, angles, scheduler=client, method=method, n_iter=8,
+                                         chunk_slices=3, progress=lambda done, total: calls.append(total))
+    assert calls[-1] == 4  # 10 slices in chunks of at most 3
+    np.testing.assert_allclose(chunked, single, rtol=0, atol=1e-5 * np.abs(single).max())
+
+
+def test_chunks_along_x_equal_one_process(client, tilt_series):
+    from napari_invprob import reconstruct
+
+    series, angles = tilt_series
+    series_x = np.ascontiguousarray(series.transpose(0, 2, 1))
+    single = reconstruct(series_x, angles, method="sirt", n_iter=5, tilt_axis="x")
+    chunked = nd.reconstruct_distributed(series_x, angles, scheduler=client, method="sirt", n_iter=5,
+                                         tilt_axis="x", chunk_slices=4)
+    np.testing.assert_allclose(chunked, single, rtol=0, atol=1e-5 * np.abs(single).max())
+
+
+def _install_worker_killer(marker: str) -> None:
+    """On a worker: the first chunk reconstructed anywhere kills its worker process (a marker file
+    remembers); the chunk task looks ``reconstruct`` up at every call, so it meets this wrapper."""
+    from napari_invprob.problems import tomography
+
+    original = tomography.reconstruct
+
+    def kill_once(*args, **kwargs):
+        if not os.path.exists(marker):
+            with open(marker, "w"):
+                pass
+            os._exit(1)
+        return original(*args, **kwargs)
+
+    kill_once.original = original
+    tomography.reconstruct = kill_once
+
+
+def _remove_worker_killer() -> None:
+    from napari_invprob.problems import tomography
+
+    tomography.reconstruct = getattr(tomography.reconstruct, "original", tomography.reconstruct)
+
+
+def test_a_worker_dying_mid_run_is_recovered_and_the_volume_is_right(client, tilt_series, tmp_path):
+    from napari_invprob import reconstruct
+
+    series, angles = tilt_series
+    marker = tmp_path / "killed"
+    client.run(_install_worker_killer, str(marker))
+    try:
+        chunked = nd.reconstruct_distributed(series, angles, scheduler=client, method="sirt", n_iter=5,
+                                             chunk_slices=2)
+    finally:
+        client.run(_remove_worker_killer)
+    assert marker.exists()  # a worker did die
+    single = reconstruct(series, angles, method="sirt", n_iter=5)
+    np.testing.assert_allclose(chunked, single, rtol=0, atol=1e-5 * np.abs(single).max())
+
+
+@pytest.fixture(scope="module")
+def blurred_case():
+    from scipy import ndimage
+
+    from napari_invprob.datasets import gaussian_kernel
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:96, :80]
+    clean = (0.2 + 0.6 * ((yy // 12 + xx // 10) % 2)).astype(np.float32)
+    psf = gaussian_kernel(7, 1.5)
+    blurred = ndimage.convolve(clean, psf, mode="wrap") + 0.01 * rng.standard_normal(clean.shape)
+    return blurred.astype(np.float32), psf
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "zero"])
+def test_tiled_deconvolution_is_within_tolerance_of_one_process(client, blurred_case, boundary):
+    from napari_invprob import deconvolve
+
+    blurred, psf = blurred_case
+    options = dict(method="admm-tv", lam=0.005, n_iter=20, boundary=boundary)
+    single = deconvolve(blurred, psf, **options)
+    tiled = nd.deconvolve_distributed(blurred, psf, scheduler=client, tile_shape=32, **options)
+    assert np.abs(tiled - single).max() < 1e-3 * np.ptp(single)
+
+
+def test_tiled_deconvolution_of_a_colour_image(client, blurred_case):
+    from napari_invprob import deconvolve
+
+    blurred, psf = blurred_case
+    rgb = np.stack([blurred, blurred[::-1], blurred[:, ::-1]], axis=-1)
+    options = dict(method="admm-tv", lam=0.005, n_iter=10, channel_axis=-1)
+    single = deconvolve(rgb, psf, **options)
+    tiled = nd.deconvolve_distributed(rgb, psf, scheduler=client, tile_shape=(48, 40), **options)
+    assert tiled.shape == rgb.shape
+    assert np.abs(tiled - single).max() < 1e-3 * np.ptp(single)

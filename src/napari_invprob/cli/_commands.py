@@ -123,6 +123,7 @@ def reconstruct(args) -> dict:
     plan = OutputPlan.check([out, sidecar_path(out)], [*_inputs.series_inputs(args), args.reference],
                             overwrite=args.overwrite)
     series = _inputs.read_series(args)
+    reference = _inputs.reference(args.reference, None)
     if args.scheduler is None and args.chunk_slices is not None:
         raise CliError("--chunk-slices goes with --scheduler")
     spec = METHODS[args.method]
@@ -136,7 +137,7 @@ def reconstruct(args) -> dict:
             retries=args.retries, progress=progress, **keywords),
         args, n_iter=n_iter, desc=args.method,
     )
-    reference = _inputs.reference(args.reference, result.shape)
+    _inputs.check_shape(reference, result.shape, args.reference)
     parameters = {k: v for k, v in keywords.items() if k != "device"}
     parameters.update(angles=series.angles, angle_source=series.angle_source,
                       lam=args.lam if args.lam is not None else spec.default_lam, n_iter=n_iter)

@@ -94,14 +94,20 @@ def read_series(args):
     return io.read_tilt_series(args.input, angles=angles_from_flags(args))
 
 
-def reference(path: str | None, shape: tuple[int, ...]) -> np.ndarray | None:
-    """The ``--reference`` image, which must have the result's shape."""
+def reference(path: str | None, shape: tuple[int, ...] | None) -> np.ndarray | None:
+    """The ``--reference`` image, which must have the result's shape (checked here unless None)."""
     if path is None:
         return None
-    data, _ = io.read_image(path)
-    if data.shape != tuple(shape):
-        raise CliError(f"the reference {path} has shape {data.shape} but the result has shape {tuple(shape)}")
-    return np.asarray(data, dtype=np.float32)
+    data = np.asarray(io.read_image(path)[0], dtype=np.float32)
+    if shape is not None:
+        check_shape(data, shape, path)
+    return data
+
+
+def check_shape(reference: np.ndarray | None, shape: tuple[int, ...], path) -> None:
+    """Refuse a reference whose shape is not the result's."""
+    if reference is not None and reference.shape != tuple(shape):
+        raise CliError(f"the reference {path} has shape {reference.shape} but the result has shape {tuple(shape)}")
 
 
 def options(pairs) -> dict:

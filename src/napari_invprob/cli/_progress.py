@@ -27,7 +27,7 @@ def follow(iterates: Iterable[Iterate], *, total: int, desc: str, quiet: bool) -
     final = None
     with progress_bar(total=total, unit="it", desc=desc, quiet=quiet) as bar:
         for final in iterates:
-            bar.update(final.iteration - bar.n)
+            bar.update(max(0, final.iteration - bar.n))
     if final is None:
         raise ValueError("the solver yielded no iterate")
     return final
@@ -44,7 +44,7 @@ class ChunkProgress:
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
             self._bar = progress_bar(total=total, unit="chunk", desc=self._desc, quiet=self._quiet)
-        self._bar.update(done - self._bar.n)
+        self._bar.update(max(0, done - self._bar.n))
 
     def close(self) -> None:
         if self._bar is not None:
