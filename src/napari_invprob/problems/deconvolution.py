@@ -194,7 +194,7 @@ def _rho(rho: float | None, default: float) -> float:
 _ADMM_TV = MethodSpec(
     "admm-tv",
     "Total variation by ADMM with a closed-form FFT step: the fastest edge-preserving answer.",
-    _admm_tv, uses_lam=True, iterative=True, default_lam=0.0075, default_n_iter=20,
+    _admm_tv, uses_lam=True, iterative=True, default_lam=0.0075, default_n_iter=10,
 )
 
 #: The deconvolution methods users pick from, by name.

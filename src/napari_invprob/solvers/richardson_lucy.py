@@ -18,7 +18,7 @@ EPS = 1e-6
 def _i_divergence(y: torch.Tensor, ax: torch.Tensor, constant: float) -> float:
     """Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax``, the Poisson negative log-likelihood up to a
     constant (zero for a perfect fit); ``constant`` is ``Σ y log y − y``."""
-    return float(torch.sum(ax - torch.xlogy(y, ax))) + constant
+    return float(torch.sum(ax - y * torch.log(ax))) + constant  # Ax ≥ EPS > 0; faster than xlogy
 
 
 def _start(op: LinearOperator, y: torch.Tensor, x0: torch.Tensor | None) -> torch.Tensor:
