@@ -20,8 +20,10 @@ def _inverse_sums(sums: torch.Tensor) -> torch.Tensor:
 
 def _project_dual_ball(q: torch.Tensor, lam: float, component_dim: int) -> torch.Tensor:
     """Project each pixel's gradient-space vector onto the ball of radius ``lam`` (isotropic TV)."""
-    magnitude = torch.linalg.vector_norm(q, dim=component_dim, keepdim=True)
-    return q / torch.clamp(magnitude / lam, min=1.0) if lam > 0 else torch.zeros_like(q)
+    if lam == 0:
+        return torch.zeros_like(q)
+    magnitude = torch.sqrt(torch.sum(q * q, dim=component_dim, keepdim=True))
+    return q / torch.clamp(magnitude / lam, min=1.0)
 
 
 def pdhg_tv(
@@ -33,7 +35,7 @@ def pdhg_tv(
     x0: torch.Tensor | None = None,
     nonneg: bool = True,
     gradient: LinearOperator | None = None,
-    step_ratio: float = 1.0,
+    step_ratio: float = 1.5,
 ) -> Iterator[Iterate]:
     """Diagonally preconditioned primal-dual TV: ``min_x ½‖Ax − y‖² + λ‖∇x‖₂,₁ + ι(x ≥ 0)``.
 
@@ -70,7 +72,9 @@ def pdhg_tv(
         The discrete gradient ``∇`` on ``op.in_shape`` (default: forward differences with Neumann
         boundaries along all axes of one unknown; leading batch axes are separate problems).
     step_ratio : float
-        ``ρ > 0``: primal steps are multiplied by it and dual steps divided by it.
+        ``ρ > 0``: primal steps are multiplied by it and dual steps divided by it. The default suits
+        tomography with the data term divided by the number of angles (1 to 2 were best on the
+        Shepp-Logan wedge and full-range cases; 0.1 or 10 need several times more iterations).
 
     Yields
     ------
@@ -105,7 +109,7 @@ def pdhg_tv(
         ax_bar, gx_bar = 2.0 * ax_new - ax, 2.0 * gx_new - gx
         x, ax, gx = x_new, ax_new, gx_new
         residual = float(torch.linalg.vector_norm(ax - y))
-        tv = float(torch.linalg.vector_norm(gx, dim=component_dim).sum())
+        tv = float(torch.sqrt(torch.sum(gx * gx, dim=component_dim)).sum())
         yield Iterate(k, x, 0.5 * residual**2 + lam * tv, residual, clock())
 
 

@@ -1,0 +1,422 @@
+"""Tomography: ``napari_invprob.reconstruct`` and the table of methods behind it.
+
+Every input becomes one layout for the solvers: a batch of sinograms ``(n_slices, n_angles, n_det)``
+and a :class:`~napari_invprob.operators.ParallelBeamProjector` for one slice ``(rows, n_det)`` — a 2D
+sinogram is a batch of one square slice, a tilt series the batch of slices perpendicular to its tilt
+axis (:mod:`~napari_invprob.problems.tilt_geometry`). Slices are independent problems; they are solved
+in chunks that advance in lockstep, one yield per iteration for the whole volume, so the temporary
+memory of the projector's products stays bounded.
+
+The data term of the regularised methods is divided by the number of angles,
+``½‖Ax − y‖² / n_angles + λ·R(x)``, so λ does not depend on how many projections were taken; λ is in
+the units of the reconstruction (a Shepp-Logan phantom on [0, 1]: λ ≈ 0.05 for TV). No data-dependent
+rescaling is made, so every chunk of a volume (here or on a dask worker) solves exactly the problem the
+whole volume poses.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from .._device import resolve_device, to_numpy, to_tensor
+from ..operators.gradient import Gradient
+from ..operators.projector import ParallelBeamProjector, validate_angles
+from ..phantom import reconstruction_circle
+from ..priors.denoisers import get_denoiser
+from ..priors.proximal import l1_norm
+from ..priors.tv import TVProx
+from ..solvers.adam import adam_l1
+from ..solvers.base import Clock, Iterate, last
+from ..solvers.cgls import cgls
+from ..solvers.conjugate_gradient import least_squares_step
+from ..solvers.fbp import angle_weights, check_filter, fbp
+from ..solvers.fista import fista
+from ..solvers.pdhg import pdhg_tv
+from ..solvers.pnp import pnp_admm, pnp_fista
+from ..solvers.sirt import sirt
+from .methods import MethodSpec
+from .tilt_geometry import check_tilt_axis, from_slices, project, to_slices
+
+#: Slices solved together: at most this many pixels (or sinogram bins) per chunk (64 MB of float32).
+MAX_CHUNK_ELEMENTS = 1 << 24
+
+
+@dataclass
+class TomographyProblem:
+    """One chunk of slices with its forward model, in the solvers' layout.
+
+    Attributes
+    ----------
+    projector : ParallelBeamProjector
+        Projection of one slice ``(rows, n_det)``.
+    data : torch.Tensor
+        The chunk's sinograms ``(n_slices, n_angles, n_det)``.
+    angles : numpy.ndarray
+        Angles in degrees.
+    """
+
+    projector: ParallelBeamProjector
+    data: torch.Tensor
+    angles: np.ndarray
+
+    @cached_property
+    def weight(self) -> float:
+        """``1/√n_angles``: the regularised methods fit ``w·A x`` to ``w·y``."""
+        return 1.0 / float(np.sqrt(len(self.angles)))
+
+    @cached_property
+    def op(self):
+        """The weighted forward model ``w·A``."""
+        return self.weight * self.projector
+
+    @cached_property
+    def y(self) -> torch.Tensor:
+        """The weighted data ``w·y``."""
+        return self.weight * self.data
+
+    @cached_property
+    def gradient(self) -> Gradient:
+        """Forward differences (Neumann) within each slice, for TV."""
+        return Gradient(self.projector.in_shape, device=self.projector.device)
+
+    @cached_property
+    def step(self) -> float:
+        """Gradient step ``0.95/‖w·A‖²`` (the norm cached per geometry)."""
+        return 0.95 / (self.weight * _projector_norm(self.projector)) ** 2
+
+    def fbp(self, filter_name: str = "ramp") -> torch.Tensor:
+        """Filtered back-projection of the chunk (zero outside the detector's circle for square slices)."""
+        weights = torch.as_tensor(angle_weights(self.angles), dtype=self.data.dtype, device=self.data.device)
+        rows, cols = self.projector.in_shape
+        support = None
+        if rows == cols == self.projector.n_detector:
+            support = torch.as_tensor(reconstruction_circle(rows), device=self.data.device)
+        return last(fbp(self.projector, self.data, weights=weights, filter_name=filter_name, support=support)).x
+
+    def start(self, x0: torch.Tensor | None) -> torch.Tensor:
+        """The warm start, or the non-negative part of the Hann-filtered back-projection."""
+        return x0 if x0 is not None else self.fbp("hann").clamp_min(0.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _geometry_norm(shape, angles_key, n_detector, device) -> float:
+    op = ParallelBeamProjector(shape, np.asarray(angles_key), n_detector=n_detector, device=device)
+    return op.norm(n_iter=100, rtol=1e-4)
+
+
+def _projector_norm(op: ParallelBeamProjector) -> float:
+    """``‖A‖`` by power iteration, computed once per geometry."""
+    return _geometry_norm(op.in_shape, tuple(op.angles_deg.tolist()), op.n_detector, op.device)
+
+
+# -- the methods: each adapts one solver to the problem; keyword-only options are its parameters ----
+
+
+def _fbp(problem, *, lam, n_iter, x0, filter="ramp"):  # noqa: A002 - the name users know from iradon
+    clock = Clock()
+    yield Iterate(1, problem.fbp(filter), None, None, clock())
+
+
+def _sirt(problem, *, lam, n_iter, x0, nonneg=True):
+    return sirt(problem.op, problem.y, n_iter=n_iter, x0=x0, nonneg=nonneg)
+
+
+def _cgls(problem, *, lam, n_iter, x0):
+    return cgls(problem.op, problem.y, n_iter=n_iter, x0=x0)
+
+
+def _pdhg_tv(problem, *, lam, n_iter, x0, nonneg=True, step_ratio=1.5):
+    return pdhg_tv(problem.op, problem.y, lam=lam, n_iter=n_iter, x0=problem.start(x0), nonneg=nonneg,
+                   gradient=problem.gradient, step_ratio=step_ratio)
+
+
+def _fista_tv(problem, *, lam, n_iter, x0, nonneg=True, n_inner=10):
+    prox = TVProx(problem.gradient, n_iter=n_inner, nonneg=nonneg)
+    return fista(problem.op, problem.y, prox, lam=lam, n_iter=n_iter, step=problem.step, x0=problem.start(x0),
+                 penalty=prox.penalty)
+
+
+def _adam(problem, *, lam, n_iter, x0, nonneg=True, lr=0.01):
+    return adam_l1(problem.op, problem.y, lam=lam, n_iter=n_iter, lr=lr, x0=x0, nonneg=nonneg)
+
+
+def _pnp_fista(problem, *, lam, n_iter, x0, nonneg=True, denoiser="tv"):
+    return pnp_fista(problem.op, problem.y, get_denoiser(denoiser), sigma=lam, n_iter=n_iter, step=problem.step,
+                     x0=problem.start(x0), nonneg=nonneg)
+
+
+def _pnp_admm(problem, *, lam, n_iter, x0, nonneg=True, denoiser="tv", rho=1.0, n_cg=5):
+    if not rho > 0:
+        raise ValueError(f"rho must be positive, got {rho}")
+    data_step = least_squares_step(problem.op, problem.y, rho=rho, n_iter=n_cg)
+    return pnp_admm(data_step, get_denoiser(denoiser), problem.start(x0), sigma=lam, n_iter=n_iter, nonneg=nonneg)
+
+
+_PDHG_TV = MethodSpec(
+    "pdhg-tv",
+    "Total variation with x ≥ 0 by preconditioned primal-dual (Chambolle-Pock): the best limited-angle method.",
+    _pdhg_tv, uses_lam=True, iterative=True, default_lam=0.05, default_n_iter=100,
+)
+
+#: The reconstruction methods users pick from, by name.
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        MethodSpec("fbp", "Filtered back-projection (option filter: ramp, shepp-logan, cosine, hamming, hann), "
+                   "as skimage's iradon; instant, streaks with few or limited angles.",
+                   _fbp, uses_lam=False, iterative=False),
+        MethodSpec("sirt", "SIRT (row/column-normalised Landweber, x ≥ 0); the iteration count regularises.",
+                   _sirt, uses_lam=False, iterative=True, default_n_iter=100),
+        MethodSpec("cgls", "Conjugate gradients on the least-squares fit; fast, stop early (noise grows).",
+                   _cgls, uses_lam=False, iterative=True, default_n_iter=20),
+        MethodSpec("fista-tv", "FISTA with total variation (inner TV prox), x ≥ 0.", _fista_tv, uses_lam=True,
+                   iterative=True, default_lam=0.05, default_n_iter=100),
+        _PDHG_TV,
+        MethodSpec("adam", "Adam with torch autograd on the data fit + λ‖x‖₁, as in the lecture.", _adam,
+                   uses_lam=True, iterative=True, default_lam=0.01, default_n_iter=100),
+        MethodSpec("pnp-fista", "Plug-and-play FISTA: a denoiser (option denoiser, default 'tv') as prior; "
+                   "λ is its strength σ.", _pnp_fista, uses_lam=True, iterative=True, default_lam=0.02,
+                   default_n_iter=50),
+        MethodSpec("pnp-admm", "Plug-and-play ADMM with a CG data step: a denoiser (option denoiser) as prior; "
+                   "λ is its strength σ.", _pnp_admm, uses_lam=True, iterative=True, default_lam=0.02,
+                   default_n_iter=30),
+    )
+}
+METHODS["tv"] = MethodSpec(
+    "tv", f"Total variation by our best TV solver ({_PDHG_TV.name}).", _PDHG_TV.solver,
+    uses_lam=True, iterative=True, default_lam=_PDHG_TV.default_lam, default_n_iter=_PDHG_TV.default_n_iter,
+)
+
+
+# -- the calls -----------------------------------------------------------------------------------------
+
+
+def reconstruct_iter(
+    data,
+    angles,
+    *,
+    method: str = "fbp",
+    lam: float | None = None,
+    n_iter: int | None = None,
+    tilt_axis: str = "y",
+    thickness: int | None = None,
+    x0=None,
+    device=None,
+    **options,
+) -> Iterator[Iterate]:
+    """Reconstruct step by step: a generator of iterates in the output layout.
+
+    Takes the arguments of :func:`reconstruct`. Everything is checked before the generator is returned;
+    the work happens as it is consumed, one yield per iteration (``fbp`` yields once), and it may be
+    abandoned between any two yields.
+
+    Returns
+    -------
+    iterator of Iterate
+        Each ``Iterate.x`` is a new float32 tensor: the image ``(n, n)`` or the volume ``(z, y, x)``.
+        ``residual`` is ``‖Ax − y‖`` in the data's units; ``objective`` that of the weighted problem.
+    """
+    spec = _method_spec(method)
+    _check_options(spec, options)
+    ndim = np.ndim(data)
+    if ndim not in (2, 3):
+        raise ValueError(
+            f"data must be a sinogram (n_angles, n_detector) or a tilt series (n_angles, rows, cols), got "
+            f"{ndim} dimensions (shape {np.shape(data)})"
+        )
+    angles = _check_angles(angles, np.shape(data)[0])
+    tilt_axis = check_tilt_axis(tilt_axis)
+    lam = _check_lam(lam, spec)
+    n_iter = _check_n_iter(n_iter, spec)
+    thickness = _check_thickness(thickness)
+    device = resolve_device(device)
+    sinograms = to_tensor(data, device, name="data")
+    sinograms = sinograms.unsqueeze(0) if ndim == 2 else to_slices(sinograms, tilt_axis)
+    n_det = sinograms.shape[-1]
+    rows = n_det if ndim == 2 or thickness is None else thickness
+    projector = ParallelBeamProjector((rows, n_det), angles, device=device)
+    n_slices = sinograms.shape[0]
+    if ndim == 2:
+        output_shape = (n_det, n_det)
+    else:
+        output_shape = (rows, n_slices, n_det) if tilt_axis == "y" else (rows, n_det, n_slices)
+    start = None if x0 is None else _slices_of_x0(x0, output_shape, ndim, tilt_axis, device)
+    return _stream(projector, sinograms, angles, spec, lam, n_iter, start, options, ndim, tilt_axis)
+
+
+def reconstruct(
+    data,
+    angles,
+    *,
+    method: str = "fbp",
+    lam: float | None = None,
+    n_iter: int | None = None,
+    tilt_axis: str = "y",
+    thickness: int | None = None,
+    x0=None,
+    device=None,
+    **options,
+) -> np.ndarray:
+    """Reconstruct an image from a sinogram, or a volume from a parallel-beam tilt series.
+
+    Parameters
+    ----------
+    data : array-like
+        A sinogram ``(n_angles, n_detector)`` or a tilt series ``(n_angles, rows, cols)``. Never modified.
+    angles : array-like
+        Projection angles in degrees, one per projection, any order and spacing (at least 2, finite,
+        distinct modulo 360°). 0° projects along the rows (2D) or along z (3D), as
+        :func:`napari_invprob.project` and ``skimage.transform.radon``.
+    method : str
+        One of :data:`METHODS`: ``fbp``, ``sirt``, ``cgls``, ``fista-tv``, ``pdhg-tv`` (``tv``), ``adam``,
+        ``pnp-fista``, ``pnp-admm``.
+    lam : float, optional
+        Regularisation weight λ ≥ 0 for ``½‖Ax − y‖²/n_angles + λ·R(x)`` in the units of the
+        reconstruction (for ``pnp-*`` the denoiser strength σ); None takes the method's default (tuned
+        on the Shepp-Logan phantom on [0, 1]); ignored by methods without λ. To choose it from the data,
+        see :func:`napari_invprob.tomo.cross_validate`.
+    n_iter : int, optional
+        Iterations (default: the method's); ignored by ``fbp``.
+    tilt_axis : {"y", "x"}
+        For a tilt series, the image axis the specimen is tilted about: ``"y"`` (rows; each row of the
+        projections is the sinogram of one y-slice of the volume) or ``"x"`` (columns).
+    thickness : int, optional
+        Size of the reconstructed volume along z (default: the detector width); ignored for a sinogram.
+    x0 : array-like, optional
+        Warm start in the output layout (``(n, n)`` or ``(z, y, x)``); by default iterative methods start
+        from zeros (``sirt``, ``cgls``, ``adam``) or from the non-negative part of the Hann-filtered
+        back-projection (the TV and plug-and-play methods).
+    device : str or torch.device, optional
+        Where to compute; None picks CUDA, then MPS, then the CPU.
+    **options
+        Method options: ``filter`` (fbp), ``nonneg`` (all but fbp and cgls; default True),
+        ``step_ratio`` (pdhg-tv: primal/dual step ratio), ``n_inner`` (fista-tv), ``lr`` (adam),
+        ``denoiser`` (pnp-*: "tv", "gaussian", ...), ``rho`` and ``n_cg`` (pnp-admm).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float32: ``(n, n)`` for a sinogram with ``n`` detector bins; ``(z, y, x)`` for a tilt series,
+        ``z = thickness`` and ``(y, x)`` the projections' ``(rows, cols)``.
+
+    Raises
+    ------
+    ValueError
+        Unknown method, filter or tilt axis; data not 2D/3D or with NaN/Inf; an angle count that does
+        not match the data, fewer than 2 angles, non-finite or repeated angles; λ < 0; a bad
+        ``n_iter``, ``thickness`` or ``x0`` shape.
+    TypeError
+        Non-numeric or complex data or angles, an option the method does not take.
+    """
+    return to_numpy(last(reconstruct_iter(
+        data, angles, method=method, lam=lam, n_iter=n_iter, tilt_axis=tilt_axis, thickness=thickness, x0=x0,
+        device=device, **options,
+    )).x)
+
+
+def _stream(projector, sinograms, angles, spec, lam, n_iter, start, options, ndim, tilt_axis) -> Iterator[Iterate]:
+    clock = Clock()
+    per_slice = max(int(np.prod(projector.in_shape)), int(np.prod(projector.out_shape)))
+    size = max(1, MAX_CHUNK_ELEMENTS // per_slice)
+    chunks = range(0, sinograms.shape[0], size)
+    problems = [TomographyProblem(projector, sinograms[i : i + size].contiguous(), angles) for i in chunks]
+    streams = [
+        spec.solver(p, lam=lam, n_iter=n_iter, x0=None if start is None else start[i : i + size], **options)
+        for p, i in zip(problems, chunks)
+    ]
+    weight = problems[0].weight
+    for iterates in zip(*streams):
+        x = torch.cat([it.x for it in iterates]) if len(iterates) > 1 else iterates[0].x
+        x = x[0] if ndim == 2 else from_slices(x, tilt_axis)
+        objectives = [it.objective for it in iterates]
+        residuals = [it.residual for it in iterates]
+        objective = None if None in objectives else float(sum(objectives))
+        residual = None if None in residuals else float(np.sqrt(sum(r * r for r in residuals))) / weight
+        yield Iterate(iterates[0].iteration, x.contiguous(), objective, residual, clock())
+
+
+# -- checks, all before any work ------------------------------------------------------------------------
+
+
+def _method_spec(method) -> MethodSpec:
+    spec = METHODS.get(method) if isinstance(method, str) else None
+    if spec is None:
+        raise ValueError(f"unknown reconstruction method {method!r}; valid methods are {', '.join(METHODS)}")
+    return spec
+
+
+def _check_options(spec: MethodSpec, options: dict) -> None:
+    allowed = [
+        name for name, p in inspect.signature(spec.solver).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and name not in ("lam", "n_iter", "x0")
+    ]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        takes = f"takes {', '.join(allowed)}" if allowed else "takes no options"
+        raise TypeError(f"method {spec.name!r} got unknown option(s) {', '.join(unknown)}; it {takes}")
+    if "filter" in options:
+        check_filter(options["filter"])
+
+
+def _check_angles(angles, n_projections: int) -> np.ndarray:
+    angles = validate_angles(angles)
+    if angles.size < 2:
+        raise ValueError(f"got {angles.size} angle; a reconstruction needs at least 2 projection angles")
+    if angles.size != n_projections:
+        raise ValueError(
+            f"{angles.size} angles for {n_projections} projections (the first axis of the data): give one "
+            "angle per projection"
+        )
+    wrapped = np.round(np.mod(angles, 360.0), 9) % 360.0
+    values, counts = np.unique(wrapped, return_counts=True)
+    if np.any(counts > 1):
+        raise ValueError(f"repeated projection angles (modulo 360°): {values[counts > 1].tolist()}")
+    return angles
+
+
+def _check_lam(lam, spec: MethodSpec) -> float:
+    if lam is None:
+        return spec.default_lam if spec.default_lam is not None else 0.0
+    if isinstance(lam, str):
+        raise ValueError(
+            f"lam must be a number or None, got {lam!r}; to choose λ from the data use "
+            "napari_invprob.tomo.cross_validate"
+        )
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)):
+        raise TypeError(f"lam must be a number or None, got {lam!r}")
+    if not np.isfinite(lam) or lam < 0:
+        raise ValueError(f"lam must be a finite non-negative number, got {lam}")
+    return float(lam)
+
+
+def _check_n_iter(n_iter, spec: MethodSpec) -> int:
+    if n_iter is None:
+        return spec.default_n_iter
+    if isinstance(n_iter, bool) or int(n_iter) != n_iter or n_iter < 1:
+        raise ValueError(f"n_iter must be a positive integer, got {n_iter!r}")
+    return int(n_iter)
+
+
+def _check_thickness(thickness) -> int | None:
+    if thickness is None:
+        return None
+    if isinstance(thickness, bool) or int(thickness) != thickness or thickness < 1:
+        raise ValueError(f"thickness must be a positive integer (slices along z), got {thickness!r}")
+    return int(thickness)
+
+
+def _slices_of_x0(x0, output_shape, ndim, tilt_axis, device) -> torch.Tensor:
+    start = to_tensor(x0, device, name="x0")
+    if tuple(start.shape) != tuple(output_shape):
+        raise ValueError(f"x0 has shape {tuple(start.shape)}, the reconstruction has shape {tuple(output_shape)}")
+    return start.unsqueeze(0) if ndim == 2 else to_slices(start, tilt_axis).contiguous()
+
+
+__all__ = ["METHODS", "MAX_CHUNK_ELEMENTS", "TomographyProblem", "project", "reconstruct", "reconstruct_iter"]
