@@ -25,7 +25,7 @@ class CrossValidation:
     Attributes
     ----------
     lams : numpy.ndarray
-        The λ values scored so far, for the full series (see ``cross_validate``).
+        The λ values scored so far.
     scores : numpy.ndarray
         Normalised cross-correlation of the held-out projections with the reprojections (higher is
         better, at most 1), one per λ.
@@ -84,8 +84,8 @@ def cross_validate(
     method : str
         A reconstruction method that uses λ (``problems.tomography.METHODS``).
     lams : array-like of float or None
-        Candidate λ values for the full series. None: 7 values spaced evenly in log over a factor
-        ±30 around the method's default λ.
+        Candidate λ values. None: 7 values spaced evenly in log over a factor ±30 around the
+        method's default λ.
     n_iter : int or None
         Iterations of every reconstruction (None: the method's default).
     k : int
@@ -100,9 +100,8 @@ def cross_validate(
     Returns
     -------
     CrossValidation
-        ``lams``, ``scores`` and ``best_lam``. A reconstruction from fewer projections has a smaller
-        data term, so each trial runs with ``λ · n_kept / n_angles`` and the λ values reported are
-        those for the full series.
+        ``lams``, ``scores`` and ``best_lam``. ``reconstruct`` divides its data term by the number of
+        angles, so a λ chosen on the kept projections carries over to the full series unchanged.
     """
     result = None
     for result in cross_validate_iter(
@@ -148,12 +147,11 @@ def cross_validate_iter(
     lams = spec.default_lam * _DEFAULT_SPAN if lams is None else np.asarray(lams, dtype=np.float64).ravel()
     if lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams < 0):
         raise ValueError(f"lams must be finite non-negative numbers, got {lams}")
-    scale = kept.size / angles.size
     kept_data, held_data = data[kept], data[held]
     scores = []
     for lam in lams:
         volume = reconstruct(
-            kept_data, angles[kept], method=method, lam=float(lam) * scale, n_iter=n_iter,
+            kept_data, angles[kept], method=method, lam=float(lam), n_iter=n_iter,
             tilt_axis=tilt_axis, device=device, **options,
         )
         predicted = project(volume, angles[held], tilt_axis=tilt_axis, device=device)
