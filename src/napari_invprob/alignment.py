@@ -375,28 +375,20 @@ def projection_matching_shifts(
     return shifts
 
 
-def _reconstruct_and_reproject(series: np.ndarray, angles: np.ndarray, *, device, n_iter: int = _SIRT_ITERATIONS) -> np.ndarray:
-    """Non-negative SIRT reconstruction of a tilt series (tilt axis y), reprojected at its angles.
+def _reconstruct_and_reproject(series: np.ndarray, angles: np.ndarray, *, device) -> np.ndarray:
+    """Non-negative SIRT reconstruction of a tilt series (tilt axis y), reprojected at its angles."""
+    from .problems.tilt_geometry import project
+    from .problems.tomography import reconstruct
 
-    Every y-row is a square ``(cols, cols)`` slice; all rows go through the projector as one batch.
-    """
-    from ._device import to_numpy, to_tensor
-    from .operators.projector import ParallelBeamProjector
-    from .problems.tilt_geometry import from_slices, to_slices
-    from .solvers.base import last
-    from .solvers.sirt import sirt
-
-    sinograms = to_slices(to_tensor(series, device, name="tilt_series"), "y").contiguous()
-    op = ParallelBeamProjector((series.shape[2], series.shape[2]), angles, device=sinograms.device)
-    slices = last(sirt(op, sinograms, n_iter=n_iter, nonneg=True)).x
-    return to_numpy(from_slices(op(slices), "y"))
+    volume = reconstruct(series, angles, method="sirt", n_iter=_SIRT_ITERATIONS, tilt_axis="y", device=device)
+    return project(volume, angles, tilt_axis="y", device=device)
 
 
 def _projection_matching_rounds(series, angles, shifts, *, n_iter, device):
     """Yield ``(shifts, rms_change)`` after each round of reconstruct → reproject → re-register.
 
-    Every round: ``x = SIRT⁺(apply_shifts(y, s))``, ``p = A x`` with the same
-    projector (:func:`napari_invprob.project`'s model),
+    Every round: ``x = SIRT⁺(apply_shifts(y, s))`` (:func:`napari_invprob.reconstruct`),
+    ``p = project(x)``,
     ``δᵢ = register(pᵢ, alignedᵢ)``, then the part of ``δ`` that a rigid translation of the object
     explains (``dx cos θ − dz sin θ`` along x, a constant along y) is removed (it only moves the
     reconstruction) and ``s ← s + δ``.
