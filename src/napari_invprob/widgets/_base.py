@@ -252,7 +252,9 @@ class ResultWidget(Container):
         if frame.residuals:
             layer.metadata["residual"] = frame.residuals[-1][1]
         if frame.psnr is not None:
-            layer.metadata.update(psnr_db=frame.psnr, ssim=frame.ssim, scored_iteration=frame.iteration)
+            layer.metadata.update(psnr_db=frame.psnr, scored_iteration=frame.iteration)
+        if frame.ssim is not None:
+            layer.metadata.update(ssim=frame.ssim, ssim_iteration=frame.iteration)
         layer.data = frame.image
         if not plan.rgb:
             _follow_contrast(layer, frame, job.context)

@@ -26,8 +26,10 @@ from ..solvers.base import Iterate
 #: At most one frame per this many seconds (20 canvas refreshes a second).
 FRAME_INTERVAL = 0.05
 
-#: Largest share of a run spent making frames and scoring them (the solver waits meanwhile).
+#: Largest share of a run spent making frames, and again scoring SSIM (the solver waits meanwhile).
 OVERHEAD_SHARE = 0.2
+#: Seconds into a run before the first SSIM (a fast run is scored at its end only).
+SSIM_DELAY = 0.5
 
 #: Pixels sampled for the display range of big arrays (percentiles of a strided subsample).
 _RANGE_SAMPLES = 1 << 18
@@ -59,7 +61,7 @@ class Frame:
         ``(iteration, objective)`` and ``(iteration, residual)`` for every iteration since the
         previous frame that reported one.
     psnr, ssim : float or None
-        Scores of ``image`` against the reference, when one was given.
+        Scores of ``image`` against the reference, when one was given (SSIM only on some frames).
     display_range : (float, float)
         0.5 and 99.5 percentiles of ``image`` (contrast limits that ignore a few outliers).
     value_range : (float, float)
@@ -102,12 +104,6 @@ def _image(iterate: Iterate) -> np.ndarray:
     return image
 
 
-def _scores(reference: Reference, image: np.ndarray) -> tuple[float, float]:
-    psnr = metrics.psnr(reference.image, image, data_range=reference.data_range)
-    ssim = metrics.ssim(reference.image, image, data_range=reference.data_range, channel_axis=reference.channel_axis)
-    return psnr, ssim
-
-
 def _wait_after(cost: float, min_interval: float) -> float:
     """Pause before the next frame so that making frames takes at most ``OVERHEAD_SHARE`` of the time."""
     return max(min_interval, cost * (1.0 - OVERHEAD_SHARE) / OVERHEAD_SHARE)
@@ -123,16 +119,17 @@ def frames(
 ) -> Iterator[Frame]:
     """Thin a stream of iterates to at most one frame per ``min_interval`` seconds, plus the last.
 
-    Making a frame (copy, display range) and scoring it (PSNR, SSIM) cost time the solver waits for,
-    so each is also spaced out to take at most ``OVERHEAD_SHARE`` of the run: scores of a big image
-    come less often than its frames, and every frame and score is of the newest iterate.
+    Making a frame (copy, display range, PSNR) and scoring SSIM cost time the solver waits for, so
+    each is also spaced out to take at most ``OVERHEAD_SHARE`` of the run: SSIM of a big image comes
+    less often than its frames (first after ``SSIM_DELAY``), and every frame and score is of the
+    newest iterate.
 
     Parameters
     ----------
     iterates : iterable of Iterate
         A solver's generator.
     reference : Reference, optional
-        Ground truth; frames then carry PSNR and SSIM (the last frame always does).
+        Ground truth; frames then carry PSNR, some SSIM too (the last frame always both).
     min_interval : float
         Shortest time between two frames, in seconds (the time spent making a frame not counted).
     ready : callable
@@ -158,20 +155,25 @@ def frames(
     objectives: list[tuple[int, float]] = []
     residuals: list[tuple[int, float]] = []
     pending: Iterate | None = None
-    next_frame = next_score = 0.0
+    next_frame = 0.0
+    next_ssim = time.perf_counter() + SSIM_DELAY
 
-    def frame(iterate: Iterate, score: bool) -> Frame:
-        nonlocal next_frame, next_score
+    def frame(iterate: Iterate, *, ssim_due: bool) -> Frame:
+        nonlocal next_frame, next_ssim
         started = time.perf_counter()
         image = _image(iterate)
         low_high = display_range(image)
         value_range = (float(image.min()), float(image.max()))
-        scored = time.perf_counter()
-        psnr, ssim = _scores(reference, image) if score else (None, None)
-        done = time.perf_counter()
-        next_frame = done + _wait_after(done - started, min_interval)
-        if score:
-            next_score = done + _wait_after(done - scored, min_interval)
+        psnr = ssim = None
+        if reference is not None:
+            psnr = metrics.psnr(reference.image, image, data_range=reference.data_range)
+        framed = time.perf_counter()
+        if reference is not None and ssim_due:
+            ssim = metrics.ssim(
+                reference.image, image, data_range=reference.data_range, channel_axis=reference.channel_axis
+            )
+            next_ssim = time.perf_counter() + _wait_after(time.perf_counter() - framed, min_interval)
+        next_frame = time.perf_counter() + _wait_after(framed - started, min_interval)
         return Frame(iterate.iteration, image, tuple(objectives), tuple(residuals), psnr, ssim, low_high, value_range,
                      iterate.elapsed)
 
@@ -183,12 +185,12 @@ def frames(
             residuals.append((iterate.iteration, float(iterate.residual)))
         pending = iterate
         if should_stop():
-            yield frame(iterate, False)
+            yield frame(iterate, ssim_due=False)
             return
         now = time.perf_counter()
         if now >= next_frame and ready():
-            made = frame(iterate, reference is not None and now >= next_score)
+            made = frame(iterate, ssim_due=now >= next_ssim)
             objectives, residuals, pending = [], [], None
             yield made
-    if pending is not None or (made is not None and reference is not None and made.psnr is None):
-        yield frame(pending or iterate, reference is not None)
+    if pending is not None or (made is not None and reference is not None and made.ssim is None):
+        yield frame(pending or iterate, ssim_due=True)

@@ -17,6 +17,7 @@ from ._frames import Frame
 _OBJECTIVE_PEN = pg.mkPen("#4fc3f7", width=2)
 _PSNR_PEN = pg.mkPen("#ffb74d", width=2)
 _SSIM_PEN = pg.mkPen("#81c784", width=2)
+_AXIS_WIDTH = 48
 _TICK_FONT = QFont()
 _TICK_FONT.setPointSize(8)
 
@@ -37,7 +38,7 @@ class ConvergencePlot(QWidget):
         self._quality_plot.setLabel("left", "PSNR (dB)", color="#ffb74d")
         self._quality_plot.setLabel("bottom", "iteration")
         self._quality_plot.setXLink(self._objective_plot)
-        self._psnr_curve = self._quality_plot.plot(pen=_PSNR_PEN, symbol="o", symbolSize=4, symbolBrush="#ffb74d")
+        self._psnr_curve = self._quality_plot.plot(pen=_PSNR_PEN)
         # SSIM on its own right-hand axis: a second view box sharing the x axis.
         self._ssim_view = pg.ViewBox()
         self._quality_plot.showAxis("right")
@@ -45,13 +46,18 @@ class ConvergencePlot(QWidget):
         self._quality_plot.getAxis("right").linkToView(self._ssim_view)
         self._quality_plot.getAxis("right").setLabel("SSIM", color="#81c784")
         self._ssim_view.setXLink(self._quality_plot)
-        self._ssim_curve = pg.PlotDataItem(pen=_SSIM_PEN)
+        self._ssim_curve = pg.PlotDataItem(pen=_SSIM_PEN, symbol="s", symbolSize=5, symbolBrush="#81c784")
         self._ssim_view.addItem(self._ssim_curve)
+        self._objective_plot.showAxis("right")
+        self._objective_plot.getAxis("right").setTicks([[], []])  # only there to match the widths below
         for plot in (self._objective_plot, self._quality_plot):
             for side in ("left", "bottom", "right"):
                 axis = plot.getAxis(side)
                 axis.enableAutoSIPrefix(False)
                 axis.setStyle(maxTickLevel=0, tickFont=_TICK_FONT)
+            # equal axis widths line the two plots' iteration axes up
+            plot.getAxis("left").setWidth(_AXIS_WIDTH)
+            plot.getAxis("right").setWidth(_AXIS_WIDTH)
         self._quality_plot.vb.sigResized.connect(
             lambda: self._ssim_view.setGeometry(self._quality_plot.vb.sceneBoundingRect())
         )
@@ -66,7 +72,7 @@ class ConvergencePlot(QWidget):
         """Clear the curves for a new run; show the PSNR/SSIM panel only ``with_quality``."""
         self._convergence = ([], [])
         self._measure: str | None = None
-        self._quality = ([], [], [])
+        self._quality = (([], []), ([], []))
         for curve in (self._objective_curve, self._psnr_curve, self._ssim_curve):
             curve.setData([], [])
         self._objective_plot.setTitle("")
@@ -89,23 +95,27 @@ class ConvergencePlot(QWidget):
             self._objective_curve.setData(np.asarray(iterations), np.asarray(values))
             self._objective_plot.getAxis("left").setTicks([log_ticks(min(values), max(values))])
             self._objective_plot.setTitle(f"{self._measure} {values[-1]:.4g} (iteration {iterations[-1]})")
+        (psnr_its, psnrs), (ssim_its, ssims) = self._quality
         if frame.psnr is not None:
-            its, psnrs, ssims = self._quality
-            its.append(frame.iteration)
+            psnr_its.append(frame.iteration)
             psnrs.append(frame.psnr)
+            self._psnr_curve.setData(np.asarray(psnr_its), np.asarray(psnrs))
+        if frame.ssim is not None:
+            ssim_its.append(frame.iteration)
             ssims.append(frame.ssim)
-            self._psnr_curve.setData(np.asarray(its), np.asarray(psnrs))
-            self._ssim_curve.setData(np.asarray(its), np.asarray(ssims))
-            self._quality_plot.setTitle(f"PSNR {frame.psnr:.2f} dB   SSIM {frame.ssim:.3f}")
+            self._ssim_curve.setData(np.asarray(ssim_its), np.asarray(ssims))
+        if psnrs:
+            ssim_text = f"   SSIM {ssims[-1]:.3f} (iteration {ssim_its[-1]})" if ssims else ""
+            self._quality_plot.setTitle(f"PSNR {psnrs[-1]:.2f} dB{ssim_text}")
 
     def curves(self) -> dict[str, np.ndarray]:
         """The plotted data as ``(2, n)`` arrays of iterations and values: ``"objective"`` or
         ``"residual"`` (whichever the method reports), ``"psnr"``, ``"ssim"``."""
-        its, psnrs, ssims = self._quality
+        psnr, ssim = self._quality
         return {
             self._measure or "objective": np.asarray(self._convergence, dtype=float).reshape(2, -1),
-            "psnr": np.asarray([its, psnrs], dtype=float).reshape(2, -1),
-            "ssim": np.asarray([its, ssims], dtype=float).reshape(2, -1),
+            "psnr": np.asarray(psnr, dtype=float).reshape(2, -1),
+            "ssim": np.asarray(ssim, dtype=float).reshape(2, -1),
         }
 
 

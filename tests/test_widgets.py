@@ -1,0 +1,263 @@
+"""The dock widgets in a real viewer: docking from the manifest, streaming, Stop, live λ, errors, metadata."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage import data as skdata
+
+from napari_invprob import metrics, psf
+from napari_invprob.widgets import _base
+
+pytestmark = pytest.mark.gui
+
+PLUGIN = "napari-invprob"
+#: Screenshots the tests save, for a person to look at.
+SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "napari-invprob-test-screenshots"
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Messages the widgets showed as error notifications."""
+    shown: list[str] = []
+    monkeypatch.setattr(_base, "show_error", shown.append)
+    return shown
+
+
+def dock(viewer, name):
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    return widget
+
+
+def wait_until_done(qtbot, widget, timeout=30_000):
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=timeout)
+
+
+def add_blurred(viewer, *, size=96, name="blurred"):
+    """A small blurred, noisy camera image with its forward model, made with scipy (not our operators)."""
+    clean = skdata.camera()[::4, ::4][:size, :size].astype(np.float32) / 255
+    kernel = psf.gaussian(7, 1.5)
+    rng = np.random.default_rng(0)
+    blurred = ndimage.convolve(clean, kernel, mode="wrap") + 0.01 * rng.standard_normal(clean.shape)
+    model = {"psf": kernel, "boundary": "periodic", "channel_axis": None, "noise_sigma": 0.01}
+    viewer.add_image(clean, name="clean", visible=False)
+    return viewer.add_image(blurred.astype(np.float32), name=name, metadata={"forward_model": model})
+
+
+def snapshot(viewer):
+    return [(layer.name, np.array(layer.data, copy=True)) for layer in viewer.layers]
+
+
+def assert_unchanged(viewer, before):
+    assert [layer.name for layer in viewer.layers] == [name for name, _ in before]
+    for layer, (_, data) in zip(viewer.layers, before):
+        np.testing.assert_array_equal(np.asarray(layer.data), data)
+
+
+@pytest.mark.parametrize("name", ["Deconvolution", "Tomography", "Simulate measurement"])
+def test_each_widget_docks_from_the_manifest(make_napari_viewer, name):
+    viewer = make_napari_viewer()
+    dock_widget, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    assert dock_widget is not None and callable(widget.run) and callable(widget.stop)
+
+
+def test_sample_data_runs_with_no_control_touched_and_streams_into_the_layer(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "astronaut")
+    widget = dock(viewer, "Deconvolution")
+    widget.reference.value = viewer.layers["astronaut (reference)"]
+    worker = widget.run()
+    assert worker is not None and not errors
+    result = viewer.layers[-1]  # shown at once, before the first iterate
+    assert result.name == "astronaut (blurred, noisy) (admm-tv)" and result.rgb
+    updates = []
+    result.events.data.connect(lambda event: updates.append(result.metadata["iterations"]))
+    qtbot.waitUntil(lambda: len(updates) >= 2 and updates[-1] >= 4, timeout=60_000)
+    widget.stop()
+    wait_until_done(qtbot, widget)
+    assert not errors and updates == sorted(updates)
+    clean = viewer.layers["astronaut (reference)"].data
+    assert metrics.psnr(clean, result.data, data_range=1.0) > 25.0  # input: 21.96 dB
+    assert result.metadata["status"] == "stopped" and result.metadata["scored_iteration"] >= 1
+
+
+def test_result_metadata_reproduces_the_result(make_napari_viewer, qtbot):
+    from napari_invprob import deconvolve
+
+    viewer = make_napari_viewer()
+    source = add_blurred(viewer)
+    widget = dock(viewer, "Deconvolution")
+    widget.n_iter.value = 15
+    widget.reference.value = viewer.layers["clean"]
+    widget.run()
+    wait_until_done(qtbot, widget)
+    meta = viewer.layers[-1].metadata
+    assert meta["status"] == "finished" and meta["reference_layer"] == "clean" and meta["scored_iteration"] == 15
+    clean = viewer.layers["clean"].data  # scored with the reference's peak-to-peak range
+    assert meta["psnr_db"] == pytest.approx(metrics.psnr(clean, viewer.layers[-1].data, data_range=np.ptp(clean)),
+                                            abs=1e-3)
+    convergence = widget.plot.curves()["residual"]  # admm-tv reports the residual, not an objective
+    np.testing.assert_array_equal(convergence[0], np.arange(1, 16))  # every iteration, not only those shown
+    expected = {"method", "parameters", "source_layer", "psf", "iterations", "elapsed_s", "status",
+                "napari_invprob_version", "psf_source"}
+    assert expected <= set(meta)
+    assert {"lam", "n_iter", "boundary", "nonneg", "channel_axis"} <= set(meta["parameters"])
+    assert meta["source_layer"] == source.name and meta["iterations"] == 15 and meta["elapsed_s"] > 0
+    again = deconvolve(source.data, meta["psf"], method=meta["method"], **meta["parameters"])
+    np.testing.assert_allclose(viewer.layers[-1].data, again, atol=1e-4)
+
+
+def test_stop_ends_the_run_quickly_and_keeps_the_last_iterate(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    add_blurred(viewer)
+    widget = dock(viewer, "Deconvolution")
+    widget.n_iter.value = 100_000
+    widget.run()
+    result = viewer.layers[-1]
+    qtbot.waitUntil(lambda: result.metadata.get("iterations", 0) >= 2, timeout=20_000)
+    widget.stop()
+    wait_until_done(qtbot, widget, timeout=2000)
+    assert widget.runner.last_stop_latency < 0.5
+    assert result.metadata["status"] == "stopped"
+    assert 2 <= result.metadata["iterations"] < 100_000
+    assert np.isfinite(result.data).all() and result.data.std() > 0.05
+    assert not widget._stop_button.enabled and widget._run_button.enabled
+
+
+def test_live_lambda_change_cancels_and_restarts_warm(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    add_blurred(viewer)
+    widget = dock(viewer, "Deconvolution")
+    widget.n_iter.value = 100_000
+    widget.live.value = True
+    first = widget.run()
+    result = viewer.layers[-1]
+    qtbot.waitUntil(lambda: result.metadata.get("iterations", 0) >= 2, timeout=20_000)
+    ended = []
+    first.finished.connect(lambda: ended.append(True))
+    widget.lam.number = 0.05
+    widget.lam.number = 0.04  # debounced: only the last value starts a run
+    qtbot.waitUntil(lambda: result.metadata["parameters"]["lam"] == 0.04, timeout=20_000)
+    assert ended and first.abort_requested
+    assert widget.worker is not first
+    assert result.metadata["warm_start"] is True
+    assert [layer.name for layer in viewer.layers].count(result.name) == 1  # the same layer, reused
+    widget.stop()
+    wait_until_done(qtbot, widget, timeout=2000)
+
+
+def test_bad_lambda_is_reported_and_nothing_changes(make_napari_viewer, errors):
+    viewer = make_napari_viewer()
+    add_blurred(viewer)
+    widget = dock(viewer, "Deconvolution")
+    before = snapshot(viewer)
+    widget.lam._field.value = "-1"
+    assert widget.run() is None
+    assert len(errors) == 1 and "λ must be ≥ 0" in errors[0]
+    widget.lam._field.value = "abc"
+    assert widget.run() is None
+    assert "must be a number" in errors[1]
+    assert_unchanged(viewer, before)
+
+
+def test_solver_error_leaves_no_layer_and_the_widget_stays_usable(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    good = add_blurred(viewer)
+    bad = np.array(good.data)
+    bad[3, 4] = np.nan
+    viewer.add_image(bad, name="with NaN")
+    widget = dock(viewer, "Deconvolution")
+    widget.psf_source.value = "Gaussian"
+    before = snapshot(viewer)
+    widget.run()
+    wait_until_done(qtbot, widget)
+    assert len(errors) == 1 and "NaN" in errors[0]
+    assert_unchanged(viewer, before)
+    widget.input.value = good
+    widget.n_iter.value = 5
+    widget.run()
+    wait_until_done(qtbot, widget)
+    assert len(errors) == 1 and viewer.layers[-1].metadata["status"] == "finished"
+
+
+def test_tomography_refuses_mismatched_angles_and_rgb(make_napari_viewer, errors):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((32, 32, 3), np.float32), name="rgb", rgb=True)
+    viewer.add_image(np.ones((30, 48), np.float32), name="sinogram")
+    widget = dock(viewer, "Tomography")
+    before = snapshot(viewer)
+    widget.angle_count.value = 20
+    assert widget.run() is None
+    assert "20 angles for 30 projections" in errors[-1]
+    widget.input.value = viewer.layers["rgb"]
+    assert widget.run() is None
+    assert "grey-level" in errors[-1]
+    assert_unchanged(viewer, before)
+
+
+def test_simulate_then_deconvolve_picks_up_the_forward_model(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    clean = viewer.add_image(skdata.camera()[::4, ::4].astype(np.float32) / 255, name="camera")
+    simulate = dock(viewer, "Simulate measurement")
+    simulate.psf_sigma.value = 1.5
+    simulate.blur_noise.value = 0.01
+    simulate.run()
+    wait_until_done(qtbot, simulate)
+    measured = viewer.layers["camera (blurred)"]
+    model = measured.metadata["forward_model"]
+    assert model["psf"].shape == (7, 7) and model["noise_sigma"] == 0.01
+    deconv = dock(viewer, "Deconvolution")
+    viewer.layers.selection.active = measured
+    assert deconv.input.value is measured and deconv.psf_source.value == "input's forward model"
+    deconv.reference.value = clean
+    deconv.n_iter.value = 20
+    deconv.run()
+    wait_until_done(qtbot, deconv)
+    result = viewer.layers[-1].metadata
+    assert not errors and result["psnr_db"] > metrics.psnr(clean.data, measured.data, data_range=1.0)
+
+
+def test_simulate_then_reconstruct_with_angles_from_metadata_and_fourier_view(make_napari_viewer, qtbot, errors):
+    from napari_invprob.phantom import shepp_logan_image
+
+    viewer = make_napari_viewer()
+    viewer.add_image(shepp_logan_image(64), name="phantom")
+    simulate = dock(viewer, "Simulate measurement")
+    simulate.kind.value = simulate.kind.choices[1]
+    simulate.angle_count.value = 40
+    simulate.run()
+    wait_until_done(qtbot, simulate)
+    sinogram = viewer.layers["phantom (projections)"]
+    assert sinogram.data.shape[0] == 40 and len(sinogram.metadata["angles"]) == 40
+    tomo = dock(viewer, "Tomography")
+    viewer.layers.selection.active = sinogram
+    assert tomo.angle_source.value == "input's metadata"
+    tomo.n_iter.value = 10
+    tomo.run()
+    wait_until_done(qtbot, tomo)
+    result = viewer.layers[-1]
+    assert not errors and result.data.shape == (64, 64)
+    np.testing.assert_array_equal(result.metadata["angles"], sinogram.metadata["angles"])
+    tomo.fourier_layer.value = result
+    worker = tomo.fourier_view()
+    qtbot.waitUntil(lambda: viewer.layers[-1].name == f"{result.name} (power spectrum)", timeout=10_000)
+    assert worker is not None and viewer.layers[-1].data.shape == (64, 64)
+
+
+def test_screenshot_of_a_finished_result_is_not_blank(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    add_blurred(viewer)
+    widget = dock(viewer, "Deconvolution")
+    widget.n_iter.value = 10
+    widget.run()
+    wait_until_done(qtbot, widget)
+    viewer.layers["blurred"].visible = False
+    viewer.reset_view()
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    image = viewer.screenshot(str(SCREENSHOT_DIR / "finished_result.png"), canvas_only=True, flash=False)
+    grey = image[..., :3].mean(axis=-1)
+    assert grey.std() > 20 and (grey > 100).mean() > 0.05
