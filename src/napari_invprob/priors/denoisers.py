@@ -15,6 +15,7 @@ from skimage.restoration import estimate_sigma
 
 from .._device import to_numpy, to_tensor
 from .gaussian import GaussianDenoiser
+from .learned import learned_denoiser
 from .tv import TVDenoiser
 
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
@@ -23,6 +24,7 @@ Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
 DENOISERS: dict[str, Callable[..., Denoiser]] = {
     "tv": TVDenoiser,
     "gaussian": GaussianDenoiser,
+    "learned": learned_denoiser,
 }
 
 

@@ -1,0 +1,92 @@
+"""The learned denoiser: shipped weights, the denoiser contract, and its quality floors."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+from skimage.color import rgb2gray
+from skimage.util import img_as_float32
+
+from napari_invprob.metrics import psnr
+from napari_invprob.priors import learned
+from napari_invprob.priors.learned import SIGMA_MAX, learned_denoiser, load_net
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_denoiser.py"
+
+
+@pytest.fixture(scope="module")
+def denoiser():
+    return learned_denoiser()
+
+
+@pytest.fixture(scope="module")
+def grey_astronaut() -> np.ndarray:
+    return rgb2gray(img_as_float32(skdata.astronaut())).astype(np.float32)
+
+
+def _noisy(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (clean + sigma * rng.standard_normal(clean.shape)).astype(np.float32)
+
+
+def test_weights_ship_in_the_package_and_are_small():
+    path = Path(learned.__file__).parent / "weights" / learned.WEIGHTS_FILE
+    assert path.is_file()
+    assert path.stat().st_size < 4 * 2**20
+    assert (path.parent / "MODEL_CARD.md").is_file()
+
+
+def test_network_is_loaded_once_per_device():
+    assert load_net(torch.device("cpu")) is load_net(torch.device("cpu"))
+    assert not any(p.requires_grad for p in load_net(torch.device("cpu")).parameters())
+
+
+@pytest.mark.parametrize("shape", [(37, 50), (3, 40, 33), (2, 3, 24, 24), (5, 7)])
+def test_denoiser_keeps_shape_and_leaves_input_alone(denoiser, shape):
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    before = x.clone()
+    out = denoiser(x, 0.05)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert torch.isfinite(out).all()
+    assert torch.equal(x, before)
+
+
+def test_batch_axes_are_independent_images(denoiser):
+    rgb = torch.rand(3, 64, 48, generator=torch.Generator().manual_seed(1))
+    together = denoiser(rgb, 0.1)
+    alone = torch.stack([denoiser(rgb[c], 0.1) for c in range(3)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_bad_input_is_refused(denoiser):
+    with pytest.raises(ValueError, match="sigma"):
+        denoiser(torch.zeros(8, 8), -0.1)
+    with pytest.raises(ValueError, match="sigma"):
+        denoiser(torch.zeros(8, 8), float("nan"))
+    with pytest.raises(ValueError, match="images"):
+        denoiser(torch.zeros(8), 0.1)
+    with pytest.raises(TypeError, match="Tensor"):
+        denoiser(np.zeros((8, 8), np.float32), 0.1)
+
+
+def test_noise_above_the_trained_range_is_still_removed(denoiser, grey_astronaut):
+    sigma = 1.5 * SIGMA_MAX
+    noisy = _noisy(grey_astronaut[::2, ::2], sigma)
+    out = denoiser(torch.from_numpy(noisy), sigma).numpy()
+    clean = grey_astronaut[::2, ::2]
+    assert psnr(clean, out, data_range=1.0) > psnr(clean, noisy, data_range=1.0) + 8.0
+
+
+def test_training_script_never_sees_the_test_images():
+    spec = importlib.util.spec_from_file_location("train_denoiser", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert {"astronaut", "camera", "shepp_logan_phantom"} <= set(script.TEST_IMAGES)
+    used = set(script.TRAINING_IMAGES) | set(script.VALIDATION_IMAGES)
+    assert not used & set(script.TEST_IMAGES)
+    assert not set(script.TRAINING_IMAGES) & set(script.VALIDATION_IMAGES)
