@@ -145,6 +145,11 @@ def test_2d_3d_rgb_and_integer_images_keep_their_layout_and_units():
         ({"method": "wiener", "lam": "auto"}, ValueError, "auto"),
         ({"method": "fourier", "boundary": "zero"}, ValueError, "periodic"),
         ({"x0": np.zeros((5, 5))}, ValueError, "x0"),
+        ({"method": "wiener", "nsr": -1.0}, ValueError, "nsr"),
+        ({"method": "fourier", "eps": -1.0}, ValueError, "eps"),
+        ({"method": "tikhonov", "regulariser": "laplace"}, ValueError, "regulariser"),
+        ({"method": "pnp-admm", "denoiser": "bm3d"}, ValueError, "unknown denoiser"),
+        ({"method": "admm-tv", "rho": 0.0}, ValueError, "rho"),
         ({"channel_axis": 3}, ValueError, "channel_axis"),
     ],
 )
@@ -152,7 +157,7 @@ def test_bad_arguments_are_refused_before_any_work(kwargs, error, match):
     image = np.random.default_rng(3).random((32, 32, 3)).astype(np.float32)
     kwargs = {"channel_axis": -1, **kwargs}
     with pytest.raises(error, match=match):
-        nip.deconvolve(image, gaussian_kernel(5, 1.0), **kwargs)
+        nip.deconvolve_iter(image, gaussian_kernel(5, 1.0), **kwargs)  # refused before the first step
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -98,15 +98,27 @@ class DeconvolutionProblem:
 
 
 def _clamped(iterates: Iterator[Iterate], nonneg: bool) -> Iterator[Iterate]:
-    for it in iterates:
-        yield Iterate(it.iteration, it.x.clamp(min=0.0), it.objective, it.residual, it.elapsed) if nonneg else it
+    """Direct methods honour ``nonneg`` by projecting their answer onto ``x ≥ 0``."""
+    if not nonneg:
+        return iterates
+    return (replace(it, x=it.x.clamp(min=0.0)) for it in iterates)
+
+
+def _require_periodic(problem: DeconvolutionProblem, method: str) -> None:
+    if problem.op.boundary != "periodic":
+        raise ValueError(f"method {method!r} is a Fourier-space filter and needs boundary='periodic'; "
+                         "use tikhonov or an iterative method with boundary='zero'")
 
 
 def _fourier(problem, *, lam, n_iter, nonneg, x0, eps=None):
+    _require_periodic(problem, "fourier")
+    if eps is not None and not eps >= 0:
+        raise ValueError(f"eps must be non-negative, got {eps}")
     return _clamped(fourier_filter(problem.op, problem.y, symbol=lam if eps is None else eps), nonneg)
 
 
 def _wiener(problem, *, lam, n_iter, nonneg, x0, nsr=None):
+    _require_periodic(problem, "wiener")
     if nsr is None:
         nsr = wiener_nsr(problem.op, problem.y, problem.noise_sigma)
     elif not nsr >= 0:
@@ -127,7 +139,8 @@ def _tikhonov(problem, *, lam, n_iter, nonneg, x0, regulariser="gradient"):
 
 
 def _landweber(problem, *, lam, n_iter, nonneg, x0, step=None):
-    return landweber(problem.op, problem.y, n_iter=n_iter, step=_step(problem, step), x0=_start(problem, x0), nonneg=nonneg)
+    return landweber(problem.op, problem.y, n_iter=n_iter, step=_step(problem, step), x0=_start(problem, x0),
+                     nonneg=nonneg)
 
 
 def _fista_l1(problem, *, lam, n_iter, nonneg, x0, step=None):
@@ -137,8 +150,8 @@ def _fista_l1(problem, *, lam, n_iter, nonneg, x0, step=None):
 
 def _fista_tv(problem, *, lam, n_iter, nonneg, x0, step=None, n_inner=5):
     prox = TVProx(problem.gradient, n_iter=n_inner, nonneg=nonneg)
-    return fista(problem.op, problem.y, prox, lam=lam, n_iter=n_iter, step=_step(problem, step), x0=_start(problem, x0),
-                 penalty=prox.penalty)
+    return fista(problem.op, problem.y, prox, lam=lam, n_iter=n_iter, step=_step(problem, step),
+                 x0=_start(problem, x0), penalty=prox.penalty)
 
 
 def _admm_tv(problem, *, lam, n_iter, nonneg, x0, rho=None):
@@ -148,8 +161,8 @@ def _admm_tv(problem, *, lam, n_iter, nonneg, x0, rho=None):
 
 
 def _pnp_fista(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", step=None):
-    return pnp_fista(problem.op, problem.y, get_denoiser(denoiser), sigma=lam, n_iter=n_iter, step=_step(problem, step),
-                     x0=_start(problem, x0), nonneg=nonneg)
+    return pnp_fista(problem.op, problem.y, get_denoiser(denoiser), sigma=lam, n_iter=n_iter,
+                     step=_step(problem, step), x0=_start(problem, x0), nonneg=nonneg)
 
 
 def _pnp_admm(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", rho=None):
@@ -163,7 +176,8 @@ def _pnp_admm(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", rho=None):
 
 
 def _adam(problem, *, lam, n_iter, nonneg, x0, lr=1e-3):
-    return adam_l1(problem.op, problem.y, lam=lam, n_iter=n_iter, lr=lr, x0=_start(problem, x0), nonneg=nonneg)
+    return adam_l1(problem.op, problem.y, lam=lam, n_iter=n_iter, lr=lr, x0=_start(problem, x0),
+                   nonneg=nonneg)
 
 
 def _richardson_lucy(problem, *, lam, n_iter, nonneg, x0):
@@ -273,7 +287,11 @@ def deconvolve_iter(
     lam = _check_lam(lam, spec)
     n_iter = _check_n_iter(n_iter, spec)
     start = None if x0 is None else problem.to_internal(_check_x0(x0, image, problem.op.device))
-    return _stream(problem, spec, lam, n_iter, bool(nonneg), start, options)
+    if lam == "auto":
+        return _stream(problem, _auto_iterates(problem, spec, n_iter, bool(nonneg), start, options))
+    # built now, so that bad option values are refused here (set-up such as FFTs of the data runs too)
+    return _stream(problem, spec.solver(problem, lam=lam, n_iter=n_iter, nonneg=bool(nonneg), x0=start,
+                                        **options))
 
 
 def deconvolve(
@@ -370,11 +388,15 @@ def choose_lam(
     return _auto_lam(problem, spec, _check_n_iter(n_iter, spec), bool(nonneg), options)
 
 
-def _stream(problem, spec, lam, n_iter, nonneg, x0, options) -> Iterator[Iterate]:
-    if lam == "auto":
-        lam = _auto_lam(problem, spec, n_iter, nonneg, options)
-    for it in spec.solver(problem, lam=lam, n_iter=n_iter, nonneg=nonneg, x0=x0, **options):
-        yield Iterate(it.iteration, problem.to_output(it.x), it.objective, it.residual, it.elapsed)
+def _stream(problem: DeconvolutionProblem, iterates: Iterator[Iterate]) -> Iterator[Iterate]:
+    for it in iterates:
+        yield replace(it, x=problem.to_output(it.x))
+
+
+def _auto_iterates(problem, spec, n_iter, nonneg, x0, options) -> Iterator[Iterate]:
+    """The λ search runs when the stream is first consumed (in the caller's worker thread)."""
+    lam = _auto_lam(problem, spec, n_iter, nonneg, options)
+    yield from spec.solver(problem, lam=lam, n_iter=n_iter, nonneg=nonneg, x0=x0, **options)
 
 
 def _auto_lam(problem, spec, n_iter, nonneg, options) -> float:
