@@ -22,7 +22,7 @@ def main(argv=None) -> None:
     case = astronaut_case(args.small)
     axis = case.channel_axis
     denoisers = list(DENOISERS)
-    n_iter = 5 if args.small else None  # None: each method's default
+    n_iter = 2 if args.small else None  # None: each method's default
     score("input (blurred + noise)", case.clean, case.blurred, channel_axis=axis)
 
     results, curves = {}, {}
