@@ -82,8 +82,16 @@ def test_debug_shows_the_exception(files):
               "--debug"])
 
 
-def test_help_exits_cleanly(capsys):
+def test_help_lists_the_subcommands_and_each_has_examples(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["deconvolve", "--help"])
+        main(["--help"])
     assert exit_info.value.code == 0
-    assert "examples:" in capsys.readouterr().out
+    top = capsys.readouterr().out
+    for command in ("deconvolve", "reconstruct", "align", "simulate", "demo"):
+        assert command in top
+        with pytest.raises(SystemExit):
+            main([command, "--help"] if command != "simulate" else ["simulate", "blur", "--help"])
+        assert "examples:" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["deconvolve", "--help"])
+    assert "admm-tv" in capsys.readouterr().out
