@@ -100,8 +100,8 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(summary, default=_plain))
     elif not args.quiet and args.command != "demo":
-        print(f"wrote {summary['output']} ({'x'.join(map(str, summary['shape']))}) in {summary['elapsed']:.2f} s"
-              + (f", PSNR {summary['psnr']:.2f} dB" if "psnr" in summary else ""))
+        print(f"wrote {summary['output']} ({'x'.join(map(str, summary['shape']))}) in {summary['elapsed_s']:.2f} s"
+              + (f", PSNR {summary['psnr_db']:.2f} dB" if "psnr_db" in summary else ""))
     return 0
 
 

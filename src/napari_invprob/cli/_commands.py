@@ -1,8 +1,10 @@
 """The subcommands: each checks its outputs, reads its inputs, runs the Python call and writes atomically.
 
 Every command returns a summary (a dict) that ``main`` prints as JSON with ``--json``; the same record,
-with the parameters used, is written beside the output as ``<out>.json``, mirroring the metadata a
-result layer carries in napari (method, parameters, source, iterations, elapsed seconds, version).
+with the parameters used, is written beside the output as ``<out>.json``. Its keys are those of a
+result layer's ``metadata`` in napari (``napari_invprob_version``, ``problem``, ``method``,
+``parameters``, ``iterations``, ``elapsed_s``, ``status``, ``psnr_db``/``ssim`` with a reference), with
+``source`` (the input file) for the widget's ``source_layer`` and the command line that made it.
 """
 
 from __future__ import annotations
@@ -21,16 +23,17 @@ from ._progress import ChunkProgress, follow, progress_bar
 from .errors import CliError
 
 
-def record(command: str, *, method, parameters: dict, source, iterations, elapsed: float, **extra) -> dict:
-    """How a result was made: the JSON sidecar, and the keys of a result layer's metadata."""
+def record(problem: str, *, method, parameters: dict, source, iterations, elapsed: float, **extra) -> dict:
+    """How a result was made: the JSON sidecar, with the keys of a result layer's metadata."""
     return {
         "napari_invprob_version": __version__,
-        "command": command,
+        "problem": problem,
         "method": method,
-        "parameters": parameters,
+        "parameters": {k: v for k, v in parameters.items() if k != "method"},
         "source": None if source is None else str(Path(source).resolve()),
         "iterations": iterations,
-        "elapsed": round(float(elapsed), 4),
+        "elapsed_s": round(float(elapsed), 4),
+        "status": "finished",
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "argv": ["napari-invprob", *sys.argv[1:]],
         **extra,
@@ -45,7 +48,7 @@ def _quality(reference, result, channel_axis) -> dict:
 
     data_range = float(reference.max() - reference.min()) or 1.0
     return {
-        "psnr": round(psnr(reference, result, data_range=data_range), 3),
+        "psnr_db": round(psnr(reference, result, data_range=data_range), 3),
         "ssim": round(ssim(reference, result, data_range=data_range, channel_axis=channel_axis), 4),
         "data_range": data_range,
     }
@@ -108,9 +111,9 @@ def deconvolve(args) -> dict:
         args, n_iter=n_iter, desc=args.method,
     )
     parameters = {k: v for k, v in keywords.items() if k != "device"}
-    parameters.update(psf=psf_record, lam=args.lam if args.lam is not None else spec.default_lam, n_iter=n_iter)
-    entry = record("deconvolve", method=args.method, parameters=parameters, source=args.input,
-                   iterations=iterations, elapsed=elapsed, scheduler=args.scheduler,
+    parameters.update(lam=args.lam if args.lam is not None else spec.default_lam, n_iter=n_iter)
+    entry = record("deconvolution", method=args.method, parameters=parameters, source=args.input,
+                   iterations=iterations, elapsed=elapsed, psf_source=psf_record, scheduler=args.scheduler,
                    **_quality(reference, result, axis))
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry)
 
@@ -141,7 +144,7 @@ def reconstruct(args) -> dict:
     parameters = {k: v for k, v in keywords.items() if k != "device"}
     parameters.update(angles=series.angles, angle_source=series.angle_source,
                       lam=args.lam if args.lam is not None else spec.default_lam, n_iter=n_iter)
-    entry = record("reconstruct", method=args.method, parameters=parameters, source=args.input,
+    entry = record("tomography", method=args.method, parameters=parameters, source=args.input,
                    iterations=iterations, elapsed=elapsed, scheduler=args.scheduler,
                    **_quality(reference, result, None))
     return _finish(plan, out, result, _voxel_size(args, series.pixel_size), entry)
@@ -174,7 +177,7 @@ def align(args) -> dict:
     aligned = apply_shifts(series.data, step.shifts)
     elapsed = time.perf_counter() - start
     plan.write_text(_angle_file(out), _angle_text(series.angles))
-    entry = record("align", method=args.method, parameters={**keywords, "angles": series.angles},
+    entry = record("alignment", method=args.method, parameters={**keywords, "angles": series.angles},
                    source=args.input, iterations=step.iteration, elapsed=elapsed, shifts=step.shifts,
                    angle_file=str(_angle_file(out).resolve()))
     return _finish(plan, out, np.asarray(aligned, dtype=np.float32), _voxel_size(args, series.pixel_size), entry)
@@ -194,7 +197,7 @@ def simulate(args) -> dict:
         axis = _inputs.channel_axis(args.channel_axis, image)
         psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_ndim(image, axis))
         result = sim.blur(image, psf, args.noise, args.seed, channel_axis=axis, boundary=args.boundary)
-        parameters = dict(psf=psf_record, noise_sigma=args.noise, seed=args.seed, channel_axis=axis,
+        parameters = dict(psf_source=psf_record, noise_sigma=args.noise, seed=args.seed, channel_axis=axis,
                           boundary=args.boundary)
     else:
         angles = _inputs.angles_from_flags(args)
@@ -205,7 +208,7 @@ def simulate(args) -> dict:
         result = sim.project(image, angles, args.noise, args.seed, tilt_axis=args.tilt_axis)
         parameters = dict(angles=np.asarray(angles), noise=args.noise, seed=args.seed, tilt_axis=args.tilt_axis)
         plan.write_text(_angle_file(out), _angle_text(angles))
-    entry = record(f"simulate {args.kind}", method=args.kind, parameters=parameters, source=args.input,
+    entry = record("simulation", method=args.kind, parameters=parameters, source=args.input,
                    iterations=1, elapsed=time.perf_counter() - start)
     return _finish(plan, out, np.asarray(result, dtype=np.float32), _voxel_size(args, pixel_size), entry)
 
@@ -234,16 +237,16 @@ def demo(args) -> dict:
     quality_in = _quality(case.clean, case.blurred, case.channel_axis)
     quality_out = _quality(case.clean, restored, case.channel_axis)
     parameters = dict(method=args.method, lam=args.lam if args.lam is not None else spec.default_lam,
-                      n_iter=n_iter, channel_axis=case.channel_axis, boundary="periodic",
-                      psf={"gaussian": {"sigma": [4.0, 4.0], "size": [7, 7]}})
-    entry = record("demo", method=args.method, parameters=parameters, source=None,
+                      n_iter=n_iter, channel_axis=case.channel_axis, boundary="periodic")
+    entry = record("deconvolution", method=args.method, parameters=parameters, source=None,
                    iterations=final.iteration, elapsed=final.elapsed,
-                   input_psnr=quality_in["psnr"], input_ssim=quality_in["ssim"], **quality_out)
+                   psf_source={"gaussian": {"sigma": [4.0, 4.0], "size": [7, 7]}},
+                   input_psnr_db=quality_in["psnr_db"], input_ssim=quality_in["ssim"], **quality_out)
     summary = _finish(plan, names["restored"], restored, None, entry)
     if not args.quiet and not args.json:
         print(f"the lecture's case: astronaut 512x512 RGB, 7x7 Gaussian PSF (σ 4), noise σ 0.05\n"
-              f"  blurred input    PSNR {quality_in['psnr']:6.2f} dB   SSIM {quality_in['ssim']:.3f}\n"
-              f"  {args.method:<16} PSNR {quality_out['psnr']:6.2f} dB   SSIM {quality_out['ssim']:.3f}"
+              f"  blurred input    PSNR {quality_in['psnr_db']:6.2f} dB   SSIM {quality_in['ssim']:.3f}\n"
+              f"  {args.method:<16} PSNR {quality_out['psnr_db']:6.2f} dB   SSIM {quality_out['ssim']:.3f}"
               f"   ({final.iteration} iterations, {final.elapsed:.2f} s)\n"
               f"  written to {directory}/: clean.tif blurred.tif psf.tif restored.tif restored.tif.json")
     return summary
