@@ -33,7 +33,7 @@ from ..solvers.fourier import fourier_filter, fourier_least_squares_step
 from ..solvers.landweber import landweber
 from ..solvers.pnp import pnp_admm, pnp_fista
 from ..solvers.richardson_lucy import richardson_lucy, richardson_lucy_tv
-from .lam_selection import discrepancy_lam
+from .lam_selection import minimise_risk_lam
 from .methods import MethodSpec
 from .noise import estimate_noise_sigma, wiener_nsr
 
@@ -247,10 +247,10 @@ METHODS["tv"] = MethodSpec(
     uses_lam=True, iterative=True, default_lam=_ADMM_TV.default_lam, default_n_iter=_ADMM_TV.default_n_iter,
 )
 
-#: Methods whose λ the data-driven choice ``lam="auto"`` can set (the misfit must grow with λ).
+#: Methods whose λ ``lam="auto"`` can set: their answer must depend smoothly on Gaussian-noise data.
 AUTO_LAM_METHODS = ("fourier", "tikhonov", "fista-tv", "admm-tv", "tv", "fista-l1", "pnp-fista", "pnp-admm")
-#: Morozov's factor: ``lam="auto"`` makes ``‖Hx − y‖² = τ·M·σ²``.
-DISCREPANCY_TAU = 1.0
+#: Size of the Monte-Carlo probe of SURE's divergence, relative to the noise level.
+PROBE_SIZE = 0.01
 
 
 # -- the calls -----------------------------------------------------------------------------------------
@@ -324,8 +324,10 @@ def deconvolve(
     lam : float, "auto" or None
         Regularisation weight on data scaled to a peak of 1 (for ``pnp-*`` the denoiser strength σ, for
         ``fourier`` the lecture's eps); None takes the method's default (tuned on the lecture's case);
-        ``"auto"`` picks it by the discrepancy principle ``‖Hx − y‖² = M·σ̂²`` with the noise level σ̂
-        estimated from the data. Ignored by methods without λ.
+        ``"auto"`` picks the λ that minimises SURE, an unbiased estimate of the predicted risk
+        ``E‖H(x_λ − x)‖²`` computed from the data and their estimated noise level (no reference
+        needed; six to ten solves, see :mod:`napari_invprob.problems.lam_selection`). Ignored by
+        methods without λ.
     n_iter : int, optional
         Iterations (default: the method's); ignored by direct methods.
     channel_axis : int, optional
@@ -374,12 +376,12 @@ def choose_lam(
     device=None,
     **options,
 ) -> float:
-    """The λ that ``lam="auto"`` would use: the discrepancy principle ``‖Hx_λ − y‖² = M·σ̂²``.
+    """The λ that ``lam="auto"`` would use: the minimiser of SURE's predicted risk.
 
-    Takes the arguments of :func:`deconvolve` (without ``lam`` and ``x0``); σ̂ is estimated from the
-    data's spectrum where the PSF passes no signal (see :func:`~napari_invprob.problems.noise.
-    estimate_noise_sigma`). Costs five to seven solves. λ refers to the data scaled to a peak of 1, as
-    everywhere in :func:`deconvolve`.
+    Takes the arguments of :func:`deconvolve` (without ``lam`` and ``x0``); the noise level is estimated
+    from the data's spectrum where the PSF passes no signal (see
+    :func:`~napari_invprob.problems.noise.estimate_noise_sigma`). Costs six to ten solves. λ refers to
+    the data scaled to a peak of 1, as everywhere in :func:`deconvolve`.
     """
     spec = _method_spec(method)
     _check_options(spec, options)
@@ -400,17 +402,25 @@ def _auto_iterates(problem, spec, n_iter, nonneg, x0, options) -> Iterator[Itera
 
 
 def _auto_lam(problem, spec, n_iter, nonneg, options) -> float:
-    """Discrepancy principle; successive solves are warm-started from the previous answer."""
-    warm: dict[str, torch.Tensor] = {}
+    """λ minimising SURE's estimate of the predicted risk ``E‖H(x_λ − x)‖²`` (two solves per λ)."""
+    sigma = problem.noise_sigma
+    if not sigma > 0:
+        raise ValueError("the data look noise-free (estimated noise level 0); give lam explicitly")
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    probe = torch.randn(problem.y.shape, generator=generator).to(problem.y.device)
+    epsilon = PROBE_SIZE * sigma
+    perturbed = replace(problem, y=problem.y + epsilon * probe)
 
-    def residual_sq(lam: float) -> float:
-        x = last(spec.solver(problem, lam=lam, n_iter=n_iter, nonneg=nonneg, x0=warm.get("x"), **options)).x
-        if spec.iterative:
-            warm["x"] = x
-        return problem.residual_sq(x)
+    def solve(data: DeconvolutionProblem, lam: float) -> torch.Tensor:
+        return last(spec.solver(data, lam=lam, n_iter=n_iter, nonneg=nonneg, x0=None, **options)).x
 
-    target = DISCREPANCY_TAU * problem.y.numel() * problem.noise_sigma**2
-    return discrepancy_lam(residual_sq, target, lam_start=spec.default_lam)
+    def risk(lam: float) -> float:
+        fitted = problem.op.forward(solve(problem, lam))
+        divergence = float(torch.sum(probe * (problem.op.forward(solve(perturbed, lam)) - fitted))) / epsilon
+        misfit = float(torch.sum((fitted - problem.y) ** 2))
+        return misfit - problem.y.numel() * sigma**2 + 2.0 * sigma**2 * divergence
+
+    return minimise_risk_lam(risk, lam_start=spec.default_lam)
 
 
 # -- checks, all before any work ------------------------------------------------------------------------
