@@ -119,3 +119,11 @@ def test_integer_stacks_align_like_float_ones(drifting):
     _, from_counts = align(counts, ANGLES, method="cross-correlation")
     _, from_floats = align(counts.astype(np.float32), ANGLES, method="cross-correlation")
     np.testing.assert_allclose(from_counts, from_floats, atol=1e-3)
+
+
+def test_align_iter_checks_at_the_call(drifting):
+    from napari_invprob.alignment import align_iter
+
+    series, _ = drifting
+    with pytest.raises(ValueError, match="n_iter"):
+        align_iter(series, ANGLES, n_iter=0)

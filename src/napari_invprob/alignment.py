@@ -132,7 +132,9 @@ def align_iter(
 ) -> Iterator[AlignmentStep]:
     """Like :func:`align`, as a generator of :class:`AlignmentStep` (one per stage or round).
 
-    A GUI can show progress and stop between steps; the last step's ``shifts`` are the result.
+    The arguments are checked at the call, before any work; the work happens as the generator is
+    consumed. A GUI can show progress and stop between steps; the last step's ``shifts`` are the
+    result.
     """
     series, angles = _checked(tilt_series, angles, tilt_axis)
     if method not in METHODS:
@@ -143,10 +145,14 @@ def align_iter(
         raise ValueError(f"n_iter must be a positive integer, got {n_iter!r}")
     if max_shift is not None and not max_shift > 0:
         raise ValueError(f"max_shift must be positive, got {max_shift}")
-    if tilt_axis == "x":
-        series = series.transpose(0, 2, 1)
     if isinstance(max_size, bool) or int(max_size) != max_size or max_size < 16:
         raise ValueError(f"max_size must be an integer of at least 16, got {max_size!r}")
+    return _align_steps(series, angles, tilt_axis, method, int(n_iter), max_shift, centre, int(max_size), device)
+
+
+def _align_steps(series, angles, tilt_axis, method, n_iter, max_shift, centre, max_size, device):
+    if tilt_axis == "x":
+        series = series.transpose(0, 2, 1)
     factor = max(1, int(np.ceil(max(series.shape[1:]) / max_size)))
     work = bin_series(series, factor) if factor > 1 else series
     del series
@@ -161,7 +167,7 @@ def align_iter(
     yield AlignmentStep("cross-correlation", 1, in_image_pixels(shifts), factor * float(np.sqrt(np.mean(shifts**2))))
     if method == "cross-correlation":
         return
-    rounds = _projection_matching_rounds(work, angles, shifts, n_iter=int(n_iter), device=device)
+    rounds = _projection_matching_rounds(work, angles, shifts, n_iter=n_iter, device=device)
     for round_, (shifts, change) in enumerate(rounds, start=1):
         yield AlignmentStep("projection-matching", round_, in_image_pixels(shifts), factor * change)
 
