@@ -261,3 +261,75 @@ def test_screenshot_of_a_finished_result_is_not_blank(make_napari_viewer, qtbot)
     image = viewer.screenshot(str(SCREENSHOT_DIR / "finished_result.png"), canvas_only=True, flash=False)
     grey = image[..., :3].mean(axis=-1)
     assert grey.std() > 20 and (grey > 100).mean() > 0.05
+
+
+def test_tilt_series_sample_aligns_and_reconstructs_in_3d(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "tilt_series")
+    series = viewer.layers.selection.active
+    tomo = dock(viewer, "Tomography")
+    assert tomo.input.value is series and tomo.angle_source.value == "input's metadata"
+    tomo.align_method.value = "cross-correlation"
+    tomo.align()
+    qtbot.waitUntil(lambda: viewer.layers[-1].name == f"{series.name} (aligned)", timeout=30_000)
+    aligned = viewer.layers[-1]
+    assert aligned.data.shape == series.data.shape and aligned.metadata["shifts"].shape == (series.data.shape[0], 2)
+    assert tomo.input.value is aligned  # an aligned series is a measurement: the input follows it
+    tomo.method.value = "sirt"
+    tomo.n_iter.value = 3
+    tomo.thickness.value = 64
+    tomo.reference.value = viewer.layers["rods and spheres (reference volume)"]
+    tomo.run()
+    wait_until_done(qtbot, tomo)
+    result = viewer.layers[-1]
+    assert not errors and result.data.shape == (64, 96, 96) and result.metadata["iterations"] == 3
+    assert result.metadata["parameters"]["thickness"] == 64 and "psnr_db" in result.metadata
+
+
+def test_choose_lambda_by_cross_validation_sets_the_field(make_napari_viewer, qtbot, errors, monkeypatch):
+    from napari_invprob import project
+    from napari_invprob.phantom import shepp_logan_image
+    from napari_invprob.widgets import tomography
+
+    infos = []
+    monkeypatch.setattr(tomography, "show_info", infos.append)
+
+    viewer = make_napari_viewer()
+    angles = np.linspace(-70, 70, 32)
+    sinogram = project(shepp_logan_image(64), angles)
+    viewer.add_image(sinogram, name="sinogram", metadata={"angles": angles})
+    tomo = dock(viewer, "Tomography")
+    tomo.method.value = "fista-tv"
+    tomo.n_iter.value = 10
+    before = tomo.lam.number
+    worker = tomo.choose_lam()
+    assert worker is not None
+    qtbot.waitUntil(lambda: tomo._task is None, timeout=60_000)
+    assert not errors
+    assert len(infos) == 1 and "cross-validation chose λ" in infos[0]
+    chosen = float(infos[0].split("λ = ")[1].split()[0])
+    assert tomo.lam.number == pytest.approx(chosen, rel=1e-2)
+    assert np.isclose(before * np.logspace(-1.5, 1.5, 7), chosen, rtol=1e-2).any()
+
+
+def test_runs_that_cannot_fit_are_refused_and_slow_ones_announced(make_napari_viewer, qtbot, errors, monkeypatch):
+    from napari_invprob.widgets import _estimate
+
+    viewer = make_napari_viewer()
+    add_blurred(viewer)
+    widget = dock(viewer, "Deconvolution")
+    before = snapshot(viewer)
+    monkeypatch.setattr(_estimate, "available_memory", lambda: 2**16)
+    assert widget.run() is None
+    assert "GiB" in errors[-1] and "crop or bin" in errors[-1]
+    assert_unchanged(viewer, before)
+    monkeypatch.undo()
+    monkeypatch.setattr(_base, "show_error", errors.append)
+    warnings = []
+    monkeypatch.setattr(_base, "show_warning", warnings.append)
+    monkeypatch.setattr(_estimate, "SLOW_RUN_SECONDS", 1.0)
+    widget.n_iter.value = 100_000
+    assert widget.run() is not None
+    widget.stop()
+    wait_until_done(qtbot, widget)
+    assert len(warnings) == 1 and "this run will take about" in warnings[0] and "Stop" in warnings[0]
