@@ -116,17 +116,19 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient) -> Iterator[Iterate]:
     y = y.clamp(min=0.0)
     x = _start(op, y, x0)
     sensitivity = op.adjoint(torch.ones_like(y))
+    inverse_sensitivity = 1.0 / sensitivity.clamp(min=EPS)
     constant = float(torch.sum(torch.xlogy(y, y) - y))
     ax = op.forward(x).clamp_(min=EPS)
     for k in range(1, n_iter + 1):
-        denominator = sensitivity
+        correction = op.adjoint(y / ax)
         if lam:
             dx = gradient.forward(x)
             unit = dx / torch.sqrt(gradient_magnitude(gradient, dx) ** 2 + EPS**2).unsqueeze(
                 -(len(gradient.in_shape) + 1)
             )
-            denominator = sensitivity + lam * gradient.adjoint(unit)
-        x = x * op.adjoint(y / ax) / denominator.clamp(min=EPS)
+            x = x * correction / (sensitivity + lam * gradient.adjoint(unit)).clamp_(min=EPS)
+        else:
+            x = x * correction.mul_(inverse_sensitivity)
         ax = op.forward(x).clamp_(min=EPS)
         objective = _i_divergence(y, ax, constant) + (lam * tv_norm(gradient, x) if lam else 0.0)
         yield Iterate(k, x, objective, float(torch.linalg.vector_norm(ax - y)), clock())
