@@ -33,9 +33,4 @@ def project_box(v: torch.Tensor, lower: float | None = None, upper: float | None
     return torch.clamp(v, min=lower, max=upper)
 
 
-def zero_penalty(x: torch.Tensor) -> float:
-    """The penalty ``h(x) = 0`` (no regularisation; its proximal map is the identity)."""
-    return 0.0
-
-
-__all__ = ["l1_norm", "project_box", "project_nonneg", "soft_threshold", "zero_penalty"]
+__all__ = ["l1_norm", "project_box", "project_nonneg", "soft_threshold"]
