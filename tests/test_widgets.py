@@ -76,12 +76,12 @@ def test_sample_data_runs_with_no_control_touched_and_streams_into_the_layer(mak
     assert result.name == "astronaut (blurred, noisy) (admm-tv)" and result.rgb
     updates = []
     result.events.data.connect(lambda event: updates.append(result.metadata["iterations"]))
-    qtbot.waitUntil(lambda: len(updates) >= 2 and updates[-1] >= 4, timeout=60_000)
+    qtbot.waitUntil(lambda: len(updates) >= 2 and updates[-1] >= 2, timeout=60_000)
     widget.stop()
     wait_until_done(qtbot, widget)
     assert not errors and updates == sorted(updates)
     clean = viewer.layers["astronaut (reference)"].data
-    assert metrics.psnr(clean, result.data, data_range=1.0) > 25.0  # input: 21.96 dB
+    assert metrics.psnr(clean, result.data, data_range=1.0) > 23.5  # input 21.96 dB; 26 dB when finished
     assert result.metadata["status"] == "stopped" and result.metadata["scored_iteration"] >= 1
 
 
@@ -256,6 +256,7 @@ def test_screenshot_of_a_finished_result_is_not_blank(make_napari_viewer, qtbot)
     widget.run()
     wait_until_done(qtbot, widget)
     viewer.layers["blurred"].visible = False
+    viewer.window._qt_window.resize(1200, 800)
     viewer.reset_view()
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     image = viewer.screenshot(str(SCREENSHOT_DIR / "finished_result.png"), canvas_only=True, flash=False)

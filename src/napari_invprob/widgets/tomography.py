@@ -75,6 +75,7 @@ class TomographyWidget(SolverWidget):
         fourier_row.margins = (0, 0, 0, 0)
         align_row = Container(widgets=[self.align_method, self._align_button], layout="horizontal")
         align_row.margins = (0, 0, 0, 0)
+        self._align_row = align_row
         self._add_controls(self.angle_source, self.angle_file, self.angle_start, self.angle_stop,
                            self.angle_count, self.tilt_axis, align_row, self.thickness, *self._solver_controls(),
                            self._choose_lam_button)
@@ -99,6 +100,7 @@ class TomographyWidget(SolverWidget):
             self.tilt_axis.value = layer.metadata["tilt_axis"]
         if layer.data.ndim in (2, 3):
             self.angle_count.value = int(layer.data.shape[0])
+        self._align_row.visible = layer.data.ndim == 3  # alignment is for tilt series
         self._show_angle_controls(self.angle_source.value)
 
     def _show_angle_controls(self, source: str) -> None:
