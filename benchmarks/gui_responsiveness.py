@@ -122,7 +122,9 @@ def main() -> int:
         viewer.close()
 
     header = f"{'case':<52} {'iters':>6} {'run s':>7} {'max GUI gap ms':>15} {'updates/s':>10} {'stop s':>7}"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print("GUI responsiveness (goals: gap <= 100 ms, updates >= 10/s or one per iteration, stop <= 0.5 s)")
+    print(f"{os.cpu_count()} CPU cores, load average {load} (1, 5, 15 min) at the end; Xvfb software OpenGL")
     print(header)
     print("-" * len(header))
     for r in rows:
