@@ -16,10 +16,11 @@ from matplotlib import pyplot as plt
 
 import napari_invprob as nip
 from napari_invprob import metrics, operators
+from napari_invprob.problems import deconvolution
 from napari_invprob.priors.tv import tv_norm
 
 METHODS = {"fista-tv": "FISTA-TV", "admm-tv": "ADMM-TV"}
-LAM = 0.0075  # the methods' default λ, tuned on the lecture's case
+LAM = deconvolution.METHODS["admm-tv"].default_lam  # tuned on the lecture's case; the same λ for both
 
 
 def tv_objective(case, lam: float):
