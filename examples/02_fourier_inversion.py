@@ -9,7 +9,7 @@ noise comes back, until the image drowns. A moderate eps trades resolution for n
 from __future__ import annotations
 
 import numpy as np
-from _common import astronaut_case, parse_args, quality_title, save, score, show
+from _common import DETAIL_NOTE, astronaut_case, detail, parse_args, quality_title, save, score, show
 from matplotlib import pyplot as plt
 
 import napari_invprob as nip
@@ -49,11 +49,11 @@ def main(argv=None) -> None:
     best = eps_values[int(np.argmax([p for p, _ in scores]))]
     shown = sorted({best, 1e-2, 1e-3, 1e-10}, reverse=True)  # 1e-3: the lecture's eps
     fig, axes = plt.subplots(1, len(shown) + 1, figsize=(3.8 * (len(shown) + 1), 4.3))
-    show(axes[0], case.blurred, "blurred + noise (σ 0.05)")
+    show(axes[0], detail(case.blurred), "blurred + noise (σ 0.05)")
     for ax, eps in zip(axes[1:], shown):
         p, s = scores[eps_values.index(eps)]
-        show(ax, results[eps], quality_title(f"eps {eps:g}" + (" (best)" if eps == best else ""), p, s))
-    fig.suptitle("With noise: the smaller eps, the louder the noise", fontsize=12)
+        show(ax, detail(results[eps]), quality_title(f"eps {eps:g}" + (" (best)" if eps == best else ""), p, s))
+    fig.suptitle(f"With noise: the smaller eps, the louder the noise ({DETAIL_NOTE})", fontsize=12)
     save(fig, args.out, "02_fourier_noisy")
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))

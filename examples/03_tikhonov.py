@@ -10,7 +10,7 @@ space for a periodic blur (one FFT pair per image).
 from __future__ import annotations
 
 import numpy as np
-from _common import astronaut_case, parse_args, quality_title, save, score, show
+from _common import DETAIL_NOTE, astronaut_case, detail, parse_args, quality_title, save, score, show
 from matplotlib import pyplot as plt
 
 import napari_invprob as nip
@@ -46,12 +46,13 @@ def main(argv=None) -> None:
     save(fig, args.out, "03_tikhonov_psnr_vs_lam")
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
-    show(axes[0], case.blurred, quality_title("blurred + noise", *score(
+    show(axes[0], detail(case.blurred), quality_title("blurred + noise", *score(
         "input (blurred + noise)", case.clean, case.blurred, channel_axis=axis)))
     for ax, (regulariser, label) in zip(axes[1:], REGULARISERS.items()):
         lam, p, s, restored = best[regulariser]
         print(f"best λ with {label}: {lam:.2g}")
-        show(ax, restored, quality_title(f"Tikhonov, {label}, best λ {lam:.2g}", p, s))
+        show(ax, detail(restored), quality_title(f"Tikhonov, {label}, best λ {lam:.2g}", p, s))
+    fig.suptitle(DETAIL_NOTE, fontsize=10)
     save(fig, args.out, "03_tikhonov_best")
 
 

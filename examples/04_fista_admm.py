@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from _common import astronaut_case, parse_args, quality_title, save, score, show
+from _common import DETAIL_NOTE, astronaut_case, detail, parse_args, quality_title, save, score, show
 from matplotlib import pyplot as plt
 
 import napari_invprob as nip
@@ -81,7 +81,8 @@ def main(argv=None) -> None:
     for row, (method, label) in zip(axes, METHODS.items()):
         for ax, k in zip(row, snapshots):
             p, s = score(f"{method}, iteration {k}", case.clean, frames[method, k], channel_axis=axis)
-            show(ax, frames[method, k], quality_title(f"{label}, iteration {k}", p, s))
+            show(ax, detail(frames[method, k]), quality_title(f"{label}, iteration {k}", p, s))
+    fig.suptitle(DETAIL_NOTE, fontsize=10)
     save(fig, args.out, "04_fista_admm_iterates")
 
 

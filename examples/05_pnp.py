@@ -7,7 +7,7 @@ variation (ROF), plain Gaussian smoothing, or the small learned denoiser shipped
 
 from __future__ import annotations
 
-from _common import astronaut_case, parse_args, quality_title, save, score, show
+from _common import DETAIL_NOTE, astronaut_case, detail, parse_args, quality_title, save, score, show
 from matplotlib import pyplot as plt
 
 import napari_invprob as nip
@@ -42,7 +42,7 @@ def main(argv=None) -> None:
         for ax, denoiser in zip(row[:-1], denoisers):
             p, s = score(f"{method}, {denoiser} denoiser", case.clean, results[method, denoiser],
                          channel_axis=axis)
-            show(ax, results[method, denoiser], quality_title(f"{label}, D = {denoiser}", p, s))
+            show(ax, detail(results[method, denoiser]), quality_title(f"{label}, D = {denoiser}", p, s))
         plot = row[-1]
         for denoiser in denoisers:
             plot.plot(range(1, len(curves[method, denoiser]) + 1), curves[method, denoiser], label=denoiser)
@@ -51,6 +51,7 @@ def main(argv=None) -> None:
         plot.set_ylabel("PSNR (dB)")
         plot.legend()
         plot.grid(alpha=0.3)
+    fig.suptitle(DETAIL_NOTE, fontsize=10)
     fig.tight_layout()
     save(fig, args.out, "05_pnp")
 

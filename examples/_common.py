@@ -43,6 +43,15 @@ def astronaut_case(small: bool) -> datasets.DeconvolutionCase:
                                       case.noise_sigma, case.channel_axis)
 
 
+DETAIL = (slice(30, 286), slice(110, 366))  # the astronaut's face, 256x256 of the 512x512 image
+DETAIL_NOTE = "detail shown (the face); scores over the whole image"
+
+
+def detail(image: np.ndarray) -> np.ndarray:
+    """The face of the full-size astronaut, where deconvolution differences show; a --small crop as it is."""
+    return image[DETAIL] if image.shape[0] >= DETAIL[0].stop and image.shape[1] >= DETAIL[1].stop else image
+
+
 def lecture_tomography_image(n: int) -> np.ndarray:
     """The lecture's tomography object: the astronaut, grey, ``n x n``, smoothed (sigma 1), inside the circle.
 
