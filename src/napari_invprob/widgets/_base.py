@@ -109,6 +109,7 @@ class ResultWidget(Container):
         self._live_timer.timeout.connect(self._live_restart)
         self._run_button.changed.connect(self.run)
         self._stop_button.changed.connect(self.stop)
+        self.native.destroyed.connect(self._runner.detach)
         self.append(self.input)
         napari_viewer.layers.selection.events.active.connect(self._follow_selection)
         self._follow_selection()

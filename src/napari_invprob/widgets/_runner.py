@@ -73,6 +73,12 @@ class _SolveWorker(ClosingWorker):
         super().__init__(_solve, job, min_interval, display_ready, stop_event)
         self.display_ready, self.stop_event = display_ready, stop_event
 
+    def quit(self) -> None:
+        """Ask the worker to end: its solver stops after the iterate in progress (checked every
+        iterate, not only between frames), also when napari quits all workers on exit."""
+        self.stop_event.set()
+        super().quit()
+
 
 def _rest_then(event: threading.Event, busy: float) -> None:
     """Set ``event`` after ``busy`` seconds (at once when ``busy`` is below a millisecond)."""
@@ -143,7 +149,7 @@ class SolveRunner:
             self._launch(worker, job)
         else:
             self._pending = (worker, job)
-            self._quit(self._worker)
+            self._worker.quit()
         return worker
 
     def stop(self) -> None:
@@ -151,14 +157,13 @@ class SolveRunner:
         self._pending = None
         if self._worker is not None:
             self._stop_requested_at = time.perf_counter()
-            self._quit(self._worker)
+            self._worker.quit()
 
-    @staticmethod
-    def _quit(worker: _SolveWorker) -> None:
-        """Ask ``worker`` to end: its solver stops after the iterate in progress (checked every
-        iterate, not only between frames)."""
-        worker.stop_event.set()
-        worker.quit()
+    def detach(self) -> None:
+        """Stop and call back no more (the widget is gone)."""
+        self._on_frame = self._on_done = self._on_error = lambda *args: None
+        self._on_warning = None
+        self.stop()
 
     def _launch(self, worker: GeneratorWorker, job: Job) -> None:
         self._worker, self._job = worker, job
