@@ -141,3 +141,21 @@ def test_solver_warnings_reach_the_warning_slot(qtbot):
     runner.start(Job(warning_solver))
     qtbot.waitUntil(lambda: not runner.running, timeout=5000)
     assert warned == ["λ picked from the data: 0.01"]
+
+
+def test_workers_leave_a_core_for_the_gui_and_restore_the_thread_count(qtbot):
+    from napari_invprob.widgets._runner import solver_threads
+
+    assert solver_threads(1) == 1 and solver_threads(2) == 1 and solver_threads(16) == 15
+    seen = []
+
+    def counting_solver():
+        seen.append(torch.get_num_threads())
+        yield from fake_solver(n_iter=2)
+
+    before = torch.get_num_threads()
+    runner = SolveRunner(lambda *a: None, lambda *a: None, lambda *a: None)
+    runner.start(Job(counting_solver))
+    qtbot.waitUntil(lambda: not runner.running, timeout=5000)
+    assert seen == [min(before, solver_threads())]
+    assert torch.get_num_threads() == before
