@@ -100,10 +100,12 @@ class ConvergencePlot(QWidget):
             psnr_its.append(frame.iteration)
             psnrs.append(frame.psnr)
             self._psnr_curve.setData(np.asarray(psnr_its), np.asarray(psnrs))
+            self._quality_plot.setYRange(*_padded(psnrs, min_span=0.5), padding=0)
         if frame.ssim is not None:
             ssim_its.append(frame.iteration)
             ssims.append(frame.ssim)
             self._ssim_curve.setData(np.asarray(ssim_its), np.asarray(ssims))
+            self._ssim_view.setYRange(*_padded(ssims, min_span=0.02), padding=0)
         if psnrs:
             ssim_text = f"   SSIM {ssims[-1]:.3f} (iteration {ssim_its[-1]})" if ssims else ""
             self._quality_plot.setTitle(f"PSNR {psnrs[-1]:.2f} dB{ssim_text}")
@@ -117,6 +119,15 @@ class ConvergencePlot(QWidget):
             "psnr": np.asarray(psnr, dtype=float).reshape(2, -1),
             "ssim": np.asarray(ssim, dtype=float).reshape(2, -1),
         }
+
+
+def _padded(values: list[float], *, min_span: float) -> tuple[float, float]:
+    """A y range showing ``values`` with 10 % margins, at least ``min_span`` tall (so that nearly
+    equal scores do not fill the plot with rounding noise)."""
+    low, high = min(values), max(values)
+    span = max(high - low, min_span)
+    middle = 0.5 * (low + high)
+    return middle - 0.6 * span, middle + 0.6 * span
 
 
 def log_ticks(low: float, high: float) -> list[tuple[float, str]]:
