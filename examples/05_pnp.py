@@ -52,7 +52,7 @@ def main(argv=None) -> None:
         plot.legend()
         plot.grid(alpha=0.3)
     fig.suptitle(DETAIL_NOTE, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))  # room for the title above the panels
     save(fig, args.out, "05_pnp")
 
 
