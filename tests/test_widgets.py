@@ -334,3 +334,24 @@ def test_runs_that_cannot_fit_are_refused_and_slow_ones_announced(make_napari_vi
     widget.stop()
     wait_until_done(qtbot, widget)
     assert len(warnings) == 1 and "this run will take about" in warnings[0] and "Stop" in warnings[0]
+
+
+def test_psf_from_an_image_layer_is_normalised_and_recorded(make_napari_viewer, qtbot, errors):
+    from napari_invprob import deconvolve
+
+    viewer = make_napari_viewer()
+    source = add_blurred(viewer)
+    kernel = psf.gaussian(7, 1.5)
+    viewer.add_image(5 * kernel, name="measured PSF")  # not normalised: the widget normalises it
+    widget = dock(viewer, "Deconvolution")
+    widget.input.value = source
+    widget.psf_source.value = "PSF layer"
+    widget.psf_layer.value = viewer.layers["measured PSF"]
+    widget.n_iter.value = 3
+    widget.run()
+    wait_until_done(qtbot, widget)
+    meta = viewer.layers[-1].metadata
+    assert not errors and "measured PSF" in meta["psf_source"]
+    np.testing.assert_allclose(meta["psf"], kernel, rtol=1e-5)
+    again = deconvolve(source.data, kernel, method=meta["method"], **meta["parameters"])
+    np.testing.assert_allclose(viewer.layers[-1].data, again, atol=1e-4)
