@@ -39,7 +39,8 @@ demo: setup
 bench: setup
 	for script in benchmarks/*.py; do $(BIN)/python "$$script" || exit 1; done
 
-# HTML user guide and API reference in docs/_build/html, offline; any Sphinx warning fails the build.
+# HTML user guide and API reference in docs/_build/html, offline; any Sphinx warning fails the build
+# (-E: every page read afresh, so a changed docstring is never hidden by the cache).
 # The figures are made first by the lecture examples (docs/_figures, not committed).
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP)
@@ -48,7 +49,7 @@ $(DOCS_STAMP): $(STAMP)
 
 docs: setup $(DOCS_STAMP)
 	for script in examples/[0-9]*.py; do MPLBACKEND=Agg $(BIN)/python "$$script" --out docs/_figures || exit 1; done
-	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	$(BIN)/python -m sphinx -W --keep-going -E -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache $(SCREENSHOT)
