@@ -230,7 +230,10 @@ def reconstruct_distributed(data, angles, *, scheduler, chunk_slices: int | None
     scheduler : str or distributed.Client
         ``"local:N"``, a scheduler address or a client (see the module docstring).
     chunk_slices : int or None
-        Slices (along the tilt axis) per task; None: :func:`default_chunk_slices`.
+        Slices (along the tilt axis) per task; None: :func:`default_chunk_slices`. Each worker builds the
+        projector of the geometry once and keeps it in the projector's cache; a projector larger than
+        that cache (very wide series) is rebuilt by every task, so give such series one chunk per
+        worker.
     retries : int
         How many times dask re-runs a failed chunk.
     progress : callable or None
