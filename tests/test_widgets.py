@@ -213,7 +213,7 @@ def test_simulate_then_deconvolve_picks_up_the_forward_model(make_napari_viewer,
     deconv = dock(viewer, "Deconvolution")
     viewer.layers.selection.active = measured
     assert deconv.input.value is measured and deconv.psf_source.value == "input's forward model"
-    deconv.reference.value = clean
+    assert deconv.reference.value is clean  # the simulation's source, found without a click
     deconv.n_iter.value = 20
     deconv.run()
     wait_until_done(qtbot, deconv)
@@ -236,11 +236,12 @@ def test_simulate_then_reconstruct_with_angles_from_metadata_and_fourier_view(ma
     tomo = dock(viewer, "Tomography")
     viewer.layers.selection.active = sinogram
     assert tomo.angle_source.value == "input's metadata"
+    assert tomo.reference.value is viewer.layers["phantom"]
     tomo.n_iter.value = 10
     tomo.run()
     wait_until_done(qtbot, tomo)
     result = viewer.layers[-1]
-    assert not errors and result.data.shape == (64, 64)
+    assert not errors and result.data.shape == (64, 64) and "psnr_db" in result.metadata
     np.testing.assert_array_equal(result.metadata["angles"], sinogram.metadata["angles"])
     tomo.fourier_layer.value = result
     worker = tomo.fourier_view()

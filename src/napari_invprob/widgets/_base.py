@@ -380,6 +380,17 @@ class SolverWidget(ResultWidget):
             )
         return Reference(np.asarray(layer.data), None, channel_axis)
 
+    def _reference_from_simulation(self, layer, result_shape: tuple[int, ...]) -> None:
+        """When ``layer`` was simulated from a layer still open with the result's shape, make that
+        layer the reference (the plot then shows PSNR and SSIM without a click); a chosen reference
+        is kept."""
+        if self.reference.value is not None or layer.metadata.get("problem") != "simulation":
+            return
+        source = layer.metadata.get("source_layer")
+        if source in self._viewer.layers and self._viewer.layers[source].data.shape == tuple(result_shape):
+            self.reference.reset_choices()
+            self.reference.value = self._viewer.layers[source]
+
     def _before_start(self, plan: Plan) -> None:
         self.progress.max = plan.n_iter
         self.progress.value = 0

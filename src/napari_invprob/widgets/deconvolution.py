@@ -71,6 +71,7 @@ class DeconvolutionWidget(SolverWidget):
         spatial_ndim = layer.data.ndim - (1 if layer.rgb else 0)
         self.psf_ndim.value = "3D" if spatial_ndim >= 3 else "2D"
         self._show_psf_controls(self.psf_source.value)
+        self._reference_from_simulation(layer, layer.data.shape)
 
     def _show_psf_controls(self, source: str) -> None:
         for control in (self.psf_size, self.psf_sigma, self.psf_ndim):

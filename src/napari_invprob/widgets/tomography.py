@@ -101,6 +101,9 @@ class TomographyWidget(SolverWidget):
         if layer.data.ndim in (2, 3):
             self.angle_count.value = int(layer.data.shape[0])
         self._align_row.visible = layer.data.ndim == 3  # alignment is for tilt series
+        if layer.data.ndim in (2, 3):
+            thickness = int(self.thickness.value) or None
+            self._reference_from_simulation(layer, self._output_shape(layer.data.shape, self.tilt_axis.value, thickness))
         self._show_angle_controls(self.angle_source.value)
 
     def _show_angle_controls(self, source: str) -> None:
