@@ -46,11 +46,6 @@ class LogValue(Container):
         self._field.native.editingFinished.connect(self._field_edited)
 
     @property
-    def text(self) -> str:
-        """The typed field's text."""
-        return self._field.value
-
-    @property
     def number(self) -> float:
         """The typed value (``ValueError`` if the field does not hold a number)."""
         return parse_float(self._field.value, self.label or "value")
@@ -92,8 +87,3 @@ def layer_picker(viewer, layer_type, *, label: str, optional: bool = False, tool
     for event in (events.inserted, events.removed, events.reordered, events.renamed):
         event.connect(picker.reset_choices)
     return picker
-
-
-def is_result(layer) -> bool:
-    """Whether ``layer`` was made by one of this plugin's solves."""
-    return RESULT_MARK in layer.metadata
