@@ -106,6 +106,15 @@ def test_bad_arguments_are_refused_before_any_work():
         nd.reconstruct_distributed(series, angles, scheduler="local:0")
 
 
+def test_an_unreachable_scheduler_is_a_connection_error():
+    import dask
+
+    series, angles = np.zeros((5, 4, 8), np.float32), np.linspace(-60, 60, 5)
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(ConnectionError, match="cannot reach the dask scheduler at tcp://127.0.0.1:9"):
+            nd.reconstruct_distributed(series, angles, scheduler="tcp://127.0.0.1:9")
+
+
 # ------------------------------------------------------------------------------------------ retries
 
 

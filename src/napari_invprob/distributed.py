@@ -88,8 +88,9 @@ def open_client(scheduler) -> Iterator:
     """Connect to the cluster ``scheduler`` names, for the duration of a ``with`` block.
 
     ``"local:N"`` starts a :class:`distributed.LocalCluster` with N worker processes of one thread each
-    (no dashboard) and shuts it down on exit; an address connects a client and closes it on exit; a
-    client passed in is yielded unchanged and left open.
+    (no dashboard) and shuts it down on exit; an address connects a client and closes it on exit (a
+    scheduler that cannot be reached raises ``ConnectionError``); a client passed in is yielded unchanged
+    and left open.
 
     The local workers are started without dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: with it,
     glibc hands every freed image-sized buffer back to the operating system at once, and our solvers,
@@ -114,7 +115,11 @@ def open_client(scheduler) -> Iterator:
         ) as cluster, Client(cluster) as client:
             yield client
     else:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except OSError as error:
+            raise ConnectionError(f"cannot reach the dask scheduler at {scheduler}: {error}") from error
+        with client:
             yield client
 
 

@@ -28,7 +28,7 @@ from .errors import INTERRUPTED, USAGE_ERROR, CliError
 
 #: Exceptions that mean "the user's arguments or files are wrong" (exit status 2).
 USER_ERRORS = (CliError, ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError,
-               NotADirectoryError, PermissionError)
+               NotADirectoryError, PermissionError, ConnectionError)
 
 
 class Interrupted(BaseException):
