@@ -397,7 +397,12 @@ class SolverWidget(ResultWidget):
         self.plot.reset(with_quality=plan.reference is not None)
 
     def _frame_shown(self, plan: Plan, frame: Frame) -> None:
+        # QProgressBar.setValue repaints synchronously, which paints the whole window (canvas
+        # included) inside this slot; with updates off it only schedules a paint like any widget.
+        bar = self.progress.native
+        bar.setUpdatesEnabled(False)
         self.progress.value = min(frame.iteration, self.progress.max)
+        bar.setUpdatesEnabled(True)
         self.plot.add(frame)
 
 
