@@ -5,7 +5,8 @@ astronaut (512x512 RGB) and a 3D reconstruction of the synthetic rods-and-sphere
 measures:
 
 * the longest gap between ticks of a 10 ms timer on the GUI thread during the run (goal <= 100 ms:
-  the window never freezes);
+  the window never freezes), overall and after the first update (adding the result layer is
+  napari's one-off cost of the click);
 * result-layer updates per second (goal >= 10, bounded by the solver's iterations per second);
 * the time from ``stop()`` to the worker's end, one second into a long run (goal <= 0.5 s).
 
@@ -36,6 +37,7 @@ class Measurement:
     iterations: int
     seconds: float
     longest_gap_ms: float
+    steady_gap_ms: float
     updates_per_s: float
     stop_latency_s: float
 
@@ -75,11 +77,13 @@ def idle_case(viewer, app) -> Measurement:
     started = time.perf_counter()
     _run_event_loop_until(app, lambda: time.perf_counter() - started > IDLE_SECONDS, IDLE_SECONDS + 1)
     ticker.stop()
-    return Measurement("control: idle viewer, no solve", 0, IDLE_SECONDS, _longest_gap_ms(ticks), 0.0, float("nan"))
+    gap = _longest_gap_ms(ticks)
+    return Measurement("control: idle viewer, no solve", 0, IDLE_SECONDS, gap, gap, 0.0, float("nan"))
 
 
-def _measure_run(app, widget, result_name: str, timeout: float) -> tuple[int, float, float, float]:
-    """Run to the end with a 10 ms ticker; return iterations, seconds, longest tick gap, updates/s."""
+def _measure_run(app, widget, result_name: str, timeout: float) -> tuple[int, float, float, float, float]:
+    """Run to the end with a 10 ms ticker; return iterations, seconds, longest tick gap, longest
+    tick gap after the first update (once napari has added and drawn the result layer), updates/s."""
     ticks: list[float] = []
     ticker = _ticker(ticks)
     updates = []
@@ -93,7 +97,8 @@ def _measure_run(app, widget, result_name: str, timeout: float) -> tuple[int, fl
     ticker.stop()
     span = (updates[-1] - updates[0]) if len(updates) > 1 else seconds
     rate = (len(updates) - 1) / span if len(updates) > 1 and span > 0 else 0.0
-    return layer.metadata.get("iterations", 0), seconds, _longest_gap_ms(ticks), rate
+    steady = [t for t in ticks if updates and t > updates[0]]
+    return layer.metadata.get("iterations", 0), seconds, _longest_gap_ms(ticks), _longest_gap_ms(steady), rate
 
 
 def _measure_stop(app, widget, timeout: float) -> float:
@@ -112,10 +117,10 @@ def deconvolution_case(viewer, app) -> Measurement:
     widget.reference.value = viewer.layers["astronaut (reference)"]
     widget.n_iter.value = DECONVOLUTION_ITERATIONS  # a long run, to measure sustained updates
     name = "astronaut (blurred, noisy) (admm-tv)"
-    iterations, seconds, gap, rate = _measure_run(app, widget, name, timeout=120)
+    iterations, seconds, gap, steady, rate = _measure_run(app, widget, name, timeout=120)
     widget.n_iter.value = 100_000
     latency = _measure_stop(app, widget, timeout=60)
-    return Measurement("deconvolution, astronaut 512x512x3, admm-tv", iterations, seconds, gap, rate, latency)
+    return Measurement("deconvolution, astronaut 512x512x3, admm-tv", iterations, seconds, gap, steady, rate, latency)
 
 
 def tomography_case(viewer, app) -> Measurement:
@@ -125,11 +130,11 @@ def tomography_case(viewer, app) -> Measurement:
     widget.input.value = series
     method = widget.method.value
     name = f"{series.name} ({method})"
-    iterations, seconds, gap, rate = _measure_run(app, widget, name, timeout=300)
+    iterations, seconds, gap, steady, rate = _measure_run(app, widget, name, timeout=300)
     widget.n_iter.value = 100_000
     latency = _measure_stop(app, widget, timeout=60)
     shape = "x".join(str(n) for n in series.data.shape)
-    return Measurement(f"tomography 3D, tilt series {shape}, {method}", iterations, seconds, gap, rate, latency)
+    return Measurement(f"tomography 3D, tilt series {shape}, {method}", iterations, seconds, gap, steady, rate, latency)
 
 
 def main() -> int:
@@ -146,7 +151,10 @@ def main() -> int:
         rows.append(case(viewer, app))
         viewer.close()
 
-    header = f"{'case':<52} {'iters':>6} {'run s':>7} {'max GUI gap ms':>15} {'updates/s':>10} {'stop s':>7}"
+    header = (
+        f"{'case':<48} {'iters':>5} {'run s':>6} {'max gap ms':>10} {'after 1st update':>16} "
+        f"{'updates/s':>9} {'stop s':>6}"
+    )
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print("GUI responsiveness (goals: gap <= 100 ms, updates >= 10/s or one per iteration, stop <= 0.5 s)")
     print(f"{os.cpu_count()} CPU cores, load average {load} (1, 5, 15 min) at the end; Xvfb software OpenGL")
@@ -154,8 +162,8 @@ def main() -> int:
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r.case:<52} {r.iterations:>6} {r.seconds:>7.2f} {r.longest_gap_ms:>15.1f} "
-            f"{r.updates_per_s:>10.1f} {r.stop_latency_s:>7.3f}"
+            f"{r.case:<48} {r.iterations:>5} {r.seconds:>6.1f} {r.longest_gap_ms:>10.0f} {r.steady_gap_ms:>16.0f} "
+            f"{r.updates_per_s:>9.1f} {r.stop_latency_s:>6.3f}"
         )
     return 0
 
