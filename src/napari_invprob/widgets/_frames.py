@@ -27,7 +27,7 @@ from ..solvers.base import Iterate
 FRAME_INTERVAL = 0.05
 
 #: Largest share of a run spent making frames, and again scoring SSIM (the solver waits meanwhile).
-OVERHEAD_SHARE = 0.2
+OVERHEAD_SHARE = 0.25
 #: Seconds into a run before the first SSIM (a fast run is scored at its end only).
 SSIM_DELAY = 0.5
 
@@ -150,8 +150,10 @@ def frames(
     ValueError
         If an iterate contains NaN or Inf (the solver diverged); the frames before it were sound.
     """
-    if reference is not None and reference.data_range is None:
-        reference = replace(reference, data_range=float(np.ptp(reference.image)) or 1.0)
+    if reference is not None:  # converted once here, not at every score
+        image = np.asarray(reference.image, dtype=np.float64)
+        data_range = reference.data_range if reference.data_range is not None else float(np.ptp(image)) or 1.0
+        reference = replace(reference, image=image, data_range=data_range)
     objectives: list[tuple[int, float]] = []
     residuals: list[tuple[int, float]] = []
     pending: Iterate | None = None
