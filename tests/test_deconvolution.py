@@ -124,6 +124,9 @@ def test_2d_3d_rgb_and_integer_images_keep_their_layout_and_units():
     # channels are independent: deconvolving one channel alone gives the same answer
     alone = nip.deconvolve(rgb_first[1], psf2, n_iter=3)
     np.testing.assert_allclose(out[1], alone * rgb_first.max() / rgb_first[1].max(), rtol=0, atol=0.02)
+    # ... exactly so when the channel is scaled by the same peak as the whole image
+    same_peak = nip.deconvolve(rgb_first[1], psf2, n_iter=3, data_peak=float(rgb_first.max()))
+    np.testing.assert_allclose(out[1], same_peak, rtol=0, atol=1e-5)
     volume = rng.random((12, 20, 24)).astype(np.float32)
     psf3 = np.ones((3, 3, 3), np.float32)
     for method in ("admm-tv", "wiener", "richardson-lucy"):
@@ -150,6 +153,7 @@ def test_2d_3d_rgb_and_integer_images_keep_their_layout_and_units():
         ({"method": "pnp-admm", "denoiser": "bm3d"}, ValueError, "unknown denoiser"),
         ({"method": "admm-tv", "rho": 0.0}, ValueError, "rho"),
         ({"channel_axis": 3}, ValueError, "channel_axis"),
+        ({"data_peak": 0.0}, ValueError, "data_peak"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_work(kwargs, error, match):

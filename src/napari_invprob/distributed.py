@@ -337,14 +337,11 @@ class Tile:
         The tile's core in the image (the tiles' cores partition the image).
     core_in_tile : tuple of slice
         The same core inside the extended tile.
-    far_corner : tuple of int or None
-        The corner of the extended tile farthest from its core (None when the tile has no halo).
     """
 
     source: tuple[np.ndarray, ...]
     core: tuple[slice, ...]
     core_in_tile: tuple[slice, ...]
-    far_corner: tuple[int, ...] | None = None
 
 
 def tile_grid(shape: Sequence[int], tile_shape: Sequence[int], overlap: Sequence[int], *,
@@ -380,15 +377,12 @@ def tile_grid(shape: Sequence[int], tile_shape: Sequence[int], overlap: Sequence
             else:
                 lo, hi = min(halo, core.start), min(halo, n - core.stop)
             source = np.arange(core.start - lo, core.stop + hi)
-            far = 0 if lo >= hi else len(source) - 1
-            entries.append((source % n, core, slice(lo, lo + core.stop - core.start), far, max(lo, hi)))
+            entries.append((source % n, core, slice(lo, lo + core.stop - core.start)))
         per_axis.append(entries)
     tiles = []
     for combination in np.ndindex(*(len(entries) for entries in per_axis)):
         chosen = [per_axis[axis][i] for axis, i in enumerate(combination)]
-        has_halo = any(c[4] > 0 for c in chosen)
-        tiles.append(Tile(tuple(c[0] for c in chosen), tuple(c[1] for c in chosen), tuple(c[2] for c in chosen),
-                          tuple(c[3] for c in chosen) if has_halo else None))
+        tiles.append(Tile(*(tuple(c[k] for c in chosen) for k in range(3))))
     return tiles
 
 
@@ -412,21 +406,6 @@ def default_overlap(psf_shape: Sequence[int], n_iter: int, *, iterative: bool = 
     if not iterative:
         return 24 * radius
     return int(math.ceil(radius * (4 + 2 * math.sqrt(max(1, n_iter)))))
-
-
-def _tile_with_peak(image: np.ndarray, tile: Tile, peak: float) -> np.ndarray:
-    """The extended tile as float32, carrying the image's peak value in its corner farthest from the core.
-
-    :func:`napari_invprob.deconvolve` divides its data by their peak ``max|y|`` (so that one λ suits
-    any intensity scale); a tile must be divided by the *image's* peak, or a dim tile would be solved
-    with a relatively stronger prior than the whole image. Setting that one pixel, at least ``overlap``
-    pixels from the core, to the image's peak makes the tile's peak the image's; its influence on the
-    core decays across the halo like the tile's boundary does.
-    """
-    data = image[np.ix_(*tile.source)].astype(np.float32)
-    if tile.far_corner is not None and np.abs(data).max() < abs(peak):
-        data[tile.far_corner] = peak
-    return data
 
 
 def _deconvolve_tile(tile: np.ndarray, psf: np.ndarray, x0: np.ndarray | None, options: dict) -> np.ndarray:
@@ -535,16 +514,16 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
 
     tiles = [
         Tile(expand(t.source, np.arange(full[channel_axis]) if channel_axis is not None else None),
-             expand(t.core, slice(None)), expand(t.core_in_tile, slice(None)),
-             None if t.far_corner is None else expand(t.far_corner, 0))
+             expand(t.core, slice(None)), expand(t.core_in_tile, slice(None)))
         for t in tiles_spatial
     ]
     start = None if x0 is None else np.asarray(x0, dtype=np.float32)
-    tile_options = dict(options, channel_axis=channel_axis, boundary=boundary)
-    peak = float(image.flat[np.argmax(np.abs(image))])
+    # every tile is scaled by the whole image's peak, so λ means the same in every tile
+    peak = float(np.abs(image).max()) or 1.0
+    tile_options = dict(options, channel_axis=channel_axis, boundary=boundary, data_peak=peak)
     pieces = (
         (
-            _tile_with_peak(image, tile, peak),
+            image[np.ix_(*tile.source)].astype(np.float32),
             psf,
             None if start is None else start[np.ix_(*tile.source)],
             tile_options,

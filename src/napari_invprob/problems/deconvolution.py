@@ -268,6 +268,7 @@ def deconvolve_iter(
     nonneg: bool = True,
     x0=None,
     device=None,
+    data_peak: float | None = None,
     **options,
 ) -> Iterator[Iterate]:
     """Deconvolve step by step: a generator of iterates in the input's layout.
@@ -283,7 +284,8 @@ def deconvolve_iter(
     """
     spec = _method_spec(method)
     _check_options(spec, options)
-    problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
+    problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device,
+                       data_peak=data_peak)
     lam = _check_lam(lam, spec)
     n_iter = _check_n_iter(n_iter, spec)
     start = None if x0 is None else problem.to_internal(_check_x0(x0, image, problem.op.device))
@@ -306,6 +308,7 @@ def deconvolve(
     nonneg: bool = True,
     x0=None,
     device=None,
+    data_peak: float | None = None,
     **options,
 ) -> np.ndarray:
     """Deconvolve a 2D or 3D image, optionally with colour channels.
@@ -340,6 +343,10 @@ def deconvolve(
         Warm start for iterative methods, in the image's layout and units (default: the image itself).
     device : str or torch.device, optional
         Where to compute; None picks CUDA, then MPS, then the CPU.
+    data_peak : float, optional
+        The value the data are divided by before solving (default: their own peak ``max|y|``). Give
+        the whole image's peak when deconvolving a piece of it (a tile), so λ means the same in every
+        piece.
     **options
         Method-specific options: ``eps`` (fourier), ``nsr`` (wiener), ``regulariser`` ("gradient" or
         "identity", tikhonov), ``step`` (landweber, fista-*), ``n_inner`` (fista-tv), ``rho`` (admm-tv,
@@ -360,7 +367,7 @@ def deconvolve(
     """
     return to_numpy(last(deconvolve_iter(
         image, psf, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis, boundary=boundary,
-        nonneg=nonneg, x0=x0, device=device, **options,
+        nonneg=nonneg, x0=x0, device=device, data_peak=data_peak, **options,
     )).x)
 
 
@@ -470,7 +477,7 @@ def _check_n_iter(n_iter, spec: MethodSpec) -> int:
     return int(n_iter)
 
 
-def _problem(image, psf, *, channel_axis, boundary, device) -> DeconvolutionProblem:
+def _problem(image, psf, *, channel_axis, boundary, device, data_peak=None) -> DeconvolutionProblem:
     if boundary not in BOUNDARIES:
         raise ValueError(f"unknown boundary {boundary!r}; valid boundaries are {', '.join(BOUNDARIES)}")
     device = resolve_device(device)
@@ -494,7 +501,12 @@ def _problem(image, psf, *, channel_axis, boundary, device) -> DeconvolutionProb
     op = Convolution(kernel / (total if total != 0 else 1.0), y.shape[1:], boundary=boundary, device=device)
     if not total > 0:
         raise ValueError(f"psf must have a positive sum to be normalised, its sum is {total}")
-    scale = float(y.abs().max()) or 1.0
+    if data_peak is None:
+        scale = float(y.abs().max()) or 1.0
+    elif not (np.isfinite(data_peak) and data_peak > 0):
+        raise ValueError(f"data_peak must be a positive finite number, got {data_peak!r}")
+    else:
+        scale = float(data_peak)
     return DeconvolutionProblem(op, y / scale, scale, channel_axis)
 
 
