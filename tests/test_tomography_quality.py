@@ -12,8 +12,10 @@ def _score(case, image):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind, floor", [("wedge", 27.0), ("full", 34.0)])
-def test_tv_with_its_defaults_reaches_the_floor(kind, floor):
+@pytest.mark.parametrize("kind, floor, n_iter", [("wedge", 27.0, None), ("full", 34.0, 50)])
+def test_tv_reaches_the_floor(kind, floor, n_iter):
+    # the wedge with the defaults (150 iterations); the full range, 3.6x dearer per iteration, is past
+    # 36 dB after 40 (38.7 dB with the defaults)
     case = shepp_logan_case(kind)
-    image = reconstruct(case.sinogram, case.angles, method="tv", device="cpu")
+    image = reconstruct(case.sinogram, case.angles, method="tv", n_iter=n_iter, device="cpu")
     assert _score(case, image) >= floor

@@ -29,7 +29,7 @@ from .._device import resolve_device, to_numpy, to_tensor
 from ..operators.gradient import Gradient
 from ..operators.projector import ParallelBeamProjector, validate_angles
 from ..phantom import reconstruction_circle
-from ..priors.denoisers import get_denoiser
+from ..priors.denoisers import DENOISERS, get_denoiser
 from ..priors.proximal import l1_norm
 from ..priors.tv import TVProx
 from ..solvers.adam import adam_l1
@@ -89,7 +89,7 @@ class TomographyProblem:
     @cached_property
     def step(self) -> float:
         """Gradient step ``0.95/‖w·A‖²`` (the norm cached per geometry)."""
-        return 0.95 / (self.weight * _projector_norm(self.projector)) ** 2
+        return 0.95 / (self.weight * projector_norm(self.projector)) ** 2
 
     def fbp(self, filter_name: str = "ramp") -> torch.Tensor:
         """Filtered back-projection of the chunk (zero outside the detector's circle for square slices)."""
@@ -111,8 +111,8 @@ def _geometry_norm(shape, angles_key, n_detector, device) -> float:
     return op.norm(n_iter=100, rtol=1e-4)
 
 
-def _projector_norm(op: ParallelBeamProjector) -> float:
-    """``‖A‖`` by power iteration, computed once per geometry."""
+def projector_norm(op: ParallelBeamProjector) -> float:
+    """``‖A‖`` of a projector by power iteration, computed once per geometry (shape, angles, detector)."""
     return _geometry_norm(op.in_shape, tuple(op.angles_deg.tolist()), op.n_detector, op.device)
 
 
@@ -132,7 +132,7 @@ def _cgls(problem, *, lam, n_iter, x0):
     return cgls(problem.op, problem.y, n_iter=n_iter, x0=x0)
 
 
-def _pdhg_tv(problem, *, lam, n_iter, x0, nonneg=True, step_ratio=1.5):
+def _pdhg_tv(problem, *, lam, n_iter, x0, nonneg=True, step_ratio=3.0):
     return pdhg_tv(problem.op, problem.y, lam=lam, n_iter=n_iter, x0=problem.start(x0), nonneg=nonneg,
                    gradient=problem.gradient, step_ratio=step_ratio)
 
@@ -143,7 +143,7 @@ def _fista_tv(problem, *, lam, n_iter, x0, nonneg=True, n_inner=10):
                  penalty=prox.penalty)
 
 
-def _adam(problem, *, lam, n_iter, x0, nonneg=True, lr=0.01):
+def _adam(problem, *, lam, n_iter, x0, nonneg=True, lr=0.05):
     return adam_l1(problem.op, problem.y, lam=lam, n_iter=n_iter, lr=lr, x0=x0, nonneg=nonneg)
 
 
@@ -153,8 +153,6 @@ def _pnp_fista(problem, *, lam, n_iter, x0, nonneg=True, denoiser="tv"):
 
 
 def _pnp_admm(problem, *, lam, n_iter, x0, nonneg=True, denoiser="tv", rho=1.0, n_cg=5):
-    if not rho > 0:
-        raise ValueError(f"rho must be positive, got {rho}")
     data_step = least_squares_step(problem.op, problem.y, rho=rho, n_iter=n_cg)
     return pnp_admm(data_step, get_denoiser(denoiser), problem.start(x0), sigma=lam, n_iter=n_iter, nonneg=nonneg)
 
@@ -162,7 +160,7 @@ def _pnp_admm(problem, *, lam, n_iter, x0, nonneg=True, denoiser="tv", rho=1.0, 
 _PDHG_TV = MethodSpec(
     "pdhg-tv",
     "Total variation with x ≥ 0 by preconditioned primal-dual (Chambolle-Pock): the best limited-angle method.",
-    _pdhg_tv, uses_lam=True, iterative=True, default_lam=0.05, default_n_iter=100,
+    _pdhg_tv, uses_lam=True, iterative=True, default_lam=0.05, default_n_iter=150,
 )
 
 #: The reconstruction methods users pick from, by name.
@@ -177,15 +175,15 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec("cgls", "Conjugate gradients on the least-squares fit; fast, stop early (noise grows).",
                    _cgls, uses_lam=False, iterative=True, default_n_iter=20),
         MethodSpec("fista-tv", "FISTA with total variation (inner TV prox), x ≥ 0.", _fista_tv, uses_lam=True,
-                   iterative=True, default_lam=0.05, default_n_iter=100),
+                   iterative=True, default_lam=0.1, default_n_iter=100),
         _PDHG_TV,
         MethodSpec("adam", "Adam with torch autograd on the data fit + λ‖x‖₁, as in the lecture.", _adam,
-                   uses_lam=True, iterative=True, default_lam=0.01, default_n_iter=100),
+                   uses_lam=True, iterative=True, default_lam=1.0, default_n_iter=100),
         MethodSpec("pnp-fista", "Plug-and-play FISTA: a denoiser (option denoiser, default 'tv') as prior; "
-                   "λ is its strength σ.", _pnp_fista, uses_lam=True, iterative=True, default_lam=0.02,
+                   "λ is its strength σ.", _pnp_fista, uses_lam=True, iterative=True, default_lam=0.003,
                    default_n_iter=50),
         MethodSpec("pnp-admm", "Plug-and-play ADMM with a CG data step: a denoiser (option denoiser) as prior; "
-                   "λ is its strength σ.", _pnp_admm, uses_lam=True, iterative=True, default_lam=0.02,
+                   "λ is its strength σ.", _pnp_admm, uses_lam=True, iterative=True, default_lam=0.1,
                    default_n_iter=30),
     )
 }
@@ -361,8 +359,37 @@ def _check_options(spec: MethodSpec, options: dict) -> None:
     if unknown:
         takes = f"takes {', '.join(allowed)}" if allowed else "takes no options"
         raise TypeError(f"method {spec.name!r} got unknown option(s) {', '.join(unknown)}; it {takes}")
-    if "filter" in options:
-        check_filter(options["filter"])
+    for name, value in options.items():
+        check = _OPTION_CHECKS.get(name)
+        if check is not None:
+            check(name, value)
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _known_denoiser(name, value):
+    if value not in DENOISERS:
+        raise ValueError(f"unknown denoiser {value!r}; valid denoisers are {', '.join(sorted(DENOISERS))}")
+
+
+#: Checks of the methods' options, run when the call is made (before any work).
+_OPTION_CHECKS = {
+    "filter": lambda name, value: check_filter(value),
+    "denoiser": _known_denoiser,
+    "step_ratio": _positive,
+    "rho": _positive,
+    "lr": _positive,
+    "n_inner": _positive_int,
+    "n_cg": _positive_int,
+}
 
 
 def _check_angles(angles, n_projections: int) -> np.ndarray:
@@ -419,4 +446,12 @@ def _slices_of_x0(x0, output_shape, ndim, tilt_axis, device) -> torch.Tensor:
     return start.unsqueeze(0) if ndim == 2 else to_slices(start, tilt_axis).contiguous()
 
 
-__all__ = ["METHODS", "MAX_CHUNK_ELEMENTS", "TomographyProblem", "project", "reconstruct", "reconstruct_iter"]
+__all__ = [
+    "MAX_CHUNK_ELEMENTS",
+    "METHODS",
+    "TomographyProblem",
+    "project",
+    "projector_norm",
+    "reconstruct",
+    "reconstruct_iter",
+]
