@@ -30,7 +30,6 @@ from ..operators.gradient import Gradient
 from ..operators.projector import ParallelBeamProjector, validate_angles
 from ..phantom import reconstruction_circle
 from ..priors.denoisers import DENOISERS, get_denoiser
-from ..priors.proximal import l1_norm
 from ..priors.tv import TVProx
 from ..solvers.adam import adam_l1
 from ..solvers.base import Clock, Iterate, last

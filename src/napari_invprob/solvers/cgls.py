@@ -8,6 +8,8 @@ import torch
 
 from ..operators.base import LinearOperator
 from .base import Clock, Iterate
+from .start import initial_estimate
+from .step_size import check_n_iter
 
 
 def cgls(
@@ -45,11 +47,11 @@ def cgls(
         After every iteration, with ``residual = ‖Ax − y‖₂`` and ``objective = ½‖Ax − y‖²`` (over the
         whole batch).
     """
+    n_iter = check_n_iter(n_iter)
     clock = Clock()
-    batch = op.batch_shape(y, op.out_shape)
     n_in, n_out = len(op.in_shape), len(op.out_shape)
     tiny = torch.finfo(y.dtype).tiny
-    x = torch.zeros((*batch, *op.in_shape), dtype=y.dtype, device=y.device) if x0 is None else x0.clone()
+    x = initial_estimate(op, y, x0)
     r = y - op.forward(x)
     s = op.adjoint(r)
     p = s.clone()

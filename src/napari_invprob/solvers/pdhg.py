@@ -9,13 +9,9 @@ import torch
 from ..operators.base import LinearOperator
 from ..operators.gradient import Gradient
 from .base import Clock, Iterate
+from .sirt import inverse_sums
 from .start import initial_estimate
 from .step_size import check_n_iter
-
-
-def _inverse_sums(sums: torch.Tensor) -> torch.Tensor:
-    """``1 / sums`` where positive, 0 where a row or column of the operator is empty."""
-    return torch.where(sums > 0, 1.0 / sums.clamp_min(torch.finfo(sums.dtype).tiny), torch.zeros_like(sums))
 
 
 def _project_dual_ball(q: torch.Tensor, lam: float, component_dim: int) -> torch.Tensor:
@@ -90,10 +86,10 @@ def pdhg_tv(
     grad = Gradient(op.in_shape, device=op.device) if gradient is None else gradient
     component_dim = -len(op.in_shape) - 1
     ones_x = torch.ones(op.in_shape, dtype=y.dtype, device=y.device)
-    sigma_data = _inverse_sums(op.forward(ones_x)) / step_ratio
+    sigma_data = inverse_sums(op.forward(ones_x)) / step_ratio
     sigma_grad = 1.0 / (2.0 * step_ratio)  # each row of ∇ holds a +1 and a −1
     column_sums = op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device))
-    tau = step_ratio * _inverse_sums(column_sums + 2.0 * grad.out_shape[0])  # ∇: ±1 twice per axis
+    tau = step_ratio * inverse_sums(column_sums + 2.0 * grad.out_shape[0])  # ∇: ±1 twice per axis
     x = initial_estimate(op, y, x0)
     ax, gx = op.forward(x), grad.forward(x)
     p = torch.zeros_like(ax)

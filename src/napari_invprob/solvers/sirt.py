@@ -8,10 +8,16 @@ import torch
 
 from ..operators.base import LinearOperator
 from .base import Clock, Iterate
+from .start import initial_estimate
+from .step_size import check_n_iter
 
 
-def _inverse_sums(sums: torch.Tensor) -> torch.Tensor:
-    """``1 / sums`` where the sums are positive, 0 where a row or column sees nothing."""
+def inverse_sums(sums: torch.Tensor) -> torch.Tensor:
+    """``1 / sums`` where the sums are positive, 0 where a row or column of an operator is empty.
+
+    The diagonal weights of SIRT and of the preconditioned primal-dual method, from ``A𝟙`` (row sums)
+    or ``Aᵀ𝟙`` (column sums) of an operator with non-negative entries.
+    """
     return torch.where(sums > 0, 1.0 / sums.clamp_min(torch.finfo(sums.dtype).tiny), torch.zeros_like(sums))
 
 
@@ -49,11 +55,11 @@ def sirt(
     Iterate
         After every iteration, with ``residual = ‖Ax − y‖₂`` (plain, unweighted) of the new ``x``.
     """
+    n_iter = check_n_iter(n_iter)
     clock = Clock()
-    batch = op.batch_shape(y, op.out_shape)
-    row_weights = _inverse_sums(op.forward(torch.ones(op.in_shape, dtype=y.dtype, device=y.device)))
-    column_weights = _inverse_sums(op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device)))
-    x = torch.zeros((*batch, *op.in_shape), dtype=y.dtype, device=y.device) if x0 is None else x0.clone()
+    row_weights = inverse_sums(op.forward(torch.ones(op.in_shape, dtype=y.dtype, device=y.device)))
+    column_weights = inverse_sums(op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device)))
+    x = initial_estimate(op, y, x0)
     misfit = y - op.forward(x)
     for k in range(1, n_iter + 1):
         x = x + column_weights * op.adjoint(row_weights * misfit)
@@ -63,4 +69,4 @@ def sirt(
         yield Iterate(k, x, None, float(torch.linalg.vector_norm(misfit)), clock())
 
 
-__all__ = ["sirt"]
+__all__ = ["inverse_sums", "sirt"]
