@@ -110,7 +110,8 @@ GOOD = np.zeros((11, 24), np.float32)
         (GOOD, ANGLES, {"filter": "parzen"}, ValueError, "valid filters"),
         (np.zeros((11, 3, 24)), ANGLES, {"tilt_axis": "z"}, ValueError, "tilt_axis"),
         (GOOD, ANGLES, {"method": "tv", "lam": -0.1}, ValueError, "non-negative"),
-        (GOOD, ANGLES, {"method": "tv", "lam": "auto"}, ValueError, "cross_validate"),
+        (GOOD, ANGLES, {"method": "tv", "lam": "best"}, ValueError, "'auto'"),
+        (GOOD, ANGLES, {"method": "sirt", "lam": "auto"}, ValueError, "has no λ"),
         (GOOD, ANGLES, {"method": "sirt", "n_iter": 0}, ValueError, "n_iter"),
         (np.zeros((11, 3, 24)), ANGLES, {"thickness": 0}, ValueError, "thickness"),
         (GOOD, ANGLES, {"method": "sirt", "x0": np.zeros((23, 24))}, ValueError, "x0 has shape"),
@@ -125,3 +126,33 @@ GOOD = np.zeros((11, 24), np.float32)
 def test_bad_input_is_refused_before_any_work(data, angles, kwargs, error, match):
     with pytest.raises(error, match=match):
         reconstruct_iter(data, angles, device="cpu", **kwargs)  # the call itself, not its first step
+
+
+def test_reconstruct_solves_chunk_after_chunk_as_the_stream_does(monkeypatch):
+    volume = _volume((24, 5, 24))
+    series = project(volume, ANGLES, tilt_axis="x", device="cpu")
+    streamed = list(reconstruct_iter(series, ANGLES, method="tv", n_iter=15, tilt_axis="x", device="cpu"))[-1].x
+    monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)  # chunks of 2, 2 and 1 slices
+    chunked = reconstruct(series, ANGLES, method="tv", n_iter=15, tilt_axis="x", device="cpu")
+    np.testing.assert_allclose(chunked, streamed.numpy(), atol=1e-6)
+
+
+def test_lam_auto_is_the_cross_validated_lam_and_lands_near_the_psnr_best():
+    from napari_invprob.datasets import shepp_logan_case
+    from napari_invprob.metrics import psnr
+    from napari_invprob.tomo import cross_validate
+
+    case = shepp_logan_case("wedge", n=64)
+    lams = np.geomspace(0.003, 0.3, 5)
+    kwargs = {"method": "tv", "n_iter": 100, "device": "cpu"}
+
+    def score(image):
+        return psnr(case.phantom, image, data_range=1.0, mask=case.mask)
+
+    best = cross_validate(case.sinogram, case.angles, **kwargs).best_lam
+    auto = reconstruct(case.sinogram, case.angles, lam="auto", **kwargs)
+    np.testing.assert_array_equal(auto, reconstruct(case.sinogram, case.angles, lam=best, **kwargs))
+    best_psnr = max(score(reconstruct(case.sinogram, case.angles, lam=lam, **kwargs)) for lam in lams)
+    assert score(auto) >= best_psnr - 1.0
+    streamed = reconstruct_iter(case.sinogram, case.angles, lam="auto", **kwargs)  # λ chosen at the first next
+    np.testing.assert_array_equal(list(streamed)[-1].x.numpy(), auto)
