@@ -31,7 +31,7 @@ from ..solvers.conjugate_gradient import least_squares_step, tikhonov
 from ..solvers.fista import fista
 from ..solvers.fourier import fourier_filter, fourier_least_squares_step
 from ..solvers.landweber import landweber
-from ..solvers.pnp import pnp_admm, pnp_fista
+from ..solvers.pnp import geometric_schedule, pnp_admm, pnp_fista
 from ..solvers.richardson_lucy import richardson_lucy, richardson_lucy_tv
 from .lam_selection import minimise_risk_lam
 from .methods import MethodSpec
@@ -165,14 +165,27 @@ def _pnp_fista(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", step=None):
                      step=_step(problem, step), x0=_start(problem, x0), nonneg=nonneg)
 
 
+#: PnP-ADMM with the learned denoiser: its strength σ_k falls geometrically from this to λ ...
+LEARNED_SIGMA_START = 0.15
+#: ... while the data step's penalty ρ_k = this·λ²/σ_k² rises, so the prior's weight ρ_k·σ_k² is fixed
+#: (tuned on the lecture's case; below ~0.2 the data step lets noise through).
+LEARNED_RHO_WEIGHT = 0.23
+
+
 def _pnp_admm(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", rho=None):
-    rho = _rho(rho, 0.2)
-    if problem.op.boundary == "periodic":
-        data_step = fourier_least_squares_step(problem.op, problem.y, rho=rho)
+    """With ``denoiser="learned"`` and no ``rho``, runs the decreasing schedule of LEARNED_SIGMA_START."""
+    def data_step(rho_k: float):
+        if problem.op.boundary == "periodic":
+            return fourier_least_squares_step(problem.op, problem.y, rho=rho_k)
+        return least_squares_step(problem.op, problem.y, rho=rho_k)
+
+    denoise = get_denoiser(denoiser)
+    if denoiser == "learned" and rho is None and lam > 0:
+        sigma = geometric_schedule(max(LEARNED_SIGMA_START, lam), lam, n_iter)
+        rho = [LEARNED_RHO_WEIGHT * (lam / s) ** 2 for s in sigma]
     else:
-        data_step = least_squares_step(problem.op, problem.y, rho=rho)
-    return pnp_admm(data_step, get_denoiser(denoiser), _start(problem, x0), sigma=lam, n_iter=n_iter,
-                    nonneg=nonneg)
+        sigma, rho = lam, _rho(rho, 0.2)
+    return pnp_admm(data_step, denoise, _start(problem, x0), sigma=sigma, rho=rho, n_iter=n_iter, nonneg=nonneg)
 
 
 def _adam(problem, *, lam, n_iter, nonneg, x0, lr=1e-3):
@@ -232,7 +245,7 @@ METHODS: dict[str, MethodSpec] = {
                    "λ is its strength σ.", _pnp_fista, uses_lam=True, iterative=True, default_lam=0.015,
                    default_n_iter=20),
         MethodSpec("pnp-admm", "Plug-and-play ADMM: a denoiser (option denoiser, default 'tv') as prior; "
-                   "λ is its strength σ.", _pnp_admm, uses_lam=True, iterative=True, default_lam=0.05,
+                   "λ is its strength σ (with 'learned': the end of a decreasing σ schedule).", _pnp_admm, uses_lam=True, iterative=True, default_lam=0.05,
                    default_n_iter=10),
         MethodSpec("adam", "Adam with torch autograd on the data fit + λ‖x‖₁, as in the lecture.", _adam,
                    uses_lam=True, iterative=True, default_lam=1e-3, default_n_iter=30),
@@ -350,7 +363,11 @@ def deconvolve(
     **options
         Method-specific options: ``eps`` (fourier), ``nsr`` (wiener), ``regulariser`` ("gradient" or
         "identity", tikhonov), ``step`` (landweber, fista-*), ``n_inner`` (fista-tv), ``rho`` (admm-tv,
-        pnp-admm), ``denoiser`` (pnp-*), ``lr`` (adam).
+        pnp-admm), ``denoiser`` (pnp-*), ``lr`` (adam). ``pnp-admm`` with ``denoiser="learned"`` and no
+        ``rho`` runs a decreasing noise schedule: the denoiser's σ_k falls geometrically from 0.15 to λ
+        over the iterations while the data step's penalty rises as ``ρ_k = 0.23·λ²/σ_k²`` (see
+        :func:`~napari_invprob.solvers.pnp.pnp_admm` for the update rule); λ is then the noise level the
+        schedule ends at, best set near the data's noise standard deviation over their peak.
 
     Returns
     -------
