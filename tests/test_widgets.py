@@ -111,6 +111,28 @@ def test_result_metadata_reproduces_the_result(make_napari_viewer, qtbot):
     np.testing.assert_allclose(viewer.layers[-1].data, again, atol=1e-4)
 
 
+def test_pnp_methods_offer_a_denoiser_and_run_the_learned_one(make_napari_viewer, qtbot, errors):
+    from napari_invprob import deconvolve
+    from napari_invprob.priors.denoisers import DENOISERS
+
+    viewer = make_napari_viewer()
+    source = add_blurred(viewer, size=48)
+    widget = dock(viewer, "Deconvolution")
+    assert widget.denoiser.native.isHidden()  # admm-tv has no denoiser (the window itself is not shown)
+    widget.method.value = "pnp-admm"
+    assert not widget.denoiser.native.isHidden() and set(widget.denoiser.choices) == set(DENOISERS)
+    widget.denoiser.value = "learned"
+    widget.n_iter.value = 3
+    widget.run()
+    wait_until_done(qtbot, widget)
+    meta = viewer.layers[-1].metadata
+    assert not errors and meta["status"] == "finished" and meta["parameters"]["denoiser"] == "learned"
+    again = deconvolve(source.data, meta["psf"], method=meta["method"], **meta["parameters"])
+    np.testing.assert_allclose(viewer.layers[-1].data, again, atol=1e-4)
+    widget.method.value = "tikhonov"
+    assert widget.denoiser.native.isHidden()
+
+
 def test_stop_ends_the_run_quickly_and_keeps_the_last_iterate(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     add_blurred(viewer)

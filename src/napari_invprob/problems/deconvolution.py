@@ -245,7 +245,8 @@ METHODS: dict[str, MethodSpec] = {
                    "λ is its strength σ.", _pnp_fista, uses_lam=True, iterative=True, default_lam=0.015,
                    default_n_iter=20),
         MethodSpec("pnp-admm", "Plug-and-play ADMM: a denoiser (option denoiser, default 'tv') as prior; "
-                   "λ is its strength σ (with 'learned': the end of a decreasing σ schedule).", _pnp_admm, uses_lam=True, iterative=True, default_lam=0.05,
+                   "λ is its strength σ (with 'learned': the end of a decreasing σ schedule).", _pnp_admm,
+                   uses_lam=True, iterative=True, default_lam=0.05,
                    default_n_iter=10),
         MethodSpec("adam", "Adam with torch autograd on the data fit + λ‖x‖₁, as in the lecture.", _adam,
                    uses_lam=True, iterative=True, default_lam=1e-3, default_n_iter=30),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -42,18 +43,19 @@ def schedule_values(value: Schedule, n_iter: int, name: str) -> list[float]:
     """
     if callable(value):
         values = [value(k) for k in range(1, n_iter + 1)]
-    elif isinstance(value, Sequence | torch.Tensor) or hasattr(value, "__len__"):
+    elif hasattr(value, "__len__") and not isinstance(value, str):
         values = list(value)
         if len(values) != n_iter:
             raise ValueError(f"the {name} schedule has {len(values)} values for {n_iter} iterations")
     else:
         values = [value] * n_iter
+    checked = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int | float) and not hasattr(v, "__float__"):
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if not (math.isfinite(float(v)) and float(v) > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {v}")
-    return [float(v) for v in values]
+        number = float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else math.nan
+        if not (math.isfinite(number) and number > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+        checked.append(number)
+    return checked
 
 
 def pnp_fista(

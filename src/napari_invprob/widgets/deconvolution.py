@@ -9,6 +9,7 @@ from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox
 from napari.layers import Image
 
 from .. import psf as psf_models
+from ..priors.denoisers import DENOISERS
 from ..problems import deconvolution
 from . import _estimate
 from ._base import Plan, SolverWidget
@@ -47,10 +48,15 @@ class DeconvolutionWidget(SolverWidget):
         self.boundary = ComboBox(choices=["periodic", "zero"], value="periodic", label="boundary",
                                  tooltip="periodic: fast, wraps around edges; zero: no wrap-around, slower")
         self.nonneg = CheckBox(value=True, text="non-negative", tooltip="keep the estimate ≥ 0")
+        self.denoiser = ComboBox(choices=list(DENOISERS), value="tv", label="denoiser",
+                                 tooltip="the prior of plug-and-play methods: total variation, Gaussian "
+                                         "smoothing, or the shipped learned network")
         self._add_controls(self.psf_source, self.psf_size, self.psf_sigma, self.psf_ndim, self.psf_layer,
-                           *self._solver_controls(), self.boundary, self.nonneg)
+                           *self._solver_controls(), self.denoiser, self.boundary, self.nonneg)
         self._finish_layout()
         self.psf_source.changed.connect(self._show_psf_controls)
+        self.method.changed.connect(self._show_denoiser)
+        self._show_denoiser(self.method.value)
         self.input.changed.connect(self._input_changed)
         self._input_changed(self.input.value)
 
@@ -72,6 +78,9 @@ class DeconvolutionWidget(SolverWidget):
         self.psf_ndim.value = "3D" if spatial_ndim >= 3 else "2D"
         self._show_psf_controls(self.psf_source.value)
         self._reference_from_simulation(layer, layer.data.shape)
+
+    def _show_denoiser(self, method: str) -> None:
+        self.denoiser.visible = _takes_denoiser(method)
 
     def _show_psf_controls(self, source: str) -> None:
         for control in (self.psf_size, self.psf_sigma, self.psf_ndim):
@@ -127,6 +136,8 @@ class DeconvolutionWidget(SolverWidget):
             method=method, lam=self._lam(), n_iter=self._n_iter(), channel_axis=channel_axis,
             boundary=self.boundary.value, nonneg=bool(self.nonneg.value),
         )
+        if _takes_denoiser(method):
+            parameters["denoiser"] = self.denoiser.value
         reference = self._reference(image.shape, channel_axis)
         x0 = self._warm_start(name, image.shape) if warm_start else None
         metadata = {
@@ -145,3 +156,8 @@ class DeconvolutionWidget(SolverWidget):
             rgb=bool(layer.rgb), reference=reference,
             layer_kwargs={"scale": layer.scale, "translate": layer.translate},
         )
+
+
+def _takes_denoiser(method: str) -> bool:
+    """Plug-and-play methods take a denoiser as their prior."""
+    return method.startswith("pnp-")
