@@ -135,6 +135,16 @@ def test_denoise_step_by_name_on_rgb():
     assert psnr(clean, out, data_range=1.0) > psnr(clean, noisy, data_range=1.0) + 3.0
 
 
+def test_denoise_step_estimates_the_noise_level(grey_astronaut):
+    """``napari_invprob.denoise(image, method="learned")`` with sigma left to the wavelet estimate."""
+    clean = grey_astronaut[::2, ::2]
+    noisy = _noisy(clean, 0.05, seed=4)
+    estimated = denoise(noisy, method="learned")
+    given = denoise(noisy, method="learned", sigma=0.05)
+    assert psnr(clean, estimated, data_range=1.0) > psnr(clean, given, data_range=1.0) - 0.5  # 0.25 measured
+    assert psnr(clean, estimated, data_range=1.0) > psnr(clean, noisy, data_range=1.0) + 4.0
+
+
 @pytest.mark.slow
 def test_pnp_admm_with_the_learned_denoiser_beats_tv_on_the_lecture_case():
     """The lecture's RGB astronaut (7x7 Gaussian sigma 4, noise 0.05); ADMM-TV's best is 26.0 dB.
