@@ -9,8 +9,9 @@ axis (:mod:`~napari_invprob.problems.tilt_geometry`). Slices are independent pro
   into a preallocated volume, so a solver's state (about nine times its unknowns for ``pdhg-tv``) is held
   for one chunk only: the peak beyond the data is the output volume, the projector's two sparse matrices
   (measured resident: about 50 bytes per pixel of a slice and angle, 0.25 GB for 256x256 slices and 77
-  angles, 6.5 GiB for 1024x1024 and 120) and one chunk's state (see ``benchmarks/tilt_series.py`` for the measured multiple
-  of the volume). Small chunks are also faster on the CPU: their element-wise work stays in cache.
+  angles, 6.5 GiB for 1024x1024 and 120) and one chunk's state (``benchmarks/tilt_series.py`` measures
+  the multiple of the volume). Small chunks are also faster on the CPU: their element-wise work stays
+  in cache.
 * :func:`reconstruct_iter` streams the whole volume, one yield per iteration, so its chunks (at most
   :data:`MAX_CHUNK_ELEMENTS` each) advance in lockstep and every chunk's solver state is alive at once:
   about ten times the volume for ``pdhg-tv`` — the price of watching the whole volume converge. For big

@@ -59,9 +59,9 @@ def pdhg_tv(
     adjoint of ``A`` (the expensive operator) and two forwards and one adjoint of the cheap ``∇`` (one
     for ``∇x̄``, one for the TV of the objective). The state kept between iterations is ``x``, ``x̄``,
     ``q`` (two or three times ``x``) and ``Ax``, ``Ax̄``, ``p`` (sinogram-sized); updates are made in
-    place on buffers that are neither yielded nor an operator's input, so the peak is about nine times the unknown's size
-    plus four times the data's. Converges for any ``ρ > 0`` and any non-negative ``A``-weights; ``ρ``
-    only changes the speed.
+    place on buffers that are neither yielded nor an operator's input, so the peak is about nine times
+    the unknown's size plus four times the data's. Converges for any ``ρ > 0`` and any non-negative
+    ``A``-weights; ``ρ`` only changes the speed.
 
     Parameters
     ----------
