@@ -19,10 +19,22 @@ def _component_axis(gradient: LinearOperator) -> int:
     return -(len(gradient.in_shape) + 1)
 
 
+def pointwise_norm(field: torch.Tensor, component_dim: int) -> torch.Tensor:
+    """Per-pixel Euclidean norm of a vector field over its component axis ``component_dim``.
+
+    Summed over contiguous component slices: on the CPU a reduction over the leading, strided component
+    axis is about 4x slower (``torch.linalg.vector_norm`` there about 100x).
+    """
+    parts = field.unbind(component_dim)
+    squared = parts[0].square()
+    for part in parts[1:]:
+        squared.addcmul_(part, part)
+    return squared.sqrt_()
+
+
 def gradient_magnitude(gradient: LinearOperator, dx: torch.Tensor) -> torch.Tensor:
     """Pointwise Euclidean norm ``|∇x|`` of a gradient field ``dx = gradient(x)``."""
-    # sqrt(sum of squares): torch.linalg.vector_norm over one axis is ~100x slower on the CPU
-    return torch.sqrt(torch.sum(dx * dx, dim=_component_axis(gradient)))
+    return pointwise_norm(dx, _component_axis(gradient))
 
 
 def tv_norm(gradient: LinearOperator, x: torch.Tensor) -> float:

@@ -8,20 +8,11 @@ import torch
 
 from ..operators.base import LinearOperator
 from ..operators.gradient import Gradient
+from ..priors.tv import pointwise_norm
 from .base import Clock, Iterate
 from .sirt import inverse_sums
 from .start import initial_estimate
 from .step_size import check_n_iter
-
-
-def _magnitude(q: torch.Tensor, component_dim: int) -> torch.Tensor:
-    """Per-pixel Euclidean norm over the gradient components (a reduction over a leading, strided axis
-    is several times slower in PyTorch on the CPU than this sum over contiguous component slices)."""
-    parts = q.unbind(component_dim)
-    squared = parts[0].square()
-    for part in parts[1:]:
-        squared.addcmul_(part, part)
-    return squared.sqrt_()
 
 
 def _project_dual_ball_(q: torch.Tensor, lam: float, component_dim: int) -> None:
@@ -29,7 +20,7 @@ def _project_dual_ball_(q: torch.Tensor, lam: float, component_dim: int) -> None
     if lam == 0:
         q.zero_()
         return
-    q.div_(_magnitude(q, component_dim).div_(lam).clamp_min_(1.0).unsqueeze(component_dim))
+    q.div_(pointwise_norm(q, component_dim).div_(lam).clamp_min_(1.0).unsqueeze(component_dim))
 
 
 def pdhg_tv(
@@ -121,7 +112,7 @@ def pdhg_tv(
         ax_bar = torch.mul(ax_new, 2.0).sub_(ax)
         x, ax = x_new, ax_new
         residual = float(torch.linalg.vector_norm(ax - y))
-        tv = float(_magnitude(grad.forward(x), component_dim).sum())
+        tv = float(pointwise_norm(grad.forward(x), component_dim).sum())
         yield Iterate(k, x, 0.5 * residual**2 + lam * tv, residual, clock())
 
 
