@@ -289,7 +289,7 @@ def reconstruct(
     **options
         Method options: ``filter`` (fbp), ``nonneg`` (all but fbp and cgls; default True),
         ``step_ratio`` (pdhg-tv: primal/dual step ratio), ``n_inner`` (fista-tv), ``lr`` (adam),
-        ``denoiser`` (pnp-*: "tv", "gaussian", ...), ``rho`` and ``n_cg`` (pnp-admm).
+        ``denoiser`` (``pnp-*``: "tv", "gaussian", ...), ``rho`` and ``n_cg`` (pnp-admm).
 
     Returns
     -------
