@@ -45,8 +45,8 @@ def main(argv=None) -> None:
     args = parse_args(__doc__.splitlines()[0], argv)
     case = astronaut_case(args.small)
     axis = case.channel_axis
-    n_iter = 8 if args.small else 30
-    snapshots = (1, 3, n_iter) if args.small else (1, 5, 10, n_iter)
+    n_iter = 4 if args.small else 30
+    snapshots = (1, 2, n_iter) if args.small else (1, 5, 10, n_iter)
     score("input (blurred + noise)", case.clean, case.blurred, channel_axis=axis)
 
     objective = tv_objective(case, LAM)

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from napari_invprob import datasets, metrics  # noqa: E402
 
-SMALL_CROP = 128  # --small: the lecture's astronaut is cut to this many pixels per side
+SMALL_CROP = 96  # --small: the lecture's astronaut is cut to this many pixels per side
 
 
 def parse_args(description: str, argv=None) -> argparse.Namespace:
