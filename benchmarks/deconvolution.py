@@ -104,13 +104,32 @@ def rl_3d_rows():
             lambda: nip.deconvolve(counts, psf, method="richardson-lucy", n_iter=n, boundary="zero"),
         "skimage richardson_lucy":
             lambda: restoration.richardson_lucy(scaled, psf, num_iter=n, clip=False) * counts.max(),
+        # what a user gets from skimage.img_as_float data: the same algorithm in double precision
+        "skimage richardson_lucy (float64 in)":
+            lambda: restoration.richardson_lucy(scaled.astype(np.float64), psf.astype(np.float64), num_iter=n,
+                                                clip=False) * counts.max(),
     }
     rows = [("input (Poisson counts)", psnr(volume, counts, data_range=peak), None)]
     for name, run in runs.items():
         timings = [_timed(run) for _ in range(REPEATS)]
         restored = timings[0][0]
         rows.append((name, psnr(volume, restored, data_range=peak), min(t for _, t in timings) / n))
+    rows.append(("FFT floor: 2 rfftn + 2 irfftn (torch)", None, fft_floor_seconds(counts, n)))
     return rows
+
+
+def fft_floor_seconds(volume, n):
+    """Seconds of the four real FFTs every Richardson-Lucy iteration needs (one forward and one inverse
+    per convolution, ``Ax`` and ``Aᵀ(y/Ax)``), nothing else: no implementation can beat this per
+    iteration with these transforms on this machine."""
+    x = torch.from_numpy(volume)
+
+    def four_ffts():
+        for _ in range(n):
+            for _ in range(2):
+                torch.fft.irfftn(torch.fft.rfftn(x), s=x.shape)
+
+    return min(_timed(four_ffts)[1] for _ in range(REPEATS)) / n
 
 
 def main():
@@ -135,17 +154,18 @@ def main():
     print(f"\n## 3D Poisson case: 128^3 volume, 15^3 Gaussian PSF, Richardson-Lucy ({RL_ITERATIONS_3D} iterations)")
     print(f"{'method':38s} {'PSNR dB':>8s} {'s/iter':>8s}")
     for name, p, t in rl_rows:
-        print(f"{name:38s} {p:8.2f} {'' if t is None else f'{t:8.3f}':>8s}")
+        print(f"{name:38s} {'' if p is None else f'{p:8.2f}':>8s} {'' if t is None else f'{t:8.3f}':>8s}")
 
     by_name = {name: (p, t) for name, p, _, t in rows}
     tv_psnr, tv_seconds = by_name["ours admm-tv"]
     unsup_seconds = by_name["skimage unsupervised_wiener"][1]
-    speedup = rl_rows[3][2] / rl_rows[1][2]  # skimage's vs our periodic RL
+    speedup = rl_rows[3][2] / rl_rows[1][2]  # skimage's (float32, like ours) vs our periodic RL
     print("\n## Goals")
     print(f"TV >= 25.9 dB within unsupervised_wiener's time: {tv_psnr:.2f} dB in {tv_seconds:.2f} s vs "
           f"{unsup_seconds:.2f} s -> {'met' if tv_psnr >= 25.9 and tv_seconds <= unsup_seconds else 'NOT met'}")
     print(f"3D Richardson-Lucy >= 5x faster per iteration than skimage: {speedup:.1f}x -> "
-          f"{'met' if speedup >= 5 else 'NOT met'}")
+          f"{'met' if speedup >= 5 else 'NOT met'} (the FFTs alone bound it at "
+          f"{rl_rows[3][2] / rl_rows[-1][2]:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -134,8 +134,8 @@ class Convolution(LinearOperator):
     def _apply(self, x: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
         self.batch_shape(x)
         x = self._channels_first(x)
-        spectrum = torch.fft.rfftn(x, s=self._grid, dim=self._spatial_dims)
-        out = torch.fft.irfftn(spectrum * transfer, s=self._grid, dim=self._spatial_dims)
+        spectrum = torch.fft.rfftn(x, s=self._grid, dim=self._spatial_dims).mul_(transfer)
+        out = torch.fft.irfftn(spectrum, s=self._grid, dim=self._spatial_dims)
         if self.boundary == "zero":
             for dim, n in zip(self._spatial_dims, self.spatial_shape):
                 out = out.narrow(dim, 0, n)
