@@ -55,35 +55,43 @@ class Gradient(LinearOperator):
         self.boundary = boundary
 
     def forward(self, x):
-        self.batch_shape(x)
+        batch = self.batch_shape(x)
         ndim = len(self.in_shape)
-        parts = [self._difference(x, a - ndim) for a in self.axes]
-        return torch.stack(parts, dim=-ndim - 1)
-
-    def adjoint(self, y):
-        self.batch_shape(y, self.out_shape)
-        ndim = len(self.in_shape)
-        out = None
+        # each component is written into one preallocated output (no per-axis temporaries to stack)
+        out = x.new_empty((*batch, *self.out_shape))
         for i, a in enumerate(self.axes):
-            term = self._difference_adjoint(y.select(-ndim - 1, i), a - ndim)
-            out = term if out is None else out + term
+            self._difference_into(out.select(-ndim - 1, i), x, a - ndim)
         return out
 
-    def _difference(self, x: torch.Tensor, dim: int) -> torch.Tensor:
-        if self.boundary == "periodic":
-            return torch.roll(x, -1, dims=dim) - x
-        n = x.shape[dim]
-        diff = x.narrow(dim, 1, n - 1) - x.narrow(dim, 0, n - 1)
-        return torch.cat([diff, torch.zeros_like(x.narrow(dim, 0, 1))], dim=dim)
+    def adjoint(self, y):
+        batch = self.batch_shape(y, self.out_shape)
+        ndim = len(self.in_shape)
+        out = y.new_zeros((*batch, *self.in_shape))
+        for i, a in enumerate(self.axes):
+            self._add_difference_adjoint(out, y.select(-ndim - 1, i), a - ndim)
+        return out
 
-    def _difference_adjoint(self, p: torch.Tensor, dim: int) -> torch.Tensor:
+    def _difference_into(self, out: torch.Tensor, x: torch.Tensor, dim: int) -> None:
+        """``out = D x`` along ``dim``: forward difference, last one zero (Neumann) or wrapped."""
+        n = x.shape[dim]
+        out.narrow(dim, 0, n - 1).copy_(x.narrow(dim, 1, n - 1)).sub_(x.narrow(dim, 0, n - 1))
+        last = out.narrow(dim, n - 1, 1)
         if self.boundary == "periodic":
-            return torch.roll(p, 1, dims=dim) - p
-        # transpose of the Neumann difference: (Dᵀp)[k] = p[k-1]·[k ≥ 1] − p[k]·[k ≤ n-2]
+            last.copy_(x.narrow(dim, 0, 1)).sub_(x.narrow(dim, n - 1, 1))
+        else:
+            last.zero_()
+
+    def _add_difference_adjoint(self, out: torch.Tensor, p: torch.Tensor, dim: int) -> None:
+        """``out += Dᵀp`` along ``dim``: ``(Dᵀp)[k] = p[k−1] − p[k]``, indices wrapping when periodic;
+        with Neumann boundaries ``p[n−1]`` (the difference fixed at zero) and ``p[−1]`` count as zero."""
         n = p.shape[dim]
         inner = p.narrow(dim, 0, n - 1)
-        zero = torch.zeros_like(p.narrow(dim, 0, 1))
-        return torch.cat([zero, inner], dim=dim) - torch.cat([inner, zero], dim=dim)
+        out.narrow(dim, 1, n - 1).add_(inner)
+        out.narrow(dim, 0, n - 1).sub_(inner)
+        if self.boundary == "periodic":
+            wrapped = p.narrow(dim, n - 1, 1)
+            out.narrow(dim, 0, 1).add_(wrapped)
+            out.narrow(dim, n - 1, 1).sub_(wrapped)
 
     def gram_symbol(self) -> torch.Tensor:
         """Fourier symbol of ``DᵀD`` (the negative Laplacian) for ``boundary="periodic"``.

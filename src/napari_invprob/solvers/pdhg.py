@@ -101,7 +101,7 @@ def pdhg_tv(
     q = grad.forward(torch.zeros_like(x))
     x_bar, ax_bar = x, ax
     for k in range(1, n_iter + 1):
-        p.add_(sigma_data * (ax_bar - y)).div_(1.0 + sigma_data)
+        p.add_(torch.sub(ax_bar, y).mul_(sigma_data)).div_(1.0 + sigma_data)
         q.add_(grad.forward(x_bar), alpha=sigma_grad)
         _project_dual_ball_(q, lam, component_dim)
         x_new = torch.add(op.adjoint(p), grad.adjoint(q)).mul_(tau).neg_().add_(x)  # operators may return their input
@@ -111,7 +111,7 @@ def pdhg_tv(
         x_bar = torch.sub(x_new, x).add_(x_new)
         ax_bar = torch.mul(ax_new, 2.0).sub_(ax)
         x, ax = x_new, ax_new
-        residual = float(torch.linalg.vector_norm(ax - y))
+        residual = float(torch.dist(ax, y))
         tv = float(pointwise_norm(grad.forward(x), component_dim).sum())
         yield Iterate(k, x, 0.5 * residual**2 + lam * tv, residual, clock())
 
