@@ -249,7 +249,7 @@ def write_model_card(path: Path, record: dict) -> None:
         "",
         *(
             f"{k}. `train_denoiser.py --seed {s['seed']} --steps {s['steps']} --batch {s['batch']} --patch {s['patch']} "
-            f"--lr {s['lr']} --threads {s['threads']}" + (" --init <stage-1 weights>`" if k > 1 else "`")
+            f"--lr {s['lr']} --threads {s['threads']}" + (f" --init <stage-{k - 1} weights>`" if k > 1 else "`")
             + f": device `{s['device']}` ({s['machine']}), wall time {s['minutes']:.1f} min."
             for k, s in enumerate(record["stages"], 1)
         ),

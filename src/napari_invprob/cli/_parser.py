@@ -193,6 +193,7 @@ DEMO_EXAMPLES = """examples:
 def build_parser() -> argparse.ArgumentParser:
     """The ``napari-invprob`` parser with its five subcommands."""
     from ..alignment import METHODS as ALIGN_METHODS
+    from ..problems.deconvolution import BOUNDARIES as DECONVOLUTION_BOUNDARIES
     from ..problems.deconvolution import METHODS as DECONVOLUTION_METHODS
     from ..problems.tomography import METHODS as TOMOGRAPHY_METHODS
 
@@ -218,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(deconvolve, out_help="restored image (.tif or .mrc)")
     _psf_flags(deconvolve, required=True)
     _solver_flags(deconvolve, DECONVOLUTION_METHODS, default_method="admm-tv")
-    deconvolve.add_argument("--boundary", choices=["periodic", "zero"], default="periodic",
-                            help="image boundary of the blur (default periodic)")
+    deconvolve.add_argument("--boundary", choices=DECONVOLUTION_BOUNDARIES, default="periodic",
+                            help="image boundary of the blur (default periodic; reflect mirrors the edges out, "
+                                 "for images whose opposite edges differ)")
     deconvolve.add_argument("--allow-negative", action="store_true",
                             help="do not constrain the result to be non-negative")
     deconvolve.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",

@@ -75,7 +75,7 @@ class Convolution(LinearOperator):
         self.channel_axis = None if channel_axis is None else channel_axis % ndim
         self.spatial_shape = tuple(s for i, s in enumerate(self.in_shape) if i != self.channel_axis)
         psf_t = to_tensor(psf, self.device, name="psf")
-        _check_psf(tuple(psf_t.shape), self.spatial_shape, self.in_shape)
+        check_psf_fits(tuple(psf_t.shape), self.spatial_shape, self.in_shape)
         if not bool(psf_t.any()):
             raise ValueError("psf is all zero; a PSF must have a non-zero sum (normalise it to sum 1)")
         self.psf_shape = tuple(psf_t.shape)
@@ -168,7 +168,7 @@ class Convolution(LinearOperator):
         )
 
 
-def _check_psf(psf_shape, spatial_shape, image_shape) -> None:
+def check_psf_fits(psf_shape, spatial_shape, image_shape) -> None:
     """Refuse a PSF whose number of axes or size does not fit the image's spatial axes."""
     if len(psf_shape) != len(spatial_shape):
         raise ValueError(

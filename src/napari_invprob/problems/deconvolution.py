@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
+import scipy.fft
 import torch
 
 from .._device import resolve_device, to_numpy, to_tensor
-from ..operators.convolution import BOUNDARIES, Convolution
+from ..operators.convolution import Convolution, check_psf_fits
 from ..operators.gradient import Gradient
 from ..priors.denoisers import get_denoiser
 from ..priors.proximal import l1_norm, soft_threshold
@@ -37,6 +38,16 @@ from .lam_selection import minimise_risk_lam
 from .methods import MethodSpec
 from .noise import estimate_noise_sigma, wiener_nsr
 
+#: Blur models at the image edges: those of :class:`Convolution`, and ``"reflect"``: the image is
+#: extended by mirror reflection (see :func:`reflect_margins`) and deconvolved with a
+#: periodic blur, then cropped back, so edges that do not wrap around cause no ringing.
+BOUNDARIES = ("periodic", "zero", "reflect")
+
+#: Fewest mirrored pixels per side: the seam where the extended image wraps around must stay out of
+#: reach of the estimate's edge pixels, also for the learned denoiser's wide receptive field (the
+#: learned PnP-ADMM on a 256-pixel crop of ``camera``, 7x7 PSF: 23.2 dB with 7 pixels, 25.8 with 16).
+MIN_REFLECT_MARGIN = 16
+
 
 @dataclass
 class DeconvolutionProblem:
@@ -52,12 +63,16 @@ class DeconvolutionProblem:
         The data's peak ``max|y|`` (1 for an all-zero image).
     channel_axis : int or None
         Where the channels sit in the input layout.
+    margins : tuple of (int, int) or None
+        For ``boundary="reflect"``: the mirrored pixels added before and after each spatial axis
+        (``op`` and ``y`` are on the extended grid); None otherwise.
     """
 
     op: Convolution
     y: torch.Tensor
     scale: float
     channel_axis: int | None
+    margins: tuple[tuple[int, int], ...] | None = None
 
     @cached_property
     def gradient(self) -> Gradient:
@@ -80,14 +95,17 @@ class DeconvolutionProblem:
 
     def to_output(self, x: torch.Tensor) -> torch.Tensor:
         """An estimate in the solvers' layout -> a new tensor in the input's layout and scale."""
+        for dim, (before, after) in enumerate(self.margins or (), start=1):
+            x = x.narrow(dim, before, x.shape[dim] - before - after)
         out = x * self.scale
         out = out.movedim(0, self.channel_axis) if self.channel_axis is not None else out[0]
         return out.contiguous()
 
     def to_internal(self, x: torch.Tensor) -> torch.Tensor:
-        """A tensor in the input's layout and scale -> the solvers' layout, scaled."""
+        """A tensor in the input's layout and scale -> the solvers' layout, scaled (and mirrored out
+        to the extended grid for ``boundary="reflect"``)."""
         x = x.movedim(self.channel_axis, 0) if self.channel_axis is not None else x.unsqueeze(0)
-        return x.contiguous() / self.scale
+        return _reflect_pad(x.contiguous() / self.scale, self.margins)
 
     def residual_sq(self, x: torch.Tensor) -> float:
         """``‖Hx − y‖²`` in the scaled units."""
@@ -106,8 +124,8 @@ def _clamped(iterates: Iterator[Iterate], nonneg: bool) -> Iterator[Iterate]:
 
 def _require_periodic(problem: DeconvolutionProblem, method: str) -> None:
     if problem.op.boundary != "periodic":
-        raise ValueError(f"method {method!r} is a Fourier-space filter and needs boundary='periodic'; "
-                         "use tikhonov or an iterative method with boundary='zero'")
+        raise ValueError(f"method {method!r} is a Fourier-space filter and needs boundary='periodic' or "
+                         "'reflect'; use tikhonov or an iterative method with boundary='zero'")
 
 
 def _fourier(problem, *, lam, n_iter, nonneg, x0, eps=None):
@@ -349,8 +367,12 @@ def deconvolve(
         Iterations (default: the method's); ignored by direct methods.
     channel_axis : int, optional
         Axis of colour channels (e.g. -1 for RGB).
-    boundary : {"periodic", "zero"}
-        Blur model at the image edges; ``fourier`` and ``wiener`` need ``"periodic"``.
+    boundary : {"periodic", "zero", "reflect"}
+        Blur model at the image edges: ``"periodic"`` (the lecture's; for images whose opposite edges
+        match), ``"zero"`` (dark outside), or ``"reflect"`` (the image mirrored out by twice the PSF's
+        size, at least 16 pixels, deconvolved periodically, then cropped: no ringing from edges that differ, the usual case
+        for microscopy images, at the cost of a larger grid). ``fourier`` and ``wiener`` need
+        ``"periodic"`` or ``"reflect"``.
     nonneg : bool
         Constrain the estimate to ``x ≥ 0`` (direct methods clip their result).
     x0 : array-like, optional
@@ -516,7 +538,13 @@ def _problem(image, psf, *, channel_axis, boundary, device, data_peak=None) -> D
         )
     kernel = to_tensor(psf, device, name="psf")
     total = float(kernel.sum())
-    op = Convolution(kernel / (total if total != 0 else 1.0), y.shape[1:], boundary=boundary, device=device)
+    margins = None
+    if boundary == "reflect":
+        check_psf_fits(tuple(kernel.shape), tuple(y.shape[1:]), tuple(np.shape(image)))  # before mirroring
+        margins = reflect_margins(tuple(y.shape[1:]), tuple(kernel.shape))
+        y = _reflect_pad(y, margins)
+    op = Convolution(kernel / (total if total != 0 else 1.0), y.shape[1:],
+                     boundary="periodic" if boundary == "reflect" else boundary, device=device)
     if not total > 0:
         raise ValueError(f"psf must have a positive sum to be normalised, its sum is {total}")
     if data_peak is None:
@@ -525,7 +553,28 @@ def _problem(image, psf, *, channel_axis, boundary, device, data_peak=None) -> D
         raise ValueError(f"data_peak must be a positive finite number, got {data_peak!r}")
     else:
         scale = float(data_peak)
-    return DeconvolutionProblem(op, y / scale, scale, channel_axis)
+    return DeconvolutionProblem(op, y / scale, scale, channel_axis, margins)
+
+
+def reflect_margins(shape: tuple[int, ...], psf_shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Mirrored pixels ``(before, after)`` per axis for ``boundary="reflect"``: twice the PSF's size and
+    at least :data:`MIN_REFLECT_MARGIN` on each side (but less than the image's size, as a mirror
+    needs), the total rounded up to a size the FFT handles fast."""
+    margins = []
+    for n, k in zip(shape, psf_shape):
+        margin = min(max(2 * k, MIN_REFLECT_MARGIN), n - 1)
+        extra = scipy.fft.next_fast_len(n + 2 * margin, real=True) - n - 2 * margin
+        margins.append((min(margin + extra // 2, n - 1), min(margin + extra - extra // 2, n - 1)))
+    return tuple(margins)
+
+
+def _reflect_pad(x: torch.Tensor, margins) -> torch.Tensor:
+    """Mirror ``x`` (``(n, *spatial)``) out by ``margins`` along its spatial axes, edge pixels not repeated."""
+    if margins is None:
+        return x
+    pad = [p for before_after in reversed(margins) for p in before_after]
+    return torch.nn.functional.pad(x.unsqueeze(0), pad, mode="reflect")[0]
+
 
 
 def _check_x0(x0, image, device) -> torch.Tensor:

@@ -45,8 +45,9 @@ class DeconvolutionWidget(SolverWidget):
         self.psf_ndim = ComboBox(choices=["2D", "3D"], value="2D", label="kernel axes",
                                  tooltip="3D for a z-stack with a 3D PSF")
         self.psf_layer = layer_picker(napari_viewer, Image, label="PSF layer", tooltip="a centred PSF image")
-        self.boundary = ComboBox(choices=["periodic", "zero"], value="periodic", label="boundary",
-                                 tooltip="periodic: fast, wraps around edges; zero: no wrap-around, slower")
+        self.boundary = ComboBox(choices=list(deconvolution.BOUNDARIES), value="periodic", label="boundary",
+                                 tooltip="periodic: fast, wraps around edges; zero: no wrap-around, slower; "
+                                         "reflect: mirrors the edges out, no ringing where opposite edges differ")
         self.nonneg = CheckBox(value=True, text="non-negative", tooltip="keep the estimate ≥ 0")
         self.denoiser = ComboBox(choices=list(DENOISERS), value="tv", label="denoiser",
                                  tooltip="the prior of plug-and-play methods: total variation, Gaussian "
