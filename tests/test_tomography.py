@@ -1,5 +1,7 @@
 """reconstruct / reconstruct_iter: layouts (2D, 3D with either tilt axis), warm starts, bad input."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -135,6 +137,42 @@ def test_reconstruct_solves_chunk_after_chunk_as_the_stream_does(monkeypatch):
     monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)  # chunks of 2, 2 and 1 slices
     chunked = reconstruct(series, ANGLES, method="tv", n_iter=15, tilt_axis="x", device="cpu")
     np.testing.assert_allclose(chunked, streamed.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["tv", "sirt"])
+def test_chunks_solved_side_by_side_on_one_thread_each_match_one_after_another(monkeypatch, method):
+    volume = _volume((24, 7, 24))
+    series = project(volume, ANGLES, tilt_axis="x", device="cpu")
+    monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)  # four chunks
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_by_one = reconstruct(series, ANGLES, method=method, n_iter=10, tilt_axis="x", device="cpu")
+        torch.set_num_threads(3)
+        side_by_side = reconstruct(series, ANGLES, method=method, n_iter=10, tilt_axis="x", device="cpu")
+        assert torch.get_num_threads() == 3  # restored after the work
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(side_by_side, one_by_one)
+
+
+def test_an_error_in_a_chunk_solved_in_parallel_reaches_the_caller(monkeypatch):
+    series = project(_volume((24, 7, 24)), ANGLES, tilt_axis="x", device="cpu")
+    monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)
+
+    def failing(problem, **kwargs):
+        raise RuntimeError("solver failed")
+        yield  # a generator, as solvers are
+
+    monkeypatch.setitem(METHODS, "sirt", replace(METHODS["sirt"], solver=failing))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(RuntimeError, match="solver failed"):
+            reconstruct(series, ANGLES, method="sirt", n_iter=2, tilt_axis="x", device="cpu")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_lam_auto_is_the_cross_validated_lam_and_lands_near_the_psnr_best():
