@@ -65,6 +65,18 @@ def test_each_widget_docks_from_the_manifest(make_napari_viewer):
         assert dock_widget is not None and callable(widget.run) and callable(widget.stop)
 
 
+def test_boundary_follows_the_input_forward_model_or_mirrors_a_measured_image(make_napari_viewer):
+    viewer = make_napari_viewer()
+    measured = viewer.add_image(np.random.default_rng(0).random((40, 48), dtype=np.float32), name="measured")
+    simulated = add_blurred(viewer, size=48)
+    widget = dock(viewer, "Deconvolution")
+    assert widget.boundary.choices == ("periodic", "zero", "reflect")
+    widget.input.value = simulated
+    assert widget.boundary.value == "periodic"  # from its forward model
+    widget.input.value = measured
+    assert widget.boundary.value == "reflect"
+
+
 def test_sample_data_runs_with_no_control_touched_and_streams_into_the_layer(make_napari_viewer, qtbot, errors):
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "astronaut")

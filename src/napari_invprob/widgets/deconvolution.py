@@ -45,7 +45,7 @@ class DeconvolutionWidget(SolverWidget):
         self.psf_ndim = ComboBox(choices=["2D", "3D"], value="2D", label="kernel axes",
                                  tooltip="3D for a z-stack with a 3D PSF")
         self.psf_layer = layer_picker(napari_viewer, Image, label="PSF layer", tooltip="a centred PSF image")
-        self.boundary = ComboBox(choices=list(deconvolution.BOUNDARIES), value="periodic", label="boundary",
+        self.boundary = ComboBox(choices=list(deconvolution.BOUNDARIES), value="reflect", label="boundary",
                                  tooltip="periodic: fast, wraps around edges; zero: no wrap-around, slower; "
                                          "reflect: mirrors the edges out, no ringing where opposite edges differ")
         self.nonneg = CheckBox(value=True, text="non-negative", tooltip="keep the estimate ≥ 0")
@@ -66,7 +66,8 @@ class DeconvolutionWidget(SolverWidget):
 
     # -- following the input ------------------------------------------------------------------------------
     def _input_changed(self, layer) -> None:
-        """Adopt the input's forward model when it has one; match the kernel's axes to the image."""
+        """Adopt the input's forward model when it has one (else mirrored edges, as measured images
+        rarely wrap around); match the kernel's axes to the image."""
         if layer is None:
             return
         model = layer.metadata.get("forward_model")
@@ -75,6 +76,7 @@ class DeconvolutionWidget(SolverWidget):
             self.boundary.value = model.get("boundary", self.boundary.value)
         elif self.psf_source.value == PSF_FROM_METADATA:
             self.psf_source.value = PSF_GAUSSIAN
+            self.boundary.value = "reflect"
         spatial_ndim = layer.data.ndim - (1 if layer.rgb else 0)
         self.psf_ndim.value = "3D" if spatial_ndim >= 3 else "2D"
         self._show_psf_controls(self.psf_source.value)
