@@ -370,9 +370,9 @@ def deconvolve(
     boundary : {"periodic", "zero", "reflect"}
         Blur model at the image edges: ``"periodic"`` (the lecture's; for images whose opposite edges
         match), ``"zero"`` (dark outside), or ``"reflect"`` (the image mirrored out by twice the PSF's
-        size, at least 16 pixels, deconvolved periodically, then cropped: no ringing from edges that differ, the usual case
-        for microscopy images, at the cost of a larger grid). ``fourier`` and ``wiener`` need
-        ``"periodic"`` or ``"reflect"``.
+        size, at least 16 pixels, deconvolved periodically, then cropped: no ringing from edges that
+        differ, the usual case for microscopy images, at the cost of a larger grid). ``fourier`` and
+        ``wiener`` need ``"periodic"`` or ``"reflect"``.
     nonneg : bool
         Constrain the estimate to ``x ≥ 0`` (direct methods clip their result).
     x0 : array-like, optional
@@ -574,7 +574,6 @@ def _reflect_pad(x: torch.Tensor, margins) -> torch.Tensor:
         return x
     pad = [p for before_after in reversed(margins) for p in before_after]
     return torch.nn.functional.pad(x.unsqueeze(0), pad, mode="reflect")[0]
-
 
 
 def _check_x0(x0, image, device) -> torch.Tensor:
