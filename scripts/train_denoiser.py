@@ -2,9 +2,11 @@
 
 Usage::
 
-    # the shipped weights, in two stages (CPU, ~22 + ~16 min on a busy 2-core machine)
+    # the shipped weights, in three stages (CPU, one thread: ~21 + ~23 + ~53 min on a busy 2-core machine)
     .venv/bin/python scripts/train_denoiser.py --out /tmp/stage1
-    .venv/bin/python scripts/train_denoiser.py --init /tmp/stage1/denoiser_unet.pt --seed 1 --steps 1500 --lr 3e-4
+    .venv/bin/python scripts/train_denoiser.py --init /tmp/stage1/denoiser_unet.pt --seed 1 --steps 1500 --lr 3e-4 \
+        --out /tmp/stage2
+    .venv/bin/python scripts/train_denoiser.py --init /tmp/stage2/denoiser_unet.pt --seed 2 --steps 4000 --lr 3e-4
     .venv/bin/python scripts/train_denoiser.py --steps 50 --out /tmp/try   # a quick smoke run
 
 Reproducible: every random draw comes from ``--seed``. Training data are scikit-image's bundled images

@@ -72,7 +72,8 @@ def to_tensor(array, device: str | torch.device | None = None, *, name: str = "d
             raise TypeError(f"{name} is complex; napari-invprob works on real-valued data")
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-        tensor = torch.tensor(arr.astype(np.float32, copy=True), device=device)
+        # one copy (torch.tensor would copy the converted array a second time)
+        tensor = torch.from_numpy(arr.astype(np.float32, order="C", copy=True)).to(device)
     if tensor.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)})")
     if not bool(torch.isfinite(tensor).all()):
