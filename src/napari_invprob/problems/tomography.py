@@ -7,11 +7,11 @@ axis (:mod:`~napari_invprob.problems.tilt_geometry`). Slices are independent pro
 
 * :func:`reconstruct` solves chunks of at most :data:`SOLVE_CHUNK_ELEMENTS` pixels into a preallocated
   volume, one chunk per CPU thread at a time, so a solver's state (about nine times its unknowns for
-  ``pdhg-tv``) is held for those chunks only: the peak beyond the data is the output volume, the projector's two sparse matrices
-  (measured resident: about 50 bytes per pixel of a slice and angle, 0.25 GB for 256x256 slices and 77
-  angles, 6.5 GiB for 1024x1024 and 120) and the running chunks' state (``benchmarks/tilt_series.py`` measures
-  the multiple of the volume). Small chunks are also faster on the CPU: their element-wise work stays
-  in cache.
+  ``pdhg-tv``) is held for those chunks only: the peak beyond the data is the output volume, the
+  projector's two sparse matrices (about 34 bytes per pixel of a slice and angle: 0.17 GB for 256x256
+  slices and 77 angles, 4.0 GiB for 1024x1024 and 120) and the running chunks' state
+  (``benchmarks/tilt_series.py`` measures the multiple of the volume). Small chunks are also faster on
+  the CPU: their element-wise work stays in cache.
 * :func:`reconstruct_iter` streams the whole volume, one yield per iteration, so its chunks (at most
   :data:`MAX_CHUNK_ELEMENTS` each) advance in lockstep and every chunk's solver state is alive at once:
   about ten times the volume for ``pdhg-tv`` — the price of watching the whole volume converge. For big
@@ -338,10 +338,16 @@ class _Plan:
     ndim: int
     output_shape: tuple
 
+    def chunk_slices(self, max_elements: int) -> int:
+        """Slices per chunk: as many as fit in ``max_elements`` pixels or bins, at least
+        :data:`MIN_CHUNK_SLICES`."""
+        per_slice = max(int(np.prod(self.projector.in_shape)), int(np.prod(self.projector.out_shape)))
+        return max(MIN_CHUNK_SLICES, max_elements // per_slice)
+
     def chunks(self, max_elements: int) -> Iterator[tuple[slice, Iterator[Iterate]]]:
         """Slice ranges of at most ``max_elements`` pixels or bins (but at least :data:`MIN_CHUNK_SLICES`
         slices), each with its solver (not yet started)."""
-        size = max(MIN_CHUNK_SLICES, max_elements // _slice_elements(self.projector))
+        size = self.chunk_slices(max_elements)
         for i in range(0, self.sinograms.shape[0], size):
             rows = slice(i, i + size)
             problem = TomographyProblem(self.projector, self.sinograms[rows].contiguous(), self.angles)
@@ -415,8 +421,7 @@ def _solve_in_chunks(plan: _Plan) -> np.ndarray:
 
     chunks = plan.chunks(SOLVE_CHUNK_ELEMENTS)
     workers = torch.get_num_threads() if plan.projector.device.type == "cpu" else 1
-    chunk_slices = max(MIN_CHUNK_SLICES, SOLVE_CHUNK_ELEMENTS // _slice_elements(plan.projector))
-    if workers == 1 or plan.sinograms.shape[0] <= chunk_slices:
+    if workers == 1 or plan.sinograms.shape[0] <= plan.chunk_slices(SOLVE_CHUNK_ELEMENTS):
         for rows, solver in chunks:
             solve(rows, solver)
         return output
@@ -431,11 +436,6 @@ def _solve_in_chunks(plan: _Plan) -> np.ndarray:
         for future in running:
             future.result()
     return output
-
-
-def _slice_elements(projector: ParallelBeamProjector) -> int:
-    """Pixels or sinogram bins of one slice, whichever is more (what a chunk's size counts)."""
-    return max(int(np.prod(projector.in_shape)), int(np.prod(projector.out_shape)))
 
 
 @contextlib.contextmanager

@@ -116,7 +116,8 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient) -> Iterator[Iterate]:
     clock = Clock()
     y = y.clamp(min=0.0)
     x = _start(op, y, x0)
-    sensitivity = op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device))  # broadcasts over batches
+    # Aᵀ1 of one image; it broadcasts over batches
+    sensitivity = op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device))
     inverse_sensitivity = 1.0 / sensitivity.clamp(min=EPS)
     constant = float(torch.sum(torch.xlogy(y, y) - y))
     ax = op.forward(x).clamp_(min=EPS)
