@@ -130,6 +130,24 @@ def test_align_writes_the_aligned_series_its_angles_and_the_shifts(data, tmp_pat
     assert np.asarray(record["shifts"]).shape == (21, 2)
 
 
+def test_denoise_writes_the_denoised_image_with_its_record(data, tmp_path):
+    clean, _ = read_image(data / "clean.tif")
+    noisy = (clean + 0.05 * np.random.default_rng(1).standard_normal(clean.shape)).astype(np.float32)
+    write_volume(tmp_path / "noisy.tif", noisy, 3.5)
+    out = tmp_path / "denoised.mrc"
+    summary = json.loads(run("denoise", tmp_path / "noisy.tif", "--reference", data / "clean.tif", "--json",
+                             "--out", out, cwd=tmp_path).stdout)
+    denoised, pixel = read_image(out)
+    assert denoised.shape == noisy.shape and pixel == pytest.approx(3.5)
+    record = json.loads(Path(f"{out}.json").read_text())
+    assert record["problem"] == "denoising" and record["method"] == "learned"
+    assert record["parameters"] == {"sigma": None, "channel_axis": None}  # None: estimated from the image
+    assert summary["psnr_db"] > _psnr(clean, noisy) + 3.0
+    run("denoise", tmp_path / "noisy.tif", "--method", "tv", "--sigma", 0.05, "--quiet", "--out",
+        tmp_path / "tv.tif", cwd=tmp_path)
+    assert json.loads((tmp_path / "tv.tif.json").read_text())["parameters"]["sigma"] == 0.05
+
+
 def test_demo_restores_the_lecture_case(tmp_path):
     summary = json.loads(run("demo", "--out-dir", tmp_path / "demo", "--json", "--quiet", cwd=tmp_path).stdout)
     for name in ("clean.tif", "blurred.tif", "psf.tif", "restored.tif", "restored.tif.json"):

@@ -58,6 +58,9 @@ CASES = {
                              "{d}/o.mrc"], "--n-angles"),
     "reference shape": (["deconvolve", "{d}/image.tif", "--psf-sigma", "1", "--reference", "{d}/series.mrc",
                          "--out", "{d}/o.tif"], "shape"),
+    "negative noise level": (["denoise", "{d}/image.tif", "--sigma", "-0.1", "--out", "{d}/o.tif"],
+                             "sigma must be non-negative"),
+    "unknown denoiser": (["denoise", "{d}/image.tif", "--method", "magic", "--out", "{d}/o.tif"], "invalid choice"),
     "unknown command": (["frobnicate"], "invalid choice"),
 }
 

@@ -60,7 +60,7 @@ def assert_unchanged(viewer, before):
 
 def test_each_widget_docks_from_the_manifest(make_napari_viewer):
     viewer = make_napari_viewer()
-    for name in ("Deconvolution", "Tomography", "Simulate measurement"):
+    for name in ("Deconvolution", "Tomography", "Simulate measurement", "Denoise"):
         dock_widget, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
         assert dock_widget is not None and callable(widget.run) and callable(widget.stop)
 
@@ -255,6 +255,53 @@ def test_simulate_then_deconvolve_picks_up_the_forward_model(make_napari_viewer,
     assert not errors and result["psnr_db"] > metrics.psnr(clean.data, measured.data, data_range=1.0)
 
 
+def test_denoise_adds_a_denoised_layer_that_its_metadata_reproduces(make_napari_viewer, qtbot, errors):
+    from napari_invprob import denoise
+
+    viewer = make_napari_viewer()
+    clean = skdata.camera()[::4, ::4].astype(np.float32) / 255
+    noisy = (clean + 0.05 * np.random.default_rng(0).standard_normal(clean.shape)).astype(np.float32)
+    layer = viewer.add_image(noisy, name="noisy", scale=(2.0, 2.0))
+    before = snapshot(viewer)
+    widget = dock(viewer, "Denoise")
+    assert widget.input.value is layer and widget.method.value == "learned" and not widget.sigma.enabled
+    widget.run()
+    wait_until_done(qtbot, widget)
+    result = viewer.layers["noisy (denoised)"]
+    assert not errors and result.metadata["status"] == "finished"
+    assert result.metadata["parameters"] == {"sigma": None, "channel_axis": None}  # None: estimated
+    assert metrics.psnr(clean, result.data, data_range=1.0) > metrics.psnr(clean, noisy, data_range=1.0) + 2.0  # 2.8
+    assert tuple(result.scale) == (2.0, 2.0)
+    again = denoise(noisy, method=result.metadata["method"], **result.metadata["parameters"])
+    np.testing.assert_allclose(result.data, again, atol=1e-5)
+
+    widget.estimate.value = False  # a typed noise level, another denoiser: the same layer is updated
+    widget.sigma.number = 0.05
+    widget.method.value = "tv"
+    widget.run()
+    wait_until_done(qtbot, widget)
+    assert not errors and viewer.layers[-1] is result
+    assert result.metadata["method"] == "tv" and result.metadata["parameters"]["sigma"] == 0.05
+    assert_unchanged(viewer, before + [("noisy (denoised)", np.asarray(result.data))])
+
+
+def test_denoise_refuses_bad_input_and_changes_nothing(make_napari_viewer, errors):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((3, 4, 16, 16), dtype=np.float32), name="4d")
+    widget = dock(viewer, "Denoise")
+    before = snapshot(viewer)
+    assert widget.run() is None and "2D image or a 3D volume" in errors[-1]
+    viewer.add_image(np.random.default_rng(0).random((16, 16), dtype=np.float32), name="image")
+    before = snapshot(viewer)
+    widget.input.value = viewer.layers["image"]
+    widget.estimate.value = False
+    widget.sigma._field.value = "-0.1"
+    assert widget.run() is None and "≥ 0" in errors[-1]
+    widget.sigma._field.value = "loud"
+    assert widget.run() is None and "number" in errors[-1]
+    assert_unchanged(viewer, before)
+
+
 def test_simulate_then_reconstruct_with_angles_from_metadata_and_fourier_view(make_napari_viewer, qtbot, errors):
     from napari_invprob.phantom import shepp_logan_image
 
@@ -307,7 +354,9 @@ def test_tilt_series_sample_aligns_and_reconstructs_in_3d(make_napari_viewer, qt
     assert tomo.input.value is series and tomo.angle_source.value == "input's metadata"
     tomo.align_method.value = "cross-correlation"
     tomo.align()
-    qtbot.waitUntil(lambda: viewer.layers[-1].name == f"{series.name} (aligned)", timeout=30_000)
+    # the layer is added when the alignment returns; its worker finishes an event later
+    qtbot.waitUntil(lambda: viewer.layers[-1].name == f"{series.name} (aligned)" and tomo._task is None,
+                    timeout=30_000)
     aligned = viewer.layers[-1]
     assert aligned.data.shape == series.data.shape and aligned.metadata["shifts"].shape == (series.data.shape[0], 2)
     assert tomo.input.value is aligned  # an aligned series is a measurement: the input follows it

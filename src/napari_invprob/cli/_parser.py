@@ -184,6 +184,12 @@ SIMULATE_EXAMPLES = """examples:
   napari-invprob simulate project volume.mrc --angle-range -70 70 --n-angles 50 --noise 0.01 --out series.mrc
 """
 
+DENOISE_EXAMPLES = """examples:
+  napari-invprob denoise noisy.tif --out denoised.tif                  (learned denoiser, noise level estimated)
+  napari-invprob denoise stack.mrc --method tv --sigma 12.5 --out smooth.mrc
+  napari-invprob denoise rgb.png --sigma 0.05 --reference clean.png --json --out denoised.tif
+"""
+
 DEMO_EXAMPLES = """examples:
   napari-invprob demo --out-dir demo            (writes clean, blurred and restored TIFFs with sidecars)
   napari-invprob demo --out-dir demo --method fista-tv --n-iter 50 --json
@@ -191,8 +197,9 @@ DEMO_EXAMPLES = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``napari-invprob`` parser with its five subcommands."""
+    """The ``napari-invprob`` parser with its six subcommands."""
     from ..alignment import METHODS as ALIGN_METHODS
+    from ..priors.denoisers import DENOISERS
     from ..problems.deconvolution import BOUNDARIES as DECONVOLUTION_BOUNDARIES
     from ..problems.deconvolution import METHODS as DECONVOLUTION_METHODS
     from ..problems.tomography import METHODS as TOMOGRAPHY_METHODS
@@ -283,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="Gaussian noise std as a fraction of the data's maximum (default 0)")
     project.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     project.add_argument("--tilt-axis", choices=["y", "x"], default="y", help="tilt axis (default y)")
+
+    denoise = command("denoise", "remove Gaussian noise from a 2D/3D or multi-channel image", DENOISE_EXAMPLES)
+    denoise.add_argument("input", help="noisy image or volume: TIFF, PNG or MRC")
+    _common(denoise, out_help="denoised image (.tif or .mrc)")
+    denoise.add_argument("--method", "-m", choices=list(DENOISERS), default="learned", metavar="NAME",
+                         help=f"denoiser: {', '.join(DENOISERS)} (default learned: the shipped network, 3D volumes "
+                              "slice by slice)")
+    denoise.add_argument("--sigma", type=_finite_float, metavar="σ",
+                         help="noise standard deviation in the image's units (default: estimated from the image)")
+    denoise.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",
+                         help="axis of independent channels; auto (default): the last axis of a 2D RGB(A) image; "
+                              "none: every axis is spatial")
+    denoise.add_argument("--reference", metavar="FILE",
+                         help="ground truth: report PSNR and SSIM of the result against it")
 
     demo = command("demo", "the lecture's deconvolution: blur the astronaut, restore it, report PSNR",
                    DEMO_EXAMPLES)

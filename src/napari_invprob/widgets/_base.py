@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
@@ -21,7 +22,7 @@ from qtpy.QtCore import Qt, QTimer
 
 from .._version import __version__
 from ..problems.methods import MethodSpec
-from ..solvers.base import Iterate
+from ..solvers.base import Clock, Iterate
 from . import _estimate
 from ._controls import RESULT_MARK, LogValue, layer_picker
 from ._frames import Frame, Reference
@@ -69,6 +70,14 @@ class Plan:
     rgb: bool = False
     reference: Reference | None = None
     layer_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def one_step(make: Callable[[], np.ndarray]) -> Iterator[Iterate]:
+    """A one-step stream of ``make()``'s array, so a one-shot computation (a simulation, a denoising)
+    runs in the same worker machinery as a solver."""
+    clock = Clock()
+    result = make()
+    yield Iterate(1, torch.from_numpy(np.asarray(result, dtype=np.float32)), None, None, clock())
 
 
 class ResultWidget(Container):
@@ -281,8 +290,8 @@ class ResultWidget(Container):
             if iterations and error is None:
                 self._seconds_per_iteration[self._cost_key(plan)] = layer.metadata["elapsed_s"] / iterations
             self._status.value = (
-                f"{plan.metadata.get('method', '')}: {layer.metadata['status']} after "
-                f"{layer.metadata.get('iterations', 0)} iterations, {layer.metadata.get('elapsed_s', 0):.1f} s"
+                f"{plan.metadata.get('method', '')}: {layer.metadata['status']} after {iterations} "
+                f"iteration{'' if iterations == 1 else 's'}, {layer.metadata.get('elapsed_s', 0):.1f} s"
             )
         if not self._runner.running:
             self._stop_button.enabled = False

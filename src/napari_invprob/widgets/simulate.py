@@ -7,28 +7,17 @@ pick it up without retyping.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import numpy as np
-import torch
 from magicgui.widgets import ComboBox, FloatSpinBox, SpinBox
 from napari.layers import Image
 
 from .. import psf as psf_models
 from .. import simulate
-from ..solvers.base import Clock, Iterate
 from . import _estimate
-from ._base import Plan, ResultWidget
+from ._base import Plan, ResultWidget, one_step
 
 BLUR = "blur + noise"
 PROJECT = "projections (sinogram / tilt series)"
-
-
-def _once(make: Callable[[], np.ndarray]) -> Iterator[Iterate]:
-    """A one-step stream, so a simulation runs in the same worker machinery as a solver."""
-    clock = Clock()
-    result = make()
-    yield Iterate(1, torch.from_numpy(np.asarray(result, dtype=np.float32)), None, None, clock())
 
 
 class SimulateWidget(ResultWidget):
@@ -110,7 +99,7 @@ class SimulateWidget(ResultWidget):
             return simulate.blur(image, psf, noise, seed, channel_axis=channel_axis, boundary=boundary)
 
         return Plan(
-            iterates=lambda: _once(make), name=f"{layer.name} (blurred)", shape=image.shape, metadata=metadata,
+            iterates=lambda: one_step(make), name=f"{layer.name} (blurred)", shape=image.shape, metadata=metadata,
             estimate=_estimate.deconvolution(image.size, 1), rgb=bool(layer.rgb),
             layer_kwargs={"scale": layer.scale, "translate": layer.translate},
         )
@@ -137,6 +126,6 @@ class SimulateWidget(ResultWidget):
         slices = 1 if image.ndim == 2 else image.shape[1 if tilt_axis == "y" else 2]
         slice_pixels = image.shape[-2] * image.shape[-1] if image.ndim == 2 else image.size // slices
         return Plan(
-            iterates=lambda: _once(make), name=f"{layer.name} (projections)", shape=None, metadata=metadata,
+            iterates=lambda: one_step(make), name=f"{layer.name} (projections)", shape=None, metadata=metadata,
             estimate=_estimate.tomography(len(angles), slice_pixels, slices, 1), layer_kwargs={"colormap": "gray"},
         )

@@ -1,0 +1,90 @@
+"""The *Denoise* dock widget: one denoising of an image, volume or RGB layer into a new layer.
+
+The learned denoiser (the default; volumes slice by slice), total variation or Gaussian smoothing, at
+a noise level typed in or estimated from the image (:func:`napari_invprob.denoise`). The new layer's
+metadata records how it was made: ``napari_invprob.denoise(data, method=metadata["method"],
+**metadata["parameters"])`` reproduces it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox
+from napari.layers import Image
+
+from ..priors.denoisers import DENOISERS, denoise
+from . import _estimate
+from ._base import Plan, ResultWidget, one_step
+from ._controls import LogValue
+
+#: What each denoiser is, for the method menu's tooltip.
+DENOISER_SUMMARIES = {
+    "learned": "the shipped network, trained for Gaussian noise (sharpest; 3D volumes slice by slice)",
+    "tv": "total variation (ROF): flat regions and sharp edges, in 2D or 3D",
+    "gaussian": "Gaussian smoothing of matching strength: fast, blurs edges",
+}
+
+
+class DenoiseWidget(ResultWidget):
+    """Remove Gaussian noise from an image, volume or RGB layer with a chosen denoiser.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+    """
+
+    title = "Denoise"
+    problem = "denoising"
+
+    def __init__(self, napari_viewer):
+        super().__init__(napari_viewer)
+        self.method = ComboBox(choices=list(DENOISERS), value="learned", label="denoiser",
+                               tooltip=DENOISER_SUMMARIES["learned"])
+        self.estimate = CheckBox(value=True, text="estimate σ from the image",
+                                 tooltip="wavelet median absolute deviation (skimage.restoration.estimate_sigma)")
+        self.sigma = LogValue(value=0.05, min_exp=-4.0, max_exp=4.0, label="noise σ",
+                              tooltip="standard deviation of the noise, in the image's units")
+        self._add_controls(self.method, self.estimate, self.sigma)
+        self._finish_layout()
+        self.method.changed.connect(self._method_changed)
+        self.estimate.changed.connect(self._estimate_changed)
+        self._estimate_changed(self.estimate.value)
+
+    def _live_controls(self) -> list:
+        return [self.sigma]
+
+    def _method_changed(self, name: str) -> None:
+        self.method.tooltip = DENOISER_SUMMARIES.get(name, "")
+
+    def _estimate_changed(self, estimate: bool) -> None:
+        self.sigma.enabled = not estimate
+
+    def _plan(self, *, warm_start: bool) -> Plan:
+        layer = self.input.value
+        if not isinstance(layer, Image):
+            raise TypeError("pick an image, volume or RGB layer to denoise")
+        image = np.asarray(layer.data)
+        if image.dtype.kind not in "biuf":
+            raise TypeError(f"layer {layer.name!r} has dtype {image.dtype}; denoising needs real numbers")
+        channel_axis = -1 if layer.rgb else None
+        ndim = image.ndim - (channel_axis is not None)
+        if ndim not in (2, 3):
+            raise ValueError(f"layer {layer.name!r} has {ndim} spatial axes: denoising needs a 2D image or a "
+                             "3D volume (plus RGB channels)")
+        sigma = None
+        if not self.estimate.value:
+            sigma = self.sigma.number
+            if sigma < 0:
+                raise ValueError(f"noise σ must be ≥ 0, got {sigma:g}")
+        method = self.method.value
+        parameters = {"sigma": sigma, "channel_axis": channel_axis}
+        metadata = {"method": method, "parameters": parameters, "source_layer": layer.name}
+
+        def make():
+            return denoise(image, method=method, **parameters)
+
+        return Plan(
+            iterates=lambda: one_step(make), name=f"{layer.name} (denoised)", shape=image.shape, metadata=metadata,
+            estimate=_estimate.deconvolution(image.size, 1), rgb=bool(layer.rgb),
+            layer_kwargs={"scale": layer.scale, "translate": layer.translate},
+        )
