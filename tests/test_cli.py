@@ -141,7 +141,8 @@ def test_denoise_writes_the_denoised_image_with_its_record(data, tmp_path):
     assert denoised.shape == noisy.shape and pixel == pytest.approx(3.5)
     record = json.loads(Path(f"{out}.json").read_text())
     assert record["problem"] == "denoising" and record["method"] == "learned"
-    assert record["parameters"] == {"sigma": None, "channel_axis": None}  # None: estimated from the image
+    assert record["parameters"] == {"sigma": None, "channel_axis": None}  # None: estimated from the image ...
+    assert 0.04 < record["noise_sigma"] < 0.06  # ... as this
     assert summary["psnr_db"] > _psnr(clean, noisy) + 3.0
     run("denoise", tmp_path / "noisy.tif", "--method", "tv", "--sigma", 0.05, "--quiet", "--out",
         tmp_path / "tv.tif", cwd=tmp_path)

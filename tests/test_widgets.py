@@ -269,7 +269,8 @@ def test_denoise_adds_a_denoised_layer_that_its_metadata_reproduces(make_napari_
     wait_until_done(qtbot, widget)
     result = viewer.layers["noisy (denoised)"]
     assert not errors and result.metadata["status"] == "finished"
-    assert result.metadata["parameters"] == {"sigma": None, "channel_axis": None}  # None: estimated
+    assert result.metadata["parameters"] == {"sigma": None, "channel_axis": None}  # None: estimated ...
+    assert 0.04 < result.metadata["noise_sigma"] < 0.07  # ... as this (0.060: texture adds to the estimate)
     assert metrics.psnr(clean, result.data, data_range=1.0) > metrics.psnr(clean, noisy, data_range=1.0) + 2.0  # 2.8
     assert tuple(result.scale) == (2.0, 2.0)
     again = denoise(noisy, method=result.metadata["method"], **result.metadata["parameters"])
@@ -282,6 +283,7 @@ def test_denoise_adds_a_denoised_layer_that_its_metadata_reproduces(make_napari_
     wait_until_done(qtbot, widget)
     assert not errors and viewer.layers[-1] is result
     assert result.metadata["method"] == "tv" and result.metadata["parameters"]["sigma"] == 0.05
+    assert result.metadata["noise_sigma"] == 0.05
     assert_unchanged(viewer, before + [("noisy (denoised)", np.asarray(result.data))])
 
 

@@ -215,6 +215,7 @@ def simulate(args) -> dict:
 
 def denoise(args) -> dict:
     from ..priors.denoisers import denoise as denoise_image
+    from ..priors.denoisers import noise_level
 
     out = check_volume_suffix(Path(args.out))
     plan = OutputPlan.check([out, sidecar_path(out)], [args.input, args.reference], overwrite=args.overwrite)
@@ -222,9 +223,10 @@ def denoise(args) -> dict:
     axis = _inputs.channel_axis(args.channel_axis, image)
     reference = _inputs.reference(args.reference, image.shape)
     start = time.perf_counter()
-    result = denoise_image(image, method=args.method, sigma=args.sigma, channel_axis=axis, device=args.device)
+    sigma = args.sigma if args.sigma is not None else noise_level(image, channel_axis=axis)
+    result = denoise_image(image, method=args.method, sigma=sigma, channel_axis=axis, device=args.device)
     entry = record("denoising", method=args.method, parameters=dict(sigma=args.sigma, channel_axis=axis),
-                   source=args.input, iterations=1, elapsed=time.perf_counter() - start,
+                   source=args.input, iterations=1, elapsed=time.perf_counter() - start, noise_sigma=sigma,
                    **_quality(reference, result, axis))
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry)
 

@@ -61,8 +61,7 @@ def denoise(image, *, method: str = "tv", sigma: float | None = None, channel_ax
     method : str
         Denoiser name, see :func:`get_denoiser`.
     sigma : float, optional
-        Noise standard deviation in the image's units; estimated with
-        :func:`skimage.restoration.estimate_sigma` (wavelet median absolute deviation) when None.
+        Noise standard deviation in the image's units; :func:`noise_level` when None.
     channel_axis : int, optional
         Axis of independent channels (e.g. -1 for RGB).
     device : str or torch.device, optional
@@ -86,12 +85,29 @@ def denoise(image, *, method: str = "tv", sigma: float | None = None, channel_ax
     if x.ndim - 1 not in (2, 3):
         raise ValueError(f"denoise takes 2D or 3D images (plus a channel axis), got shape {np.shape(image)}")
     if sigma is None:
-        sigma = float(estimate_sigma(np.asarray(image, dtype=np.float32), channel_axis=channel_axis,
-                                     average_sigmas=True))
+        sigma = noise_level(image, channel_axis=channel_axis)
     peak = float(x.abs().max()) or 1.0
     out = denoiser(x / peak, sigma / peak) * peak
     out = out.movedim(0, channel_axis) if channel_axis is not None else out.squeeze(0)
     return to_numpy(out)
 
 
-__all__ = ["DENOISERS", "Denoiser", "denoise", "get_denoiser"]
+def noise_level(image, *, channel_axis: int | None = None) -> float:
+    """The standard deviation of an image's Gaussian noise, in its units, as :func:`denoise` estimates it:
+    :func:`skimage.restoration.estimate_sigma` (wavelet median absolute deviation), averaged over channels.
+
+    Parameters
+    ----------
+    image : array-like
+        2D or 3D image, plus a channel axis when ``channel_axis`` is given.
+    channel_axis : int, optional
+        Axis of independent channels.
+
+    Returns
+    -------
+    float
+    """
+    return float(estimate_sigma(np.asarray(image, dtype=np.float32), channel_axis=channel_axis, average_sigmas=True))
+
+
+__all__ = ["DENOISERS", "Denoiser", "denoise", "get_denoiser", "noise_level"]

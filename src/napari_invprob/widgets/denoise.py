@@ -3,7 +3,7 @@
 The learned denoiser (the default; volumes slice by slice), total variation or Gaussian smoothing, at
 a noise level typed in or estimated from the image (:func:`napari_invprob.denoise`). The new layer's
 metadata records how it was made: ``napari_invprob.denoise(data, method=metadata["method"],
-**metadata["parameters"])`` reproduces it.
+**metadata["parameters"])`` reproduces it, and ``metadata["noise_sigma"]`` is the noise level used.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox
 from napari.layers import Image
 
-from ..priors.denoisers import DENOISERS, denoise
+from ..priors.denoisers import DENOISERS, denoise, noise_level
 from . import _estimate
 from ._base import Plan, ResultWidget, one_step
 from ._controls import LogValue
@@ -81,7 +81,9 @@ class DenoiseWidget(ResultWidget):
         metadata = {"method": method, "parameters": parameters, "source_layer": layer.name}
 
         def make():
-            return denoise(image, method=method, **parameters)
+            used = sigma if sigma is not None else noise_level(image, channel_axis=channel_axis)
+            metadata["noise_sigma"] = used  # read when the first (only) frame is shown
+            return denoise(image, method=method, sigma=used, channel_axis=channel_axis)
 
         return Plan(
             iterates=lambda: one_step(make), name=f"{layer.name} (denoised)", shape=image.shape, metadata=metadata,
