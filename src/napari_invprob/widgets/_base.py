@@ -132,6 +132,17 @@ class ResultWidget(Container):
         """Controls whose change restarts the run in live mode."""
         return []
 
+    def _input_image(self, task: str) -> tuple[Image, np.ndarray]:
+        """The input layer and its data; ``TypeError`` saying what ``task`` (e.g. "deconvolution") needs
+        when it is not an image layer of real numbers."""
+        layer = self.input.value
+        if not isinstance(layer, Image):
+            raise TypeError(f"{task} needs an image layer as input: open an image or load the sample data")
+        image = np.asarray(layer.data)
+        if image.dtype.kind not in "biuf":
+            raise TypeError(f"layer {layer.name!r} has dtype {image.dtype}; {task} needs real numbers")
+        return layer, image
+
     def _add_controls(self, *widgets) -> None:
         self.extend(widgets)
 

@@ -116,12 +116,7 @@ class DeconvolutionWidget(SolverWidget):
         return psf_models.gaussian(size, sigma, ndim), f"Gaussian, size {size}, sigma {sigma:g}, {ndim}D"
 
     def _plan(self, *, warm_start: bool) -> Plan:
-        layer = self.input.value
-        if not isinstance(layer, Image):
-            raise TypeError("pick an image layer as input (open an image or load the sample data)")
-        image = np.asarray(layer.data)
-        if image.dtype.kind not in "biuf":
-            raise TypeError(f"layer {layer.name!r} has dtype {image.dtype}; deconvolution needs real numbers")
+        layer, image = self._input_image("deconvolution")
         channel_axis = -1 if layer.rgb else None
         model = layer.metadata.get("forward_model")
         if channel_axis is None and isinstance(model, dict) and self.psf_source.value == PSF_FROM_METADATA:

@@ -8,9 +8,7 @@ metadata records how it was made: ``napari_invprob.denoise(data, method=metadata
 
 from __future__ import annotations
 
-import numpy as np
 from magicgui.widgets import CheckBox, ComboBox
-from napari.layers import Image
 
 from ..priors.denoisers import DENOISERS, denoise, noise_level
 from . import _estimate
@@ -60,12 +58,7 @@ class DenoiseWidget(ResultWidget):
         self.sigma.enabled = not estimate
 
     def _plan(self, *, warm_start: bool) -> Plan:
-        layer = self.input.value
-        if not isinstance(layer, Image):
-            raise TypeError("pick an image, volume or RGB layer to denoise")
-        image = np.asarray(layer.data)
-        if image.dtype.kind not in "biuf":
-            raise TypeError(f"layer {layer.name!r} has dtype {image.dtype}; denoising needs real numbers")
+        layer, image = self._input_image("denoising")
         channel_axis = -1 if layer.rgb else None
         ndim = image.ndim - (channel_axis is not None)
         if ndim not in (2, 3):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from magicgui.widgets import ComboBox, FloatSpinBox, SpinBox
-from napari.layers import Image
 
 from .. import psf as psf_models
 from .. import simulate
@@ -68,12 +67,7 @@ class SimulateWidget(ResultWidget):
             control.visible = kind == PROJECT
 
     def _plan(self, *, warm_start: bool) -> Plan:
-        layer = self.input.value
-        if not isinstance(layer, Image):
-            raise TypeError("pick an image or volume layer to simulate a measurement of")
-        image = np.asarray(layer.data)
-        if image.dtype.kind not in "biuf":
-            raise TypeError(f"layer {layer.name!r} has dtype {image.dtype}; simulation needs real numbers")
+        layer, image = self._input_image("simulation")
         seed = int(self.seed.value)
         if self.kind.value == BLUR:
             return self._blur_plan(layer, image, seed)
