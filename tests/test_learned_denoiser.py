@@ -89,14 +89,23 @@ def test_noise_above_the_trained_range_is_still_removed(denoiser, grey_astronaut
     assert psnr(clean, out, data_range=1.0) > psnr(clean, noisy, data_range=1.0) + 8.0
 
 
-#: Margins in dB over the best-weight TV and non-local means (h = 0.8 sigma) at sigma 0.05, noise seed 0,
-#: a little under the measured ones (model card): astronaut +1.61 / +0.54, camera +0.85 / +0.77. The
-#: issue's target, +1 dB over both, is not reached by the network trained in ~100 CPU minutes.
-FLOORS = {"astronaut": (1.5, 0.45), "camera": (0.75, 0.65)}
+@pytest.fixture(scope="module")
+def training_script():
+    spec = importlib.util.spec_from_file_location("train_denoiser", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+#: Margins in dB over the best-weight TV and the best of the non-local means settings the model card
+#: tries, at sigma 0.05, noise seed 0, a little under the measured ones (model card: astronaut +1.79 /
+#: +0.72, camera +0.96 / +0.38). The issue's target, +1 dB over both, is not reached by this network
+#: trained on a 2-core CPU.
+FLOORS = {"astronaut": (1.7, 0.65), "camera": (0.9, 0.3)}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
-def test_beats_tv_and_nonlocal_means_at_sigma_005(denoiser, grey_astronaut, name):
+def test_beats_tv_and_nonlocal_means_at_sigma_005(denoiser, grey_astronaut, training_script, name):
     """Both images are never seen in training or validation (scripts/train_denoiser.py TEST_IMAGES)."""
     sigma = 0.05
     clean = grey_astronaut if name == "astronaut" else img_as_float32(skdata.camera())
@@ -106,23 +115,21 @@ def test_beats_tv_and_nonlocal_means_at_sigma_005(denoiser, grey_astronaut, name
         psnr(clean, restoration.denoise_tv_chambolle(noisy, weight=w), data_range=1.0)
         for w in (0.02, 0.03, 0.04, 0.05, 0.06, 0.08)
     )
-    nlm = restoration.denoise_nl_means(
-        noisy, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True
+    nlm_psnr = max(
+        psnr(clean, restoration.denoise_nl_means(noisy, h=h * sigma, sigma=sigma, patch_size=5, patch_distance=6,
+                                                 fast_mode=fast), data_range=1.0)
+        for h, fast in training_script.NLM_SETTINGS
     )
-    nlm_psnr = psnr(clean, nlm, data_range=1.0)
     tv_margin, nlm_margin = FLOORS[name]
     assert learned_psnr >= tv_psnr + tv_margin, (learned_psnr, tv_psnr)
     assert learned_psnr >= nlm_psnr + nlm_margin, (learned_psnr, nlm_psnr)
 
 
-def test_training_script_never_sees_the_test_images():
-    spec = importlib.util.spec_from_file_location("train_denoiser", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert {"astronaut", "camera", "shepp_logan_phantom"} <= set(script.TEST_IMAGES)
-    used = set(script.TRAINING_IMAGES) | set(script.VALIDATION_IMAGES)
-    assert not used & set(script.TEST_IMAGES)
-    assert not set(script.TRAINING_IMAGES) & set(script.VALIDATION_IMAGES)
+def test_training_script_never_sees_the_test_images(training_script):
+    assert {"astronaut", "camera", "shepp_logan_phantom"} <= set(training_script.TEST_IMAGES)
+    used = set(training_script.TRAINING_IMAGES) | set(training_script.VALIDATION_IMAGES)
+    assert not used & set(training_script.TEST_IMAGES)
+    assert not set(training_script.TRAINING_IMAGES) & set(training_script.VALIDATION_IMAGES)
 
 
 def test_denoise_step_by_name_on_rgb():
@@ -149,8 +156,7 @@ def test_denoise_step_estimates_the_noise_level(grey_astronaut):
 def test_pnp_admm_with_the_learned_denoiser_beats_tv_on_the_lecture_case():
     """The lecture's RGB astronaut (7x7 Gaussian sigma 4, noise 0.05); ADMM-TV's best is 26.0 dB.
 
-    The default call runs the decreasing noise schedule (26.49 dB measured; 26.58 dB with λ set to the
-    estimated noise level 0.047).
+    The default call runs the decreasing noise schedule (26.72 dB measured with the shipped weights).
     """
     case = datasets.lecture_astronaut()
     restored = deconvolve(case.blurred, case.psf, method="pnp-admm", denoiser="learned", channel_axis=-1)
