@@ -2,7 +2,8 @@
 
 The two Shepp-Logan cases of :func:`napari_invprob.datasets.shepp_logan_case` (exact bin-averaged line
 integrals + 1 % noise, 256x256): a wedge of 50 angles over -70..70 degrees and 180 angles over
-[0, 180). Our methods run with their defaults (``reconstruct(..., method=m)``); the peers are
+[0, 180). Our methods run with their defaults (``reconstruct(..., method=m)``; the plug-and-play ones
+with the TV denoiser and with the learned one); the peers are
 scikit-image's ``iradon`` (ramp, hann) and ``iradon_sart`` (2 sweeps, the second warm-started) and, when
 ``astra-toolbox`` is importable (optional, not a dependency), ASTRA's CPU FBP, SIRT (300 iterations)
 (x ≥ 0) and CGLS (30) with its strip projector, the geometry matched to ours (rotation centre at pixel
@@ -29,14 +30,18 @@ from napari_invprob.metrics import psnr, ssim
 from napari_invprob.operators.projector import ParallelBeamProjector
 from napari_invprob.problems.tomography import projector_norm
 
-OURS = ["fbp", "fbp:hann", "sirt", "cgls", "fista-tv", "tv", "pnp-fista", "pnp-admm", "adam"]
+#: Our methods with their defaults; after a colon, FBP's filter or a plug-and-play method's denoiser.
+OURS = ["fbp", "fbp:hann", "sirt", "cgls", "fista-tv", "tv", "pnp-fista", "pnp-admm", "pnp-fista:learned",
+        "pnp-admm:learned", "adam"]
 QUICK = 1.0  # seconds: runs faster than this are timed as the best of ROUNDS
 ROUNDS = 3
 
 
 def ours(name: str):
-    method, _, filter_name = name.partition(":")
-    options = {"filter": filter_name} if filter_name else {}
+    method, _, variant = name.partition(":")
+    options = {}
+    if variant:
+        options = {"denoiser": variant} if method.startswith("pnp-") else {"filter": variant}
     return lambda sinogram, angles: reconstruct(sinogram, angles, method=method, device="cpu", **options)
 
 
