@@ -153,10 +153,14 @@ def blobs(rng: np.random.Generator, size: int) -> np.ndarray:
     return _normalise(image * (0.7 + 0.3 * value_noise(rng, size, octaves=4)), rng)
 
 
-def synthetic_pool(rng: np.random.Generator, per_kind: int = 6, size: int = 256) -> list[np.ndarray]:
-    """Seeded synthetic textures, ``per_kind`` of each kind."""
-    makers = (spots, filaments, lambda r, s: _normalise(value_noise(r, s), r), blobs)
-    return [make(rng, size) for make in makers for _ in range(per_kind)]
+#: The synthetic texture makers ``(rng, size) -> image`` and how many of each the training pool holds.
+SYNTHETIC_MAKERS = (spots, filaments, lambda r, s: _normalise(value_noise(r, s), r), blobs)
+SYNTHETIC_PER_KIND = 6
+
+
+def synthetic_pool(rng: np.random.Generator, size: int = 256) -> list[np.ndarray]:
+    """Seeded synthetic textures, :data:`SYNTHETIC_PER_KIND` of each kind."""
+    return [make(rng, size) for make in SYNTHETIC_MAKERS for _ in range(SYNTHETIC_PER_KIND)]
 
 
 def sample_batch(pool, weights, rng, batch: int, patch: int) -> torch.Tensor:
@@ -352,7 +356,7 @@ def score_only(args) -> None:
     net = build_net(checkpoint["config"]).to(device)
     net.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
     stages = list(checkpoint["stages"])
-    n_synthetic = len(synthetic_pool(np.random.default_rng(0)))
+    n_synthetic = len(SYNTHETIC_MAKERS) * SYNTHETIC_PER_KIND
     report(net, stages, n_synthetic, args.out, device, seed=stages[-1]["seed"])
 
 
