@@ -119,3 +119,10 @@ def test_denoise_converts_integer_images_and_refuses_bad_input(noisy_astronaut):
         nip.denoise(np.full((8, 8), np.nan))
     with pytest.raises(ValueError, match="sigma"):
         nip.denoise(noisy[..., 0], sigma=-1.0)
+
+
+def test_every_denoiser_has_a_one_line_summary():
+    from napari_invprob.priors.denoisers import DENOISER_SUMMARIES, DENOISERS
+
+    assert set(DENOISER_SUMMARIES) == set(DENOISERS)
+    assert all(summary and "\n" not in summary for summary in DENOISER_SUMMARIES.values())

@@ -199,7 +199,7 @@ DEMO_EXAMPLES = """examples:
 def build_parser() -> argparse.ArgumentParser:
     """The ``napari-invprob`` parser with its six subcommands."""
     from ..alignment import METHODS as ALIGN_METHODS
-    from ..priors.denoisers import DENOISERS
+    from ..priors.denoisers import DENOISER_SUMMARIES, DENOISERS
     from ..problems.deconvolution import BOUNDARIES as DECONVOLUTION_BOUNDARIES
     from ..problems.deconvolution import METHODS as DECONVOLUTION_METHODS
     from ..problems.tomography import METHODS as TOMOGRAPHY_METHODS
@@ -291,12 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     project.add_argument("--tilt-axis", choices=["y", "x"], default="y", help="tilt axis (default y)")
 
-    denoise = command("denoise", "remove Gaussian noise from a 2D/3D or multi-channel image", DENOISE_EXAMPLES)
+    denoisers = "denoisers:\n" + "\n".join(f"  {name:<9} {summary}" for name, summary in DENOISER_SUMMARIES.items())
+    denoise = command("denoise", "remove Gaussian noise from a 2D/3D or multi-channel image",
+                      f"{denoisers}\n\n{DENOISE_EXAMPLES}")
     denoise.add_argument("input", help="noisy image or volume: TIFF, PNG or MRC")
     _common(denoise, out_help="denoised image (.tif or .mrc)")
     denoise.add_argument("--method", "-m", choices=list(DENOISERS), default="learned", metavar="NAME",
-                         help=f"denoiser: {', '.join(DENOISERS)} (default learned: the shipped network, 3D volumes "
-                              "slice by slice)")
+                         help="denoiser (default learned; the list is below)")
     denoise.add_argument("--sigma", type=_finite_float, metavar="σ",
                          help="noise standard deviation in the image's units (default: estimated from the image)")
     denoise.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",

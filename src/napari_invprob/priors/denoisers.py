@@ -27,6 +27,13 @@ DENOISERS: dict[str, Callable[..., Denoiser]] = {
     "learned": learned_denoiser,
 }
 
+#: Name -> what the denoiser is, in one line (the widgets' tooltips, the command line's help).
+DENOISER_SUMMARIES: dict[str, str] = {
+    "tv": "total variation (ROF): flat regions and sharp edges, in 2D or 3D",
+    "gaussian": "Gaussian smoothing of matching strength: fast, blurs edges",
+    "learned": "the shipped network, trained for Gaussian noise (sharpest; 3D volumes slice by slice)",
+}
+
 
 def get_denoiser(name: str, **options) -> Denoiser:
     """A fresh denoiser ``D(x, sigma)`` by name (one of :data:`DENOISERS`).
@@ -110,4 +117,4 @@ def noise_level(image, *, channel_axis: int | None = None) -> float:
     return float(estimate_sigma(np.asarray(image, dtype=np.float32), channel_axis=channel_axis, average_sigmas=True))
 
 
-__all__ = ["DENOISERS", "Denoiser", "denoise", "get_denoiser", "noise_level"]
+__all__ = ["DENOISERS", "DENOISER_SUMMARIES", "Denoiser", "denoise", "get_denoiser", "noise_level"]

@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from magicgui.widgets import CheckBox, ComboBox
 
-from ..priors.denoisers import DENOISERS, denoise, noise_level
+from ..priors.denoisers import DENOISER_SUMMARIES, DENOISERS, denoise, noise_level
 from . import _estimate
 from ._base import Plan, ResultWidget, one_step
 from ._controls import LogValue
-
-#: What each denoiser is, for the method menu's tooltip.
-DENOISER_SUMMARIES = {
-    "learned": "the shipped network, trained for Gaussian noise (sharpest; 3D volumes slice by slice)",
-    "tv": "total variation (ROF): flat regions and sharp edges, in 2D or 3D",
-    "gaussian": "Gaussian smoothing of matching strength: fast, blurs edges",
-}
 
 
 class DenoiseWidget(ResultWidget):
