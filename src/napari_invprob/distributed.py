@@ -30,8 +30,10 @@ lost worker.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +44,17 @@ Progress = Callable[[int, int], None]
 
 _LOCAL = re.compile(r"local:(\d+)")
 _ADDRESS = re.compile(r"(tcp|tls|ucx|inproc|ws|wss)://\S+")
+# host and optional port of a tcp/tls/ws/wss address (an IPv6 host in brackets)
+_HOST_PORT = re.compile(r"(?P<host>\[[^\]]*\]|[^:\[\]]+)(?::(?P<port>.*))?")
+#: Most local worker processes per core that ``local:N`` accepts (but always up to
+#: :data:`MAX_WORKERS_ANYWHERE`): more only compete for the cores, and each holds its own copy of the
+#: projector; for more, start a cluster and pass its address.
+MAX_WORKERS_PER_CORE = 4
+MAX_WORKERS_ANYWHERE = 16
+#: Seconds a scheduler address gets to accept a connection and answer dask's handshake.
+CONNECT_TIMEOUT_S = 5.0
+#: The port of an address that names none (dask's).
+DEFAULT_SCHEDULER_PORT = 8786
 
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 # Unset dask's MALLOC_TRIM_THRESHOLD_ for local workers (see open_client).
@@ -59,16 +72,25 @@ def check_scheduler(scheduler) -> None:
     Parameters
     ----------
     scheduler : str or distributed.Client
-        ``"local:N"`` (N >= 1 worker processes), a scheduler address (``tcp://host:port``, also
+        ``"local:N"`` (N worker processes, at least 1, at most :data:`MAX_WORKERS_PER_CORE` per core
+        or :data:`MAX_WORKERS_ANYWHERE`, whichever is more), a scheduler address (``tcp://host:port`` with a port from 1 to 65535, also
         ``tls://``, ``ucx://``, ``inproc://``, ``ws://``, ``wss://``), or a ``distributed.Client``.
     """
     if isinstance(scheduler, str):
         local = _LOCAL.fullmatch(scheduler)
         if local:
-            if int(local.group(1)) < 1:
+            workers, most = int(local.group(1)), max(MAX_WORKERS_ANYWHERE, MAX_WORKERS_PER_CORE * _cores())
+            if workers < 1:
                 raise ValueError(f"scheduler {scheduler!r} asks for no workers; use local:N with N >= 1")
+            if workers > most:
+                raise ValueError(
+                    f"scheduler {scheduler!r} asks for {workers} worker processes on a machine with {_cores()} "
+                    f"cores; use at most local:{most}, or start a cluster (dask scheduler, dask worker) and "
+                    "pass its address"
+                )
             return
         if _ADDRESS.fullmatch(scheduler):
+            _check_port(scheduler)
             return
         raise ValueError(
             f"scheduler {scheduler!r} is neither local:N (N worker processes) nor an address such as "
@@ -115,12 +137,85 @@ def open_client(scheduler) -> Iterator:
         ) as cluster, Client(cluster) as client:
             yield client
     else:
+        _check_reachable(scheduler)
         try:
-            client = Client(scheduler)
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
         except OSError as error:
             raise ConnectionError(f"cannot reach the dask scheduler at {scheduler}: {error}") from error
         with client:
             yield client
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_port(address: str) -> None:
+    """Refuse a ``tcp``/``tls``/``ws``/``wss`` address whose port is not a number from 1 to 65535."""
+    scheme, _, location = address.partition("://")
+    parts = _HOST_PORT.fullmatch(location)
+    if scheme not in ("tcp", "tls", "ws", "wss") or parts is None or parts.group("port") is None:
+        return
+    port = parts.group("port")
+    if not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"scheduler {address!r} has port {port!r}; a port is a number from 1 to 65535")
+
+
+def _check_reachable(address: str) -> None:
+    """Connect to ``address`` and complete dask's handshake within :data:`CONNECT_TIMEOUT_S`.
+
+    distributed waits for the handshake without a time limit (a server that accepts the connection
+    but never answers, such as a web server, hangs the client) and reads whatever a non-dask server
+    sends as a message length (a banner asks for exabytes); both become a ``ConnectionError`` here.
+    The check runs in its own thread and event loop, so it works inside a running loop (Jupyter).
+    """
+    import asyncio
+    import socket
+
+    from distributed.comm import connect
+
+    scheme, _, location = address.partition("://")
+    parts = _HOST_PORT.fullmatch(location)
+    if scheme in ("tcp", "tls", "ws", "wss") and parts is not None:
+        # a plain connection first: a refused port or an unknown host is known at once (dask retries
+        # until its timeout)
+        host, port = parts.group("host").strip("[]"), int(parts.group("port") or DEFAULT_SCHEDULER_PORT)
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+        except ConnectionRefusedError:
+            raise ConnectionError(f"cannot reach the dask scheduler at {address}: connection refused (nothing "
+                                  f"listens on port {port} of {host}; is the scheduler running?)") from None
+        except socket.gaierror:
+            raise ConnectionError(f"cannot reach the dask scheduler at {address}: unknown host {host!r}") from None
+        except OSError as error:
+            raise ConnectionError(f"cannot reach the dask scheduler at {address}: {_short(error)}") from None
+
+    async def handshake():
+        comm = await asyncio.wait_for(connect(address, timeout=CONNECT_TIMEOUT_S), CONNECT_TIMEOUT_S)
+        await comm.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(asyncio.run, handshake())
+        try:
+            future.result()
+        except (asyncio.TimeoutError, concurrent.futures.TimeoutError):
+            raise ConnectionError(
+                f"cannot reach the dask scheduler at {address}: no dask handshake within {CONNECT_TIMEOUT_S:g} s "
+                "(is it a dask scheduler, and is the port right?)"
+            ) from None
+        except OSError as error:
+            raise ConnectionError(f"cannot reach the dask scheduler at {address}: {_short(error)}") from None
+        except Exception:  # noqa: BLE001 - whatever the server sent, it is not a dask scheduler
+            raise ConnectionError(
+                f"cannot reach the dask scheduler at {address}: the server there answered, but not as a dask "
+                "scheduler (is the port right?)"
+            ) from None
+
+
+def _short(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _worker_count(client) -> int:

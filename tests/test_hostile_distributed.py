@@ -1,0 +1,97 @@
+"""Hostile input through the distributed calls (issue 18): no hang, refused before any cluster starts.
+
+Each row names the reproduction and what the call must do instead. The servers are plain TCP servers on
+127.0.0.1 (no dask): one that accepts and stays silent (a web server waiting for a request), one that
+sends a banner, and a port nobody listens on.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from napari_invprob import distributed as nd
+
+pytest.importorskip("distributed")
+
+#: The longest a refused address may take (the issue's bound: a clear error in under 15 s).
+DEADLINE_S = 15.0
+
+
+class PlainServer:
+    """A TCP server on 127.0.0.1 that accepts connections and sends ``banner`` (or nothing)."""
+
+    def __init__(self, banner: bytes = b""):
+        self.banner = banner
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.connections = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+            if self.banner:
+                connection.sendall(self.banner)
+
+    def close(self):
+        for connection in self.connections:
+            connection.close()
+        self.socket.close()
+
+
+def _refused_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        return server.getsockname()[1]
+
+
+@pytest.fixture(params=["silent", "banner", "refused"])
+def bad_address(request):
+    """``tcp://127.0.0.1:PORT`` where PORT is no dask scheduler."""
+    if request.param == "refused":
+        yield f"tcp://127.0.0.1:{_refused_port()}"
+        return
+    server = PlainServer(b"HTTP/1.0 400 Bad Request\r\nServer: demo\r\n\r\n" if request.param == "banner" else b"")
+    yield f"tcp://127.0.0.1:{server.port}"
+    server.close()
+
+
+# rows 1-3: a plain HTTP server hung the client; a banner gave MemoryError; a refused port took 33 s
+def test_an_address_that_is_no_dask_scheduler_fails_fast_with_a_connection_error(bad_address):
+    image, psf = np.ones((32, 32), np.float32), np.ones((3, 3), np.float32)
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match="cannot reach the dask scheduler at tcp://127.0.0.1") as error:
+        nd.deconvolve_distributed(image, psf, scheduler=bad_address, method="landweber", n_iter=1)
+    assert time.monotonic() - start < DEADLINE_S
+    assert "allocate" not in str(error.value)
+
+
+# row 3: port 99999 was not rejected up front; row 17: local:1000 on 2 cores started hundreds of workers
+SCHEDULER_ROWS = {
+    "port above 65535": ("tcp://127.0.0.1:99999", "a port is a number from 1 to 65535"),
+    "port 0": ("tcp://127.0.0.1:0", "a port is a number from 1 to 65535"),
+    "port not a number": ("tcp://head-node:http", "a port is a number from 1 to 65535"),
+    "more workers than cores": ("local:1000", "asks for 1000 worker processes"),
+}
+
+
+@pytest.mark.parametrize("row", list(SCHEDULER_ROWS))
+def test_impossible_schedulers_are_refused_at_once(row):
+    scheduler, message = SCHEDULER_ROWS[row]
+    with pytest.raises(ValueError, match=message):
+        nd.check_scheduler(scheduler)
+
+
+def test_a_sensible_worker_count_and_ports_pass():
+    nd.check_scheduler(f"local:{nd.MAX_WORKERS_ANYWHERE}")
+    for address in ("tcp://127.0.0.1:1", "tcp://127.0.0.1:65535", "tcp://[::1]:8786", "tcp://head-node",
+                    "inproc://192.168.0.1/123/4"):
+        nd.check_scheduler(address)
