@@ -162,7 +162,7 @@ def test_chunks_solved_side_by_side_on_one_thread_each_match_one_after_another(m
 def test_chunks_hold_at_least_min_chunk_slices_when_the_series_has_them(monkeypatch):
     series = project(_volume((24, 20, 24)), ANGLES, tilt_axis="x", device="cpu")
     monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 24 * 24)  # one slice's worth
-    plan = tomography._plan(series, ANGLES, "sirt", None, 2, "x", None, None, "cpu", {})
+    plan = tomography._plan(series, ANGLES, "sirt", None, 2, "x", None, None, "cpu", "auto", "auto", {})
     rows = [r for r, _ in plan.chunks(tomography.SOLVE_CHUNK_ELEMENTS)]
     assert rows == [slice(0, 8), slice(8, 16), slice(16, 24)]
 

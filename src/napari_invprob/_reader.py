@@ -3,8 +3,9 @@
 ``get_reader`` never raises: it returns None for anything it cannot open (wrong suffix, several
 paths, a file that is not MRC or is truncated), warning with the reason for MRC-named files so the
 user learns why. The layer it makes carries ``metadata["angles"]`` (degrees, from a ``.rawtlt``/
-``.tlt``/``.mdoc`` sidecar or an FEI extended header), ``metadata["tilt_axis"]`` and the pixel size
-as ``scale`` (ångström).
+``.tlt``/``.mdoc`` sidecar or an FEI extended header), the tilt axis resolved from the file or the
+projections (``metadata["tilt_axis"]``, ``"tilt_axis_angle"``, ``"tilt_axis_source"``), the storage
+offset undone (``"value_offset"``) and the pixel size as ``scale`` (ångström).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import MRC_SUFFIXES, check_mrc_header, find_angles, read_mrc
+from .io.tilt_series import tilt_series_with_conventions
 
 
 def get_reader(path):
@@ -37,11 +39,14 @@ def get_reader(path):
 def read_mrc_layers(path) -> list[tuple]:
     """Read one MRC file into an image layer's data.
 
-    A stack whose sidecar angle file or FEI header gives one angle per section becomes a tilt series:
-    ``metadata`` holds ``angles`` (list of degrees), ``angle_source`` and ``tilt_axis`` (``"y"``), and
-    ``scale`` is ``(1, pixel, pixel)``. Anything else is an image or volume with ``scale`` the voxel
-    size. Every layer records ``pixel_size`` (Å or None) and ``source_path`` (which the MRC writer
-    will never overwrite).
+    A stack whose sidecar angle file or FEI header gives one angle per section becomes a tilt series,
+    with its conventions resolved as :func:`napari_invprob.io.read_tilt_series` resolves them (the same
+    code): ``metadata`` holds ``angles`` (list of degrees), ``angle_source``, ``tilt_axis`` (``"y"`` or
+    ``"x"``), ``tilt_axis_angle`` (degrees), ``tilt_axis_source`` (``"file"`` or ``"estimated"``),
+    ``value_offset`` (32768 when unsigned counts stored as int16 were restored, else 0) and
+    ``conventions`` (one line saying all this), and ``scale`` is ``(1, pixel, pixel)``. Anything else is
+    an image or volume with ``scale`` the voxel size. Every layer records ``pixel_size`` (Å or None)
+    and ``source_path`` (which the MRC writer will never overwrite).
     """
     if isinstance(path, (list, tuple)):
         path = path[0]
@@ -49,13 +54,11 @@ def read_mrc_layers(path) -> list[tuple]:
     mrc = read_mrc(path)
     data = mrc.data
     metadata = {"source_path": str(path.resolve()), "pixel_size": None}
-    angles, source = None, None
+    angles, source, mdoc = None, None, None
     if data.ndim == 3:
         found = find_angles(path)
         if found is not None:
-            angles, source, mdoc_pixel_size = found
-            if mrc.voxel_size is None and mdoc_pixel_size is not None:
-                metadata["pixel_size"] = mdoc_pixel_size
+            angles, source, mdoc = found
         elif mrc.tilt_angles is not None:
             angles, source = mrc.tilt_angles, "FEI extended header"
         if angles is not None and angles.shape[0] != data.shape[0]:
@@ -67,9 +70,16 @@ def read_mrc_layers(path) -> list[tuple]:
             angles = None
     if mrc.voxel_size is not None:
         metadata["pixel_size"] = mrc.voxel_size[2]
+    elif mdoc is not None:
+        metadata["pixel_size"] = mdoc.pixel_size
     pixel = metadata["pixel_size"] or 1.0
     if angles is not None:
-        metadata.update(angles=[float(a) for a in angles], angle_source=source, tilt_axis="y")
+        file_axis = mdoc.tilt_axis_angle if mdoc is not None and mdoc.tilt_axis_angle is not None else mrc.tilt_axis_angle
+        series = tilt_series_with_conventions(data, angles, metadata["pixel_size"], source, file_axis_angle=file_axis)
+        data = series.data
+        metadata.update(angles=[float(a) for a in angles], angle_source=source, tilt_axis=series.tilt_axis,
+                        tilt_axis_angle=series.tilt_axis_angle, tilt_axis_source=series.tilt_axis_source,
+                        value_offset=series.value_offset, conventions=series.conventions())
         scale = (1.0, pixel, pixel)
     elif mrc.voxel_size is not None:
         scale = mrc.voxel_size[-data.ndim :]

@@ -19,8 +19,14 @@ Three stages, each usable on its own:
    so it corrects the errors that the neighbour-to-neighbour chain accumulates and its parallax from
    thick specimens.
 
-Shifts are ``(n_angles, 2)`` arrays ``(d_rows, d_cols)`` in pixels: the drift found in each projection;
-the aligned series is the input moved by ``−shifts`` (:func:`apply_shifts`).
+Before these stages the projections are made line integrals (:mod:`napari_invprob.preparation`:
+storage offset, bright-field ``−log``, each projection's constant background) and, when the tilt axis
+is a little off the image grid, rotated onto it (its direction estimated from the common line,
+:func:`napari_invprob.preprocessing.estimate_tilt_axis`, or given), as IMOD and etspy do.
+
+Shifts are ``(n_angles, 2)`` arrays ``(d_rows, d_cols)`` in pixels of the rotated projections: the drift
+found in each; the aligned series is the prepared input rotated and moved by ``−shifts``
+(:func:`apply_shifts`, :func:`apply_alignment`).
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 from scipy import fft, ndimage
 
-from .preprocessing import bin_series, tukey_window
+from .preparation import Preparation, resolve_preparation
+from .preprocessing import bin_series, estimate_tilt_axis, tukey_window
 
 METHODS = ("projection-matching", "cross-correlation")
 _TAPER = 0.2  # fraction of each edge rolled off by the Tukey window
@@ -39,6 +48,8 @@ _HIGH_PASS = 0.02  # cycles/pixel: Gaussian high-pass σ
 _LOW_PASS = 0.25  # cycles/pixel: start of the Gaussian roll-off
 _ROLL_OFF = 0.06  # cycles/pixel: roll-off σ
 _SIRT_ITERATIONS = 30  # per projection-matching round: smooth enough to average out misalignment
+#: Tilt axes less than this off the grid (degrees) are not rotated.
+MIN_ROTATION = 0.3
 
 
 @dataclass(frozen=True)
@@ -55,12 +66,19 @@ class AlignmentStep:
         The current ``(n_angles, 2)`` shifts ``(d_rows, d_cols)`` in pixels of the input images.
     change : float
         RMS change of the shifts in this step (pixels).
+    rotation : float
+        Degrees the projections are rotated by (about pixel ``(rows // 2, cols // 2)``, turning +y
+        towards +x) before the shifts, to put the tilt axis on the grid; 0 when they are not.
+    preparation : Preparation or None
+        How the projections were made line integrals (:mod:`napari_invprob.preparation`).
     """
 
     stage: str
     iteration: int
     shifts: np.ndarray
     change: float
+    rotation: float = 0.0
+    preparation: Preparation | None = None
 
 
 def align(
@@ -68,6 +86,9 @@ def align(
     angles,
     *,
     tilt_axis: str = "y",
+    tilt_axis_angle="auto",
+    background="auto",
+    contrast: str = "auto",
     method: str = "projection-matching",
     n_iter: int | None = None,
     max_shift: float | None = None,
@@ -75,7 +96,8 @@ def align(
     max_size: int = 512,
     device=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Align a tilt series: find the drift of every projection and remove it.
+    """Align a tilt series: make the projections line integrals, put the tilt axis on the grid, find
+    the drift of every projection and remove it.
 
     Parameters
     ----------
@@ -84,7 +106,20 @@ def align(
     angles : array-like of float
         Tilt angle of each projection, degrees, any order.
     tilt_axis : {"y", "x"}
-        The image axis the tilt axis runs along (see :func:`napari_invprob.preprocessing.choose_tilt_axis`).
+        The image axis the tilt axis runs along, or nearly (``TiltSeries.tilt_axis``).
+    tilt_axis_angle : "auto", float or None
+        The tilt axis's in-plane direction ψ in degrees (0 along y, ±90 along x, positive turning +y
+        towards +x; ``TiltSeries.tilt_axis_angle``): the projections are rotated by its difference
+        from ``tilt_axis`` so that the axis lies on the grid. ``"auto"`` estimates it from the
+        projections' common line and rotates when it is within 45° of ``tilt_axis`` and more than
+        :data:`MIN_ROTATION` off it (warning when the estimate points nearer the other axis); None
+        does not rotate.
+    background : "auto", "none", float or array-like
+        Each projection's constant background, removed first (see
+        :func:`napari_invprob.preparation.resolve_preparation`; ``"auto"``: estimated, removed when
+        significant).
+    contrast : {"auto", "dark-field", "bright-field"}
+        Bright-field projections become ``−log(I / I0)``; ``"auto"`` detects it.
     method : {"projection-matching", "cross-correlation"}
         Cross-correlation alone, or followed by projection-matching refinement (default; slower,
         more accurate).
@@ -105,17 +140,39 @@ def align(
     Returns
     -------
     aligned : numpy.ndarray
-        float32 series with the drifts removed (same shape as the input).
+        float32 line integrals, rotated and with the drifts removed (same shape as the input):
+        :func:`apply_alignment` of the last step of :func:`align_iter`.
     shifts : numpy.ndarray
-        ``(n_angles, 2)`` drifts ``(d_rows, d_cols)`` in pixels; ``aligned = apply_shifts(tilt_series, shifts)``.
+        ``(n_angles, 2)`` drifts ``(d_rows, d_cols)`` in pixels of the rotated projections.
     """
-    shifts = None
+    step = None
     for step in align_iter(
-        tilt_series, angles, tilt_axis=tilt_axis, method=method, n_iter=n_iter,
-        max_shift=max_shift, centre=centre, max_size=max_size, device=device,
+        tilt_series, angles, tilt_axis=tilt_axis, tilt_axis_angle=tilt_axis_angle, background=background,
+        contrast=contrast, method=method, n_iter=n_iter, max_shift=max_shift, centre=centre,
+        max_size=max_size, device=device,
     ):
-        shifts = step.shifts
-    return apply_shifts(tilt_series, shifts), shifts
+        pass
+    return apply_alignment(tilt_series, step), step.shifts
+
+
+def apply_alignment(tilt_series, step: AlignmentStep) -> np.ndarray:
+    """The aligned series an :class:`AlignmentStep` describes: ``tilt_series`` prepared as
+    ``step.preparation`` says, rotated by ``step.rotation`` and moved by ``−step.shifts``.
+
+    Parameters
+    ----------
+    tilt_series : array-like, shape (n_angles, rows, cols)
+        The series given to :func:`align_iter`.
+    step : AlignmentStep
+        A step of :func:`align_iter` (usually the last).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float32 series.
+    """
+    prepared = tilt_series if step.preparation is None else step.preparation.apply(tilt_series)
+    return apply_shifts(prepared, step.shifts, rotation=step.rotation)
 
 
 def align_iter(
@@ -123,6 +180,9 @@ def align_iter(
     angles,
     *,
     tilt_axis: str = "y",
+    tilt_axis_angle="auto",
+    background="auto",
+    contrast: str = "auto",
     method: str = "projection-matching",
     n_iter: int | None = None,
     max_shift: float | None = None,
@@ -147,10 +207,76 @@ def align_iter(
         raise ValueError(f"max_shift must be positive, got {max_shift}")
     if isinstance(max_size, bool) or int(max_size) != max_size or max_size < 16:
         raise ValueError(f"max_size must be an integer of at least 16, got {max_size!r}")
-    return _align_steps(series, angles, tilt_axis, method, int(n_iter), max_shift, centre, int(max_size), device)
+    _check_axis_angle(tilt_axis_angle, tilt_axis)
+    preparation = resolve_preparation(series, contrast=contrast, background=background)
+    return _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method, int(n_iter), max_shift,
+                        centre, int(max_size), device)
 
 
-def _align_steps(series, angles, tilt_axis, method, n_iter, max_shift, centre, max_size, device):
+def _check_axis_angle(tilt_axis_angle, tilt_axis: str) -> None:
+    if tilt_axis_angle is None or (isinstance(tilt_axis_angle, str) and tilt_axis_angle == "auto"):
+        return
+    if isinstance(tilt_axis_angle, bool) or not isinstance(tilt_axis_angle, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(tilt_axis_angle):
+        raise ValueError(f"tilt_axis_angle must be 'auto', None or an angle in degrees, got {tilt_axis_angle!r}")
+    if _nearest_axis(float(tilt_axis_angle)) != tilt_axis:
+        raise ValueError(
+            f"tilt_axis_angle {tilt_axis_angle:g}° runs nearer {_nearest_axis(float(tilt_axis_angle))} than "
+            f"tilt_axis={tilt_axis!r}: give the axis it is near"
+        )
+
+
+def _nearest_axis(psi: float) -> str:
+    return "y" if abs((psi + 90.0) % 180.0 - 90.0) < 45.0 else "x"
+
+
+def _off_grid(psi: float, tilt_axis: str) -> float:
+    """Degrees from the grid axis ``tilt_axis`` to the direction ψ, in [-90, 90)."""
+    grid = 0.0 if tilt_axis == "y" else 90.0
+    return float((psi - grid + 90.0) % 180.0 - 90.0)
+
+
+def tilt_axis_rotation(prepared: np.ndarray, tilt_axis: str, tilt_axis_angle) -> float:
+    """Degrees to rotate the projections by so that their tilt axis lies along ``tilt_axis``.
+
+    Parameters
+    ----------
+    prepared : numpy.ndarray
+        The prepared projections ``(n_angles, rows, cols)``.
+    tilt_axis : {"y", "x"}
+    tilt_axis_angle : "auto", float or None
+        As for :func:`align`.
+
+    Returns
+    -------
+    float
+        The rotation (0.0 for None, or when the axis is less than :data:`MIN_ROTATION` off the grid).
+    """
+    if tilt_axis_angle is None:
+        return 0.0
+    if isinstance(tilt_axis_angle, str):
+        psi = estimate_tilt_axis(prepared)
+        if _nearest_axis(psi) != tilt_axis:
+            warnings.warn(
+                f"the projections' common line puts the tilt axis along {_nearest_axis(psi)} ({psi:.1f}°), but "
+                f"tilt_axis={tilt_axis!r} was given: pass tilt_axis={_nearest_axis(psi)!r} if the estimate is right; "
+                "the projections are not rotated",
+                UserWarning,
+                stacklevel=3,
+            )
+            return 0.0
+    else:
+        psi = float(tilt_axis_angle)
+    rotation = _off_grid(psi, tilt_axis)
+    return rotation if abs(rotation) > MIN_ROTATION else 0.0
+
+
+def _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method, n_iter, max_shift, centre,
+                 max_size, device):
+    series = preparation.apply(series)
+    rotation = tilt_axis_rotation(series, tilt_axis, tilt_axis_angle)
+    if rotation:
+        series = apply_shifts(series, np.zeros((series.shape[0], 2)), rotation=rotation)
     if tilt_axis == "x":
         series = series.transpose(0, 2, 1)
     factor = max(1, int(np.ceil(max(series.shape[1:]) / max_size)))
@@ -164,12 +290,14 @@ def _align_steps(series, angles, tilt_axis, method, n_iter, max_shift, centre, m
     shifts = cross_correlation_shifts(work, angles, max_shift=None if max_shift is None else max_shift / factor)
     if centre:
         shifts = centre_tilt_axis(work, angles, shifts)
-    yield AlignmentStep("cross-correlation", 1, in_image_pixels(shifts), factor * float(np.sqrt(np.mean(shifts**2))))
+    yield AlignmentStep("cross-correlation", 1, in_image_pixels(shifts), factor * float(np.sqrt(np.mean(shifts**2))),
+                        rotation, preparation)
     if method == "cross-correlation":
         return
     rounds = _projection_matching_rounds(work, angles, shifts, n_iter=n_iter, device=device)
     for round_, (shifts, change) in enumerate(rounds, start=1):
-        yield AlignmentStep("projection-matching", round_, in_image_pixels(shifts), factor * change)
+        yield AlignmentStep("projection-matching", round_, in_image_pixels(shifts), factor * change, rotation,
+                            preparation)
 
 
 def _checked(tilt_series, angles, tilt_axis: str) -> tuple[np.ndarray, np.ndarray]:
@@ -194,14 +322,19 @@ def _checked(tilt_series, angles, tilt_axis: str) -> tuple[np.ndarray, np.ndarra
     return series, angles  # not converted: large integer stacks are converted one projection at a time
 
 
-def apply_shifts(tilt_series, shifts, *, order: int = 3) -> np.ndarray:
-    """Move every projection by ``−shifts[i]`` (cubic spline interpolation, edges extended).
+def apply_shifts(tilt_series, shifts, *, rotation: float = 0.0, order: int = 3) -> np.ndarray:
+    """Rotate every projection by ``rotation`` and move it by ``−shifts[i]``, in one interpolation
+    (cubic spline, edges extended).
 
     Parameters
     ----------
     tilt_series : array-like, shape (n_angles, rows, cols)
     shifts : array-like, shape (n_angles, 2)
-        Drifts ``(d_rows, d_cols)`` in pixels, as :func:`align` returns.
+        Drifts ``(d_rows, d_cols)`` in pixels of the rotated projections, as :func:`align` returns.
+    rotation : float
+        Degrees, about pixel ``(rows // 2, cols // 2)``: the image content turns from +y towards −x, so
+        that a tilt axis at ψ = ``rotation`` (see :func:`align`) comes to lie along y (or one at
+        ``90 + rotation`` along x).
     order : int
         Spline order of the interpolation.
 
@@ -214,9 +347,20 @@ def apply_shifts(tilt_series, shifts, *, order: int = 3) -> np.ndarray:
     shifts = np.asarray(shifts, dtype=np.float64)
     if series.ndim != 3 or shifts.shape != (series.shape[0], 2):
         raise ValueError(f"need shifts of shape ({series.shape[0]}, 2) for a series {series.shape}, got {shifts.shape}")
+    if not np.isfinite(rotation):
+        raise ValueError(f"rotation must be a finite angle in degrees, got {rotation}")
     aligned = np.empty(series.shape, dtype=np.float32)
+    centre = np.array([series.shape[1] // 2, series.shape[2] // 2], dtype=np.float64)
+    turn = np.radians(rotation)
+    # output pixel p samples the input at c + R (p + s − c), R turning the grid axis onto the tilt axis
+    matrix = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
     for projection, shift, out in zip(series, shifts, aligned):
-        ndimage.shift(projection.astype(np.float32), -shift, output=out, order=order, mode="nearest")
+        projection = projection.astype(np.float32)
+        if rotation == 0.0:
+            ndimage.shift(projection, -shift, output=out, order=order, mode="nearest")
+        else:
+            offset = centre + matrix @ (shift - centre)
+            ndimage.affine_transform(projection, matrix, offset=offset, output=out, order=order, mode="nearest")
     return aligned
 
 

@@ -2,7 +2,8 @@
 
 - IMOD ``.tlt`` / ``.rawtlt``: one angle (degrees) per line, in section order;
 - SerialEM ``.mdoc``: one ``[ZValue = n]`` section per image, each with a ``TiltAngle = ...`` line
-  (and a global ``PixelSpacing = ...`` in ångström).
+  (and a global ``PixelSpacing = ...`` in ångström); the tilt-axis direction as a ``TiltAxisAngle = ...``
+  entry or in a title line ``[T = ... Tilt axis angle = 85.3, binning = ...]``.
 
 Sidecar files sit beside the stack with the same stem (``tomo.st`` → ``tomo.rawtlt``, ``tomo.tlt``)
 or, for SerialEM, with ``.mdoc`` appended to the full name (``tomo.st.mdoc``).
@@ -19,6 +20,7 @@ import numpy as np
 
 _MDOC_SECTION = re.compile(r"^\s*\[\s*ZValue\s*=\s*(-?\d+)\s*\]", re.IGNORECASE)
 _MDOC_ENTRY = re.compile(r"^\s*([A-Za-z][\w ]*?)\s*=\s*(.*?)\s*$")
+_MDOC_TITLE_AXIS = re.compile(r"^\s*\[\s*T\s*=.*?tilt\s+axis\s+angle\s*=\s*(-?[\d.]+(?:[eE][-+]?\d+)?)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,14 @@ class MdocMetadata:
         Tilt angle of every section (degrees), ordered by ``ZValue``.
     pixel_size : float or None
         ``PixelSpacing`` in ångström, when given.
+    tilt_axis_angle : float or None
+        The tilt axis as SerialEM and IMOD give it (degrees from the image's Y axis, counterclockwise
+        with Y pointing up), when recorded.
     """
 
     angles: np.ndarray
     pixel_size: float | None
+    tilt_axis_angle: float | None = None
 
 
 def read_angle_file(path: str | os.PathLike) -> np.ndarray:
@@ -95,8 +101,12 @@ def read_mdoc(path: str | os.PathLike) -> MdocMetadata:
     path = Path(path)
     sections: dict[int, dict[str, str]] = {}
     current: dict[str, str] | None = None
-    pixel_size = None
+    pixel_size = axis_angle = None
     for line in path.read_text(errors="replace").splitlines():
+        title_axis = _MDOC_TITLE_AXIS.match(line)
+        if title_axis and axis_angle is None:
+            axis_angle = _mdoc_number(path, "Tilt axis angle", title_axis.group(1))
+            continue
         section = _MDOC_SECTION.match(line)
         if section:
             z = int(section.group(1))
@@ -112,6 +122,8 @@ def read_mdoc(path: str | os.PathLike) -> MdocMetadata:
             current[key] = value
         elif key == "PixelSpacing":
             pixel_size = _mdoc_number(path, key, value)
+        elif key == "TiltAxisAngle":
+            axis_angle = _mdoc_number(path, key, value)
     if not sections:
         raise ValueError(f"{path.name} has no [ZValue = n] sections; is it a SerialEM .mdoc?")
     angles = []
@@ -121,7 +133,10 @@ def read_mdoc(path: str | os.PathLike) -> MdocMetadata:
         angles.append(_mdoc_number(path, "TiltAngle", sections[z]["TiltAngle"]))
         if pixel_size is None and "PixelSpacing" in sections[z]:
             pixel_size = _mdoc_number(path, "PixelSpacing", sections[z]["PixelSpacing"])
-    return MdocMetadata(np.asarray(angles, dtype=np.float64), pixel_size if pixel_size and pixel_size > 0 else None)
+        if axis_angle is None and "TiltAxisAngle" in sections[z]:
+            axis_angle = _mdoc_number(path, "TiltAxisAngle", sections[z]["TiltAxisAngle"])
+    return MdocMetadata(np.asarray(angles, dtype=np.float64), pixel_size if pixel_size and pixel_size > 0 else None,
+                        axis_angle)
 
 
 def _mdoc_number(path: Path, key: str, value: str) -> float:

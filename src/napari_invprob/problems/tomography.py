@@ -41,6 +41,7 @@ from .._device import resolve_device, to_tensor
 from ..operators.gradient import Gradient
 from ..operators.projector import ParallelBeamProjector, validate_angles
 from ..phantom import reconstruction_circle
+from ..preparation import prepare
 from ..priors.denoisers import DENOISERS, get_denoiser
 from ..priors.tv import TVProx
 from ..solvers.adam import adam_l1
@@ -227,6 +228,8 @@ def reconstruct_iter(
     thickness: int | None = None,
     x0=None,
     device=None,
+    background="auto",
+    contrast: str = "auto",
     **options,
 ) -> Iterator[Iterate]:
     """Reconstruct step by step: a generator of iterates in the output layout.
@@ -243,7 +246,7 @@ def reconstruct_iter(
         Each ``Iterate.x`` is a new float32 tensor: the image ``(n, n)`` or the volume ``(z, y, x)``.
         ``residual`` is ``‖Ax − y‖`` in the data's units; ``objective`` that of the weighted problem.
     """
-    plan = _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, options)
+    plan = _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, background, contrast, options)
     return _stream(plan)
 
 
@@ -258,6 +261,8 @@ def reconstruct(
     thickness: int | None = None,
     x0=None,
     device=None,
+    background="auto",
+    contrast: str = "auto",
     **options,
 ) -> np.ndarray:
     """Reconstruct an image from a sinogram, or a volume from a parallel-beam tilt series.
@@ -295,6 +300,15 @@ def reconstruct(
         back-projection (the TV and plug-and-play methods).
     device : str or torch.device, optional
         Where to compute; None picks CUDA, then MPS, then the CPU.
+    background : "auto", "none", float or array-like
+        Each projection's constant background, removed before reconstructing (projections of a compact
+        specimen vanish outside it): ``"auto"`` estimates it and removes it when significant (data that
+        are line integrals already pass unchanged); ``"none"`` keeps the data as they are; a number, or
+        one per projection, is subtracted. See :func:`napari_invprob.preparation.resolve_preparation`,
+        which also undoes unsigned counts stored as int16.
+    contrast : {"auto", "dark-field", "bright-field"}
+        Bright-field projections (transmitted intensities) are made line integrals, ``−log(I / I0)``;
+        ``"auto"`` detects them (all positive, a bright empty area).
     **options
         Method options: ``filter`` (fbp), ``nonneg`` (all but fbp and cgls; default True),
         ``step_ratio`` (pdhg-tv: primal/dual step ratio), ``n_inner`` (fista-tv), ``lr`` (adam),
@@ -316,7 +330,7 @@ def reconstruct(
     TypeError
         Non-numeric or complex data or angles, an option the method does not take.
     """
-    plan = _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, options)
+    plan = _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, background, contrast, options)
     return _solve_in_chunks(_with_lam(plan))
 
 
@@ -324,7 +338,7 @@ def reconstruct(
 class _Plan:
     """A checked call: the solvers' layout of the data and everything the chunks need."""
 
-    data: object  # the caller's data, kept for lam="auto"
+    data: np.ndarray  # the prepared projections, kept for lam="auto"
     projector: ParallelBeamProjector
     sinograms: torch.Tensor  # (n_slices, n_angles, n_det)
     angles: np.ndarray
@@ -359,8 +373,10 @@ class _Plan:
         return slices[0] if self.ndim == 2 else from_slices(slices, self.tilt_axis)
 
 
-def _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, options) -> _Plan:
-    """Check every argument (before any work) and lay the data out for the solvers."""
+def _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, background, contrast,
+          options) -> _Plan:
+    """Check every argument (before any work), prepare the projections (:mod:`~napari_invprob.preparation`)
+    and lay them out for the solvers."""
     spec = _method_spec(method)
     _check_options(spec, options)
     ndim = np.ndim(data)
@@ -375,7 +391,8 @@ def _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, o
     n_iter = _check_n_iter(n_iter, spec)
     thickness = _check_thickness(thickness)
     device = resolve_device(device)
-    sinograms = to_tensor(data, device, name="data")
+    prepared, _ = prepare(data, contrast=contrast, background=background)
+    sinograms = torch.from_numpy(prepared).to(device)
     sinograms = sinograms.unsqueeze(0) if ndim == 2 else to_slices(sinograms, tilt_axis)
     n_det = sinograms.shape[-1]
     rows = n_det if ndim == 2 or thickness is None else thickness
@@ -386,8 +403,8 @@ def _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, o
     else:
         output_shape = (rows, n_slices, n_det) if tilt_axis == "y" else (rows, n_det, n_slices)
     start = None if x0 is None else _slices_of_x0(x0, output_shape, ndim, tilt_axis, device)
-    return _Plan(data, projector, sinograms, angles, spec, lam, n_iter, tilt_axis, thickness, start, dict(options),
-                 ndim, output_shape)
+    return _Plan(prepared, projector, sinograms, angles, spec, lam, n_iter, tilt_axis, thickness, start,
+                 dict(options), ndim, output_shape)
 
 
 def _with_lam(plan: _Plan) -> _Plan:
@@ -399,7 +416,7 @@ def _with_lam(plan: _Plan) -> _Plan:
     extra = {} if plan.thickness is None else {"thickness": plan.thickness}
     best = cross_validate(
         plan.data, plan.angles, method=plan.spec.name, n_iter=plan.n_iter, tilt_axis=plan.tilt_axis,
-        device=plan.projector.device, **extra, **plan.options,
+        device=plan.projector.device, background="none", contrast="dark-field", **extra, **plan.options,
     ).best_lam
     return replace(plan, lam=best)
 
