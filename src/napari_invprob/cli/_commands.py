@@ -118,8 +118,19 @@ def deconvolve(args) -> dict:
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry)
 
 
+def _conventions(series, preparation, args) -> dict:
+    """Say what was resolved about the file and done to its projections (stderr), and record it."""
+    if not args.quiet:
+        print(f"napari-invprob: {series.conventions()}", file=sys.stderr)
+        print(f"napari-invprob: projections: {preparation.describe()}", file=sys.stderr)
+    return {"tilt_axis": series.tilt_axis, "tilt_axis_angle": series.tilt_axis_angle,
+            "tilt_axis_source": series.tilt_axis_source, "value_offset": series.value_offset,
+            "preparation": preparation.record()}
+
+
 def reconstruct(args) -> dict:
     from ..distributed import reconstruct_distributed
+    from ..preparation import prepare
     from ..problems.tomography import METHODS, reconstruct_iter
 
     out = check_volume_suffix(Path(args.out))
@@ -131,21 +142,26 @@ def reconstruct(args) -> dict:
         raise CliError("--chunk-slices goes with --scheduler")
     spec = METHODS[args.method]
     n_iter = args.n_iter or spec.default_n_iter
-    keywords = dict(method=args.method, lam=args.lam, n_iter=args.n_iter, tilt_axis=args.tilt_axis,
-                    thickness=args.thickness, device=args.device, **_inputs.options(args.option))
+    prepared, preparation = prepare(series.data, contrast=args.contrast, background=args.background)
+    conventions = _conventions(series, preparation, args)
+    # the whole series is prepared once, so every chunk (here or on a worker) solves the same problem
+    keywords = dict(method=args.method, lam=args.lam, n_iter=args.n_iter, tilt_axis=series.tilt_axis,
+                    thickness=args.thickness, device=args.device, background="none", contrast="dark-field",
+                    **_inputs.options(args.option))
     result, iterations, elapsed = _solve(
-        lambda: reconstruct_iter(series.data, series.angles, **keywords),
+        lambda: reconstruct_iter(prepared, series.angles, **keywords),
         lambda progress: reconstruct_distributed(
-            series.data, series.angles, scheduler=args.scheduler, chunk_slices=args.chunk_slices,
+            prepared, series.angles, scheduler=args.scheduler, chunk_slices=args.chunk_slices,
             retries=args.retries, progress=progress, **keywords),
         args, n_iter=n_iter, desc=args.method,
     )
     _inputs.check_shape(reference, result.shape, args.reference)
-    parameters = {k: v for k, v in keywords.items() if k != "device"}
-    parameters.update(angles=series.angles, angle_source=series.angle_source,
-                      lam=args.lam if args.lam is not None else spec.default_lam, n_iter=n_iter)
+    parameters = {k: v for k, v in keywords.items() if k not in ("device", "background", "contrast")}
+    parameters.update(angles=series.angles, angle_source=series.angle_source, contrast=args.contrast,
+                      background=args.background, lam=args.lam if args.lam is not None else spec.default_lam,
+                      n_iter=n_iter)
     entry = record("tomography", method=args.method, parameters=parameters, source=args.input,
-                   iterations=iterations, elapsed=elapsed, scheduler=args.scheduler,
+                   iterations=iterations, elapsed=elapsed, scheduler=args.scheduler, **conventions,
                    **_quality(reference, result, None))
     return _finish(plan, out, result, _voxel_size(args, series.pixel_size), entry)
 
@@ -160,13 +176,16 @@ def _angle_text(angles) -> str:
 
 
 def align(args) -> dict:
-    from ..alignment import align_iter, apply_shifts
+    from ..alignment import align_iter, apply_alignment
 
     out = check_volume_suffix(Path(args.out))
     plan = OutputPlan.check([out, _angle_file(out), sidecar_path(out)], _inputs.series_inputs(args),
                             overwrite=args.overwrite)
     series = _inputs.read_series(args)
-    keywords = dict(tilt_axis=args.tilt_axis, method=args.method, n_iter=args.n_iter, max_shift=args.max_shift,
+    # an angle the file records is used as it is; an estimated one is estimated again on the prepared data
+    axis_angle = series.tilt_axis_angle if series.tilt_axis_source == "file" else "auto"
+    keywords = dict(tilt_axis=series.tilt_axis, tilt_axis_angle=axis_angle, background=args.background,
+                    contrast=args.contrast, method=args.method, n_iter=args.n_iter, max_shift=args.max_shift,
                     centre=not args.no_centre)
     steps = 1 + (args.n_iter or 5) * (args.method == "projection-matching")
     start = time.perf_counter()
@@ -174,12 +193,17 @@ def align(args) -> dict:
     with progress_bar(total=steps, unit="step", desc=f"align ({args.method})", quiet=args.quiet) as bar:
         for step in align_iter(series.data, series.angles, device=args.device, **keywords):
             bar.update(1)
-    aligned = apply_shifts(series.data, step.shifts)
+    aligned = apply_alignment(series.data, step)
     elapsed = time.perf_counter() - start
+    conventions = _conventions(series, step.preparation, args)
+    if not args.quiet:
+        print(f"napari-invprob: rotated by {step.rotation:.2f}° to put the tilt axis on the grid; drift up to "
+              f"{np.abs(step.shifts).max():.1f} pixels", file=sys.stderr)
     plan.write_text(_angle_file(out), _angle_text(series.angles))
-    entry = record("alignment", method=args.method, parameters={**keywords, "angles": series.angles},
-                   source=args.input, iterations=step.iteration, elapsed=elapsed, shifts=step.shifts,
-                   angle_file=str(_angle_file(out).resolve()))
+    parameters = {**keywords, "angles": series.angles}
+    entry = record("alignment", method=args.method, parameters=parameters, source=args.input,
+                   iterations=step.iteration, elapsed=elapsed, shifts=step.shifts, rotation=step.rotation,
+                   angle_file=str(_angle_file(out).resolve()), **conventions)
     return _finish(plan, out, np.asarray(aligned, dtype=np.float32), _voxel_size(args, series.pixel_size), entry)
 
 

@@ -90,8 +90,9 @@ def series_inputs(args) -> list:
 
 
 def read_series(args):
-    """The tilt series of ``args.input`` with its angles (:func:`napari_invprob.io.read_tilt_series`)."""
-    return io.read_tilt_series(args.input, angles=angles_from_flags(args))
+    """The tilt series of ``args.input`` with its angles and conventions
+    (:func:`napari_invprob.io.read_tilt_series`; ``--tilt-axis`` overrides the file's)."""
+    return io.read_tilt_series(args.input, angles=angles_from_flags(args), tilt_axis=args.tilt_axis)
 
 
 def reference(path: str | None, shape: tuple[int, ...] | None) -> np.ndarray | None:

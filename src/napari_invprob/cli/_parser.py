@@ -12,6 +12,7 @@ import math
 
 from .._version import __version__
 from ..distributed import check_scheduler
+from ..preparation import CONTRASTS
 from .errors import CliError
 
 
@@ -149,6 +150,30 @@ def _angle_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--n-angles", type=_positive_int, metavar="N", help="number of angles for --angle-range")
 
 
+def _background(text: str):
+    if text in ("auto", "none"):
+        return text
+    try:
+        return _finite_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected auto, none or a number, got {text!r}") from None
+
+
+def _preparation_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "the file's conventions (default: resolved from the file and the data, and printed)"
+    )
+    group.add_argument("--tilt-axis", choices=["y", "x"],
+                       help="image axis the specimen is tilted about: y (rows) or x (columns); default: from "
+                            "the .mdoc or FEI header, else estimated from the projections")
+    group.add_argument("--contrast", choices=list(CONTRASTS), default="auto",
+                       help="dark-field (counts grow with mass, e.g. STEM HAADF) or bright-field (−log(I/I0) is "
+                            "taken); default auto: detected")
+    group.add_argument("--background", type=_background, default="auto", metavar="auto|none|LEVEL",
+                       help="each projection's constant background: auto (estimated, removed when significant; "
+                            "default), none (kept), or a level to subtract")
+
+
 def _psf_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
     group = parser.add_argument_group("point-spread function (a file, or a centred Gaussian)")
     exclusive = group.add_mutually_exclusive_group(required=required)
@@ -246,8 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(reconstruct, out_help="reconstructed volume or slice (.mrc or .tif)")
     _angle_flags(reconstruct)
     _solver_flags(reconstruct, TOMOGRAPHY_METHODS, default_method="fbp")
-    reconstruct.add_argument("--tilt-axis", choices=["y", "x"], default="y",
-                             help="image axis the specimen is tilted about: y (rows, default) or x (columns)")
+    _preparation_flags(reconstruct)
     reconstruct.add_argument("--thickness", type=_positive_int, metavar="NZ",
                              help="volume thickness in pixels (default: the detector width)")
     _scale_out_flags(reconstruct, piece="chunks of slices")
@@ -261,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--method", "-m", choices=list(ALIGN_METHODS), default=ALIGN_METHODS[0], metavar="NAME",
                        help=f"{' or '.join(ALIGN_METHODS)} (default {ALIGN_METHODS[0]}: cross-correlation "
                             "refined by projection matching)")
-    align.add_argument("--tilt-axis", choices=["y", "x"], default="y", help="tilt axis (default y)")
+    _preparation_flags(align)
     align.add_argument("--n-iter", type=_positive_int, metavar="N", help="projection-matching rounds (default 5)")
     align.add_argument("--max-shift", type=_finite_float, metavar="PIXELS",
                        help="largest drift between neighbouring projections (default: a quarter of the image)")
