@@ -166,6 +166,19 @@ def test_chunked_reconstruction_equals_one_process(client, tilt_series, method):
     np.testing.assert_allclose(chunked, single, rtol=0, atol=1e-5 * np.abs(single).max())
 
 
+def test_a_background_is_removed_once_for_the_whole_series(client, tilt_series):
+    """Counts on a background: the chunks solve what one process solves (the level is estimated on the
+    whole series, not per chunk)."""
+    from napari_invprob import reconstruct
+
+    series, angles = tilt_series
+    rng = np.random.default_rng(0)
+    counts = np.round(200 + 1000 * series + rng.normal(0, 5, series.shape)).astype(np.uint16)
+    single = reconstruct(counts, angles, method="sirt", n_iter=5)
+    chunked = nd.reconstruct_distributed(counts, angles, scheduler=client, method="sirt", n_iter=5, chunk_slices=3)
+    np.testing.assert_allclose(chunked, single, rtol=0, atol=1e-5 * np.abs(single).max())
+
+
 def test_chunks_along_x_equal_one_process(client, tilt_series):
     from napari_invprob import reconstruct
 

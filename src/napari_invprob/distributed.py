@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .preparation import prepare
+
 Progress = Callable[[int, int], None]
 
 _LOCAL = re.compile(r"local:(\d+)")
@@ -346,7 +348,9 @@ def reconstruct_distributed(data, angles, *, scheduler, chunk_slices: int | None
     **options
         ``method``, ``lam``, ``n_iter``, ``thickness``, ``device`` and the method's options, passed to
         :func:`napari_invprob.reconstruct` unchanged. ``lam="auto"`` is refused: it would choose a
-        different λ in every chunk (choose λ on the whole series first).
+        different λ in every chunk (choose λ on the whole series first). ``background`` and
+        ``contrast`` are resolved on the whole series here, before it is chunked
+        (:func:`napari_invprob.preparation.prepare`).
 
     Returns
     -------
@@ -380,6 +384,9 @@ def reconstruct_distributed(data, angles, *, scheduler, chunk_slices: int | None
     if chunk_slices is not None and (isinstance(chunk_slices, bool) or not isinstance(chunk_slices, int)
                                      or chunk_slices < 1):
         raise ValueError(f"chunk_slices must be a positive integer, got {chunk_slices!r}")
+    # prepared once for the whole series: a chunk alone would estimate its own background
+    data, _ = prepare(data, contrast=options.pop("contrast", "auto"), background=options.pop("background", "auto"))
+    options = {**options, "background": "none", "contrast": "dark-field"}
 
     if data.ndim == 2:
         pieces = [(np.asarray(data, np.float32), angles, tilt_axis, x0, options)]
