@@ -132,6 +132,11 @@ class ResultWidget(Container):
         """Controls whose change restarts the run in live mode."""
         return []
 
+    def _live_plan(self) -> Plan:
+        """The plan of a live restart: the run, warm-started from its last result (a widget may
+        preview a part of the problem instead)."""
+        return self._plan(warm_start=True)
+
     def _input_image(self, task: str) -> tuple[Image, np.ndarray]:
         """The input layer and its data; ``TypeError`` saying what ``task`` (e.g. "deconvolution") needs
         when it is not an image layer of real numbers."""
@@ -178,7 +183,7 @@ class ResultWidget(Container):
         GeneratorWorker or None
             The run's worker, or None when the run was refused.
         """
-        return self._start(warm_start=False)
+        return self._start()
 
     def stop(self) -> None:
         """Stop the run after its current iteration; the result layer keeps the last iterate."""
@@ -186,9 +191,9 @@ class ResultWidget(Container):
         self._runner.stop()
 
     # -- starting ------------------------------------------------------------------------------------
-    def _start(self, *, warm_start: bool):
+    def _start(self, *, live: bool = False):
         try:
-            plan = self._plan(warm_start=warm_start)
+            plan = self._live_plan() if live else self._plan(warm_start=False)
         except (ValueError, TypeError) as exc:
             self._notify_error(exc)
             return None
@@ -246,12 +251,15 @@ class ResultWidget(Container):
             self._live_timer.start()
 
     def _live_restart(self):
-        self._start(warm_start=True)
+        self._start(live=True)
 
-    def _warm_start(self, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
-        """The last result of the same name and shape, to start a live restart from."""
+    def _warm_start(self, name: str, shape: tuple[int, ...], matching: dict | None = None) -> np.ndarray | None:
+        """The last result of the same name and shape, to start a live restart from; with ``matching``,
+        only when its metadata holds those entries too (e.g. the slice a preview shows)."""
         layer = self._own_result(name)
         if layer is None or layer.data.shape != shape or layer.metadata.get("iterations", 0) == 0:
+            return None
+        if any(layer.metadata.get(key) != value for key, value in (matching or {}).items()):
             return None
         return np.asarray(layer.data)
 
