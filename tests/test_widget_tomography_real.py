@@ -81,8 +81,9 @@ def test_live_preview_slice_equals_that_slice_of_the_full_run(make_napari_viewer
     tomo = dock(viewer, "Tomography")
     tomo.method.value = "tv"
     tomo.n_iter.value = 25
-    viewer.dims.order = (2, 0, 1)  # the tilt axis (x) becomes a slider: the preview follows it
     viewer.dims.set_point(2, 17)
+    assert tomo.preview_slice.value == 24  # x is displayed: the central slice
+    viewer.dims.order = (2, 0, 1)  # the tilt axis (x) becomes a slider: the preview follows it
     assert tomo.preview_slice.value == 17
     tomo.live.value = True
     tomo.lam.number = 0.02  # a live change: the preview of slice 17 only

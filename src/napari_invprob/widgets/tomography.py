@@ -123,7 +123,8 @@ class TomographyWidget(SolverWidget):
         self.angle_source.changed.connect(self._show_angle_controls)
         self.input.changed.connect(self._input_changed)
         self.tilt_axis.changed.connect(self._centre_preview_slice)
-        napari_viewer.dims.events.point.connect(self._follow_dims)
+        for event in (napari_viewer.dims.events.point, napari_viewer.dims.events.order):
+            event.connect(self._follow_dims)
         self._input_changed(self.input.value)
 
     # -- following the input ------------------------------------------------------------------------------
