@@ -265,3 +265,21 @@ def test_tiled_deconvolution_of_a_colour_image(client, blurred_case):
     tiled = nd.deconvolve_distributed(rgb, psf, scheduler=client, tile_shape=(48, 40), **options)
     assert tiled.shape == rgb.shape
     assert np.abs(tiled - single).max() < 1e-3 * np.ptp(single)
+
+
+def test_tiles_share_one_background_estimated_on_the_whole_image(client):
+    from scipy import ndimage
+
+    from napari_invprob import deconvolve
+    from napari_invprob.datasets import gaussian_kernel
+
+    rng = np.random.default_rng(0)
+    beads = np.zeros((96, 80))
+    beads[tuple(rng.integers(8, 72, size=(2, 30)))] = 1.0
+    # the left half holds the beads: alone, a tile of the right half would estimate a different level
+    counts = rng.poisson(ndimage.gaussian_filter(beads, 1.5) * 3000 + 100).astype(np.float32)
+    psf = gaussian_kernel(7, 1.5)
+    options = dict(method="richardson-lucy", n_iter=10, boundary="periodic", background="auto")
+    single = deconvolve(counts, psf, **options)
+    tiled = nd.deconvolve_distributed(counts, psf, scheduler=client, tile_shape=32, **options)
+    assert np.abs(tiled - single).max() < 1e-3 * np.ptp(single)

@@ -517,6 +517,18 @@ def _deconvolve_tile(tile: np.ndarray, psf: np.ndarray, x0: np.ndarray | None, o
     return np.asarray(deconvolve(tile, psf, x0=x0, **options), dtype=np.float32)
 
 
+def _poisson_start(image: np.ndarray, channel_axis: int | None, background, peak: float) -> np.ndarray:
+    """Richardson-Lucy's default start on the whole image: each channel flat at its mean less its
+    background (at least the solver's floor), in the image's units."""
+    from .solvers.richardson_lucy import EPS
+
+    spatial = tuple(axis for axis in range(image.ndim) if axis != channel_axis)
+    means = image.mean(axis=spatial, keepdims=True, dtype=np.float64)
+    levels = np.asarray(background, dtype=np.float64)
+    levels = levels.reshape(means.shape) if levels.size == means.size else levels
+    return np.broadcast_to(np.maximum(means - levels, EPS * peak), image.shape).astype(np.float32)
+
+
 def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: int | None = None,
                            retries: int = 2, progress: Progress | None = None, channel_axis: int | None = None,
                            boundary: str = "periodic", x0=None, **options) -> np.ndarray:
@@ -548,7 +560,8 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     channel_axis, boundary, x0, **options
         As in :func:`napari_invprob.deconvolve` (``method``, ``lam``, ``n_iter``, ``nonneg``, ``device``,
         the method's options). ``x0`` is tiled like the image. ``lam="auto"`` is refused: it would choose
-        a different λ in every tile (choose it on the whole image first).
+        a different λ in every tile (choose it on the whole image first). ``background="auto"`` is
+        estimated once on the whole image, so every tile models the same offset.
 
     Returns
     -------
@@ -564,7 +577,8 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         is smaller than the PSF, ``overlap``/``retries`` are negative, ``lam="auto"`` is given or
         ``scheduler`` names no cluster; other bad input is reported by the workers' ``deconvolve``.
     """
-    from .problems.deconvolution import METHODS
+    from .problems.background import estimate_background
+    from .problems.deconvolution import METHODS, POISSON_METHODS
 
     check_scheduler(scheduler)
     _check_retries(retries)
@@ -620,8 +634,13 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         for t in tiles_spatial
     ]
     start = None if x0 is None else np.asarray(x0, dtype=np.float32)
+    if isinstance(options.get("background"), str) and options["background"] == "auto":
+        options["background"] = estimate_background(image, channel_axis=channel_axis)
     # every tile is scaled by the whole image's peak, so λ means the same in every tile
     peak = float(np.abs(image).max()) or 1.0
+    if start is None and method in POISSON_METHODS and options.get("background") is not None:
+        # Richardson-Lucy with a background depends on its flat start: the whole image's, not each tile's
+        start = _poisson_start(image, channel_axis, options["background"], peak)
     tile_options = dict(options, channel_axis=channel_axis, boundary=boundary, data_peak=peak)
     pieces = (
         (

@@ -98,9 +98,10 @@ def deconvolve(args) -> dict:
         raise CliError("--tile-size and --overlap go with --scheduler")
     spec = METHODS[args.method]
     n_iter = args.n_iter or spec.default_n_iter
+    background = _camera_background(args, image, axis)
     keywords = dict(method=args.method, lam=args.lam, n_iter=args.n_iter, channel_axis=axis,
                     boundary=args.boundary, nonneg=not args.allow_negative, device=args.device,
-                    **_inputs.options(args.option))
+                    **background, **_inputs.options(args.option))
     tile_shape = None if args.tile_size is None else (
         args.tile_size[0] if len(args.tile_size) == 1 else tuple(args.tile_size))
     result, iterations, elapsed = _solve(
@@ -112,10 +113,37 @@ def deconvolve(args) -> dict:
     )
     parameters = {k: v for k, v in keywords.items() if k != "device"}
     parameters.update(lam=args.lam if args.lam is not None else spec.default_lam, n_iter=n_iter)
+    if background:  # the choice (auto, None or a level) as parameter, the level modelled beside it
+        choice = "auto" if args.background is None else args.background
+        parameters["background"] = None if choice == "none" else choice
+        background = {"background_level": background["background"]}
     entry = record("deconvolution", method=args.method, parameters=parameters, source=args.input,
                    iterations=iterations, elapsed=elapsed, psf_source=psf_record, scheduler=args.scheduler,
-                   **_quality(reference, result, axis))
+                   **_quality(reference, result, axis), **background)
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry)
+
+
+def _camera_background(args, image: np.ndarray, axis: int | None) -> dict:
+    """The ``background`` keyword of a Poisson method: ``--background``, by default ``auto``, estimated
+    here once (so tiles on dask share it) and said on stderr; none for other methods."""
+    from ..problems.background import estimate_background
+    from ..problems.deconvolution import POISSON_METHODS
+
+    if args.method not in POISSON_METHODS:
+        if args.background is not None:
+            raise CliError(f"--background goes with the Poisson methods ({', '.join(POISSON_METHODS)}), "
+                           f"not with {args.method}")
+        return {}
+    choice = "auto" if args.background is None else args.background
+    if choice == "none":
+        return {"background": None}
+    level = estimate_background(image, channel_axis=axis) if choice == "auto" else choice
+    if not args.quiet:
+        levels = ", ".join(f"{v:.4g}" for v in np.atleast_1d(level))
+        how = "estimated from the image's darkest regions (--background sets it)" if choice == "auto" else "given"
+        print(f"napari-invprob: background (camera offset) {levels}, {how}; modelled as y ~ Poisson(Hx + b)",
+              file=sys.stderr)
+    return {"background": level}
 
 
 def _conventions(series, preparation, args) -> dict:

@@ -187,6 +187,7 @@ def _psf_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
 DECONVOLVE_EXAMPLES = """examples:
   napari-invprob deconvolve blurred.tif --psf-sigma 2 --psf-size 15 --out restored.tif
   napari-invprob deconvolve cells.tif --psf psf.tif --method richardson-lucy --n-iter 50 --out rl.tif
+  napari-invprob deconvolve stack.tif --psf psf.tif --method rl-tv --background 100 --out rl.tif
   napari-invprob deconvolve rgb.png --psf-sigma 4 --psf-size 7 --lam 0.01 --reference clean.png --json --out r.tif
   napari-invprob deconvolve stack.tif --psf psf.tif --scheduler local:4 --tile-size 256 --out big.tif
 """
@@ -259,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     deconvolve.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",
                             help="axis of independent channels; auto (default): the last axis of a 2D "
                                  "RGB(A) image; none: every axis is spatial")
+    deconvolve.add_argument("--background", type=_background, metavar="auto|none|LEVEL",
+                            help="the camera's offset under the counts, for richardson-lucy and rl-tv (y ~ "
+                                 "Poisson(Hx + b)): auto (estimated from the image's darkest regions, per "
+                                 "channel; the default for those methods), none, or a level in the image's units")
     _scale_out_flags(deconvolve, piece="overlapping tiles")
     deconvolve.add_argument("--tile-size", type=_positive_int, nargs="+", metavar="N",
                             help="largest tile core per spatial axis with --scheduler (default 512 in 2D, 128 in 3D)")

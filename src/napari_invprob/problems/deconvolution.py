@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -34,6 +35,7 @@ from ..solvers.fourier import fourier_filter, fourier_least_squares_step
 from ..solvers.landweber import landweber
 from ..solvers.pnp import geometric_schedule, pnp_admm, pnp_fista
 from ..solvers.richardson_lucy import richardson_lucy, richardson_lucy_tv
+from .background import OFFSET_WARNING_FRACTION, background_levels
 from .lam_selection import minimise_risk_lam
 from .methods import MethodSpec
 from .noise import estimate_noise_sigma, wiener_nsr
@@ -93,11 +95,15 @@ class DeconvolutionProblem:
         """Estimated noise standard deviation of the scaled data."""
         return estimate_noise_sigma(self.op, self.y)
 
-    def to_output(self, x: torch.Tensor) -> torch.Tensor:
-        """An estimate in the solvers' layout -> a new tensor in the input's layout and scale."""
+    def cropped(self, x: torch.Tensor) -> torch.Tensor:
+        """A tensor in the solvers' layout without the mirrored margins of ``boundary="reflect"``."""
         for dim, (before, after) in enumerate(self.margins or (), start=1):
             x = x.narrow(dim, before, x.shape[dim] - before - after)
-        out = x * self.scale
+        return x
+
+    def to_output(self, x: torch.Tensor) -> torch.Tensor:
+        """An estimate in the solvers' layout -> a new tensor in the input's layout and scale."""
+        out = self.cropped(x) * self.scale
         out = out.movedim(0, self.channel_axis) if self.channel_axis is not None else out[0]
         return out.contiguous()
 
@@ -211,12 +217,53 @@ def _adam(problem, *, lam, n_iter, nonneg, x0, lr=1e-3):
                    nonneg=nonneg)
 
 
-def _richardson_lucy(problem, *, lam, n_iter, nonneg, x0):
-    return richardson_lucy(problem.op, problem.y, n_iter=n_iter, x0=x0)
+def _richardson_lucy(problem, *, lam, n_iter, nonneg, x0, background=None):
+    return richardson_lucy(problem.op, problem.y, n_iter=n_iter, x0=x0,
+                           background=_poisson_background(problem, background))
 
 
-def _rl_tv(problem, *, lam, n_iter, nonneg, x0):
-    return richardson_lucy_tv(problem.op, problem.y, problem.gradient, lam=lam, n_iter=n_iter, x0=x0)
+def _rl_tv(problem, *, lam, n_iter, nonneg, x0, background=None):
+    return richardson_lucy_tv(problem.op, problem.y, problem.gradient, lam=lam, n_iter=n_iter, x0=x0,
+                              background=_poisson_background(problem, background))
+
+
+def _poisson_background(problem: DeconvolutionProblem, background) -> float | torch.Tensor:
+    """The background ``b`` of ``y ~ Poisson(Hx + b)`` in the scaled units: one level per image of the
+    batch, shaped to broadcast; 0 for None, after a warning when the data sit on an offset."""
+    if background is None:
+        level = float(background_levels(problem.cropped(problem.y)).max())
+        peak = float(problem.y.max())
+        if level > OFFSET_WARNING_FRACTION * peak:
+            warnings.warn(
+                f"the data sit on a background of about {level * problem.scale:.4g} ({level / peak:.0%} of their "
+                "peak), e.g. a camera offset, which Richardson-Lucy takes as signal: set the background to "
+                "'auto' (estimated from the data) or to the offset",
+                UserWarning, stacklevel=5,
+            )
+        return 0.0
+    n_images = problem.y.shape[0]
+    if isinstance(background, str):
+        if background != "auto":
+            raise ValueError(f"unknown background {background!r}; use 'auto', a number or one number per channel")
+        levels = background_levels(problem.cropped(problem.y))
+    else:
+        levels = torch.tensor(_background_numbers(background, n_images), dtype=problem.y.dtype) / problem.scale
+    shape = (-1,) + (1,) * (problem.y.ndim - 1)
+    return levels.to(problem.y.device).reshape(shape)
+
+
+def _background_numbers(background, n_images: int) -> list[float]:
+    """``background`` as finite non-negative numbers: one, or one per channel."""
+    values = list(background) if isinstance(background, (list, tuple, np.ndarray)) else [background]
+    for value in values:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"background must be 'auto', a number or one number per channel, got {background!r}")
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"background must be finite and >= 0 (counts the camera adds), got {background!r}")
+    if len(values) not in (1, n_images):
+        raise ValueError(f"background has {len(values)} levels for an image of {n_images} channel(s); give one "
+                         "level, or one per channel")
+    return [float(v) for v in values]
 
 
 def _start(problem: DeconvolutionProblem, x0: torch.Tensor | None) -> torch.Tensor:
@@ -281,6 +328,8 @@ METHODS["tv"] = MethodSpec(
 
 #: Methods whose λ ``lam="auto"`` can set: their answer must depend smoothly on Gaussian-noise data.
 AUTO_LAM_METHODS = ("fourier", "tikhonov", "fista-tv", "admm-tv", "tv", "fista-l1", "pnp-fista", "pnp-admm")
+#: Methods for Poisson (photon-counting) data: they take the option ``background`` (a camera's offset).
+POISSON_METHODS = ("richardson-lucy", "rl-tv")
 #: Size of the Monte-Carlo probe of SURE's divergence, relative to the noise level.
 PROBE_SIZE = 0.01
 
@@ -391,6 +440,12 @@ def deconvolve(
         over the iterations while the data step's penalty rises as ``ρ_k = 0.23·λ²/σ_k²`` (see
         :func:`~napari_invprob.solvers.pnp.pnp_admm` for the update rule); λ is then the noise level the
         schedule ends at, best set near the data's noise standard deviation over their peak.
+        ``background`` (richardson-lucy, rl-tv): the constant ``b`` of the model ``y ~ Poisson(Hx + b)``
+        (a camera's offset, typically 100 counts), in the image's units: a number, one number per
+        channel, or ``"auto"``: estimated per channel by
+        :func:`~napari_invprob.problems.background.estimate_background` (the 1st percentile of the
+        image averaged over 7-pixel boxes). Without it, data whose estimated background exceeds 5 % of
+        their peak get a ``UserWarning``: Richardson-Lucy would take the offset as signal.
 
     Returns
     -------

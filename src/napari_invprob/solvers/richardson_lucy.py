@@ -22,11 +22,12 @@ def _i_divergence(y: torch.Tensor, ax: torch.Tensor, constant: float) -> float:
     return float(ax.sum()) - float(torch.dot(y.flatten(), torch.log(ax).flatten())) + constant
 
 
-def _start(op: LinearOperator, y: torch.Tensor, x0: torch.Tensor | None) -> torch.Tensor:
+def _start(op: LinearOperator, y: torch.Tensor, x0: torch.Tensor | None, background) -> torch.Tensor:
     batch = op.batch_shape(y, op.out_shape)
     shape = (*batch, *op.in_shape)
-    if x0 is None:
-        return torch.full(shape, float(y.mean()), dtype=y.dtype, device=y.device).clamp_(min=EPS)
+    if x0 is None:  # each image of the batch flat at its own mean, less its background
+        means = y.mean(dim=tuple(range(len(batch), y.ndim))).reshape(*batch, *(1,) * len(op.in_shape))
+        return (means - background).expand(shape).clamp(min=EPS).contiguous()
     if tuple(x0.shape) != shape:
         raise ValueError(f"x0 has shape {tuple(x0.shape)}, the unknown has shape {shape}")
     if bool((x0 < 0).any()):
@@ -40,12 +41,14 @@ def richardson_lucy(
     *,
     n_iter: int,
     x0: torch.Tensor | None = None,
+    background: float | torch.Tensor = 0.0,
 ) -> Iterator[Iterate]:
     """Richardson-Lucy (EM for Poisson data) for a non-negative forward model ``A``.
 
-    Update rule (multiplicative, so ``x`` stays non-negative)::
+    The data are counts ``y ~ Poisson(A x + b)`` with a known background ``b ≥ 0`` (a camera's
+    offset; 0 by default). Update rule (multiplicative, so ``x`` stays non-negative)::
 
-        x_k = x_{k−1} · Aᵀ(y / A x_{k−1}) / Aᵀ1
+        x_k = x_{k−1} · Aᵀ(y / (A x_{k−1} + b)) / Aᵀ1
 
     Stopping early regularises. Negative data values count as zero counts.
 
@@ -58,14 +61,19 @@ def richardson_lucy(
     n_iter : int
         Number of iterations (one yield each).
     x0 : torch.Tensor, optional
-        Non-negative warm start; a flat image at the data's mean by default. Zero pixels stay zero.
+        Non-negative warm start; a flat image at the data's mean less ``b`` by default. Zero pixels stay
+        zero.
+    background : float or torch.Tensor
+        The background ``b`` in the units of ``y``: a number, or a tensor broadcasting against ``y``
+        (e.g. one level per image of a batch, shaped ``(n, 1, 1)``).
 
     Yields
     ------
     Iterate
-        ``x_k`` with ``objective`` the I-divergence of ``A x_k`` from ``y`` and ``residual = ‖Ax_k − y‖``.
+        ``x_k`` with ``objective`` the I-divergence of ``A x_k + b`` from ``y`` and
+        ``residual = ‖Ax_k + b − y‖``.
     """
-    return _richardson_lucy(op, y, n_iter=n_iter, x0=x0, lam=0.0, gradient=None)
+    return _richardson_lucy(op, y, n_iter=n_iter, x0=x0, lam=0.0, gradient=None, background=background)
 
 
 def richardson_lucy_tv(
@@ -76,12 +84,14 @@ def richardson_lucy_tv(
     lam: float,
     n_iter: int,
     x0: torch.Tensor | None = None,
+    background: float | torch.Tensor = 0.0,
 ) -> Iterator[Iterate]:
     """Richardson-Lucy with total-variation regularisation (Dey et al. 2006).
 
-    Minimises the I-divergence plus ``λ·TV(x)`` by the one-step-late multiplicative update::
+    Minimises the I-divergence of ``A x + b`` from ``y`` plus ``λ·TV(x)`` by the one-step-late
+    multiplicative update::
 
-        x_k = x_{k−1} · Aᵀ(y / A x_{k−1}) / (Aᵀ1 − λ·div(∇x_{k−1} / |∇x_{k−1}|))
+        x_k = x_{k−1} · Aᵀ(y / (A x_{k−1} + b)) / (Aᵀ1 − λ·div(∇x_{k−1} / |∇x_{k−1}|))
 
     with ``div = −∇ᵀ``. λ must stay small (about 1e-3 to 1e-2) so the denominator stays positive;
     where it would not, it is floored.
@@ -99,28 +109,32 @@ def richardson_lucy_tv(
     n_iter : int
         Number of iterations (one yield each).
     x0 : torch.Tensor, optional
-        Non-negative warm start; a flat image at the data's mean by default.
+        Non-negative warm start; a flat image at the data's mean less ``b`` by default.
+    background : float or torch.Tensor
+        The background ``b``, as in :func:`richardson_lucy`.
 
     Yields
     ------
     Iterate
-        ``x_k`` with ``objective`` the I-divergence plus ``λ·TV(x_k)``, and ``residual = ‖Ax_k − y‖``.
+        ``x_k`` with ``objective`` the I-divergence plus ``λ·TV(x_k)``, and ``residual = ‖Ax_k + b − y‖``.
     """
     if lam < 0:
         raise ValueError(f"lam must be non-negative, got {lam}")
-    return _richardson_lucy(op, y, n_iter=n_iter, x0=x0, lam=float(lam), gradient=gradient)
+    return _richardson_lucy(op, y, n_iter=n_iter, x0=x0, lam=float(lam), gradient=gradient, background=background)
 
 
-def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient) -> Iterator[Iterate]:
+def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background) -> Iterator[Iterate]:
     n_iter = check_n_iter(n_iter)
+    if bool(torch.any(torch.as_tensor(background) < 0)):
+        raise ValueError("the background must be non-negative (counts the camera adds)")
     clock = Clock()
     y = y.clamp(min=0.0)
-    x = _start(op, y, x0)
+    x = _start(op, y, x0, background)
     # Aᵀ1 of one image; it broadcasts over batches
     sensitivity = op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device))
     inverse_sensitivity = 1.0 / sensitivity.clamp(min=EPS)
     constant = float(torch.sum(torch.xlogy(y, y) - y))
-    ax = op.forward(x).clamp_(min=EPS)
+    ax = op.forward(x).add_(background).clamp_(min=EPS)
     for k in range(1, n_iter + 1):
         correction = op.adjoint(y / ax)
         if lam:
@@ -131,6 +145,6 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient) -> Iterator[Iterate]:
             x = x * correction / (sensitivity + lam * gradient.adjoint(unit)).clamp_(min=EPS)
         else:
             x = correction.mul_(x).mul_(inverse_sensitivity)
-        ax = op.forward(x).clamp_(min=EPS)
+        ax = op.forward(x).add_(background).clamp_(min=EPS)
         objective = _i_divergence(y, ax, constant) + (lam * tv_norm(gradient, x) if lam else 0.0)
         yield Iterate(k, x, objective, float(torch.dist(ax, y)), clock())

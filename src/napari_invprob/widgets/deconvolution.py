@@ -7,10 +7,12 @@ from functools import partial
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox
 from napari.layers import Image
+from napari.utils.notifications import show_info
 
 from .. import psf as psf_models
 from ..priors.denoisers import DENOISERS
 from ..problems import deconvolution
+from ..problems.background import estimate_background
 from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import layer_picker
@@ -18,6 +20,11 @@ from ._controls import layer_picker
 PSF_FROM_METADATA = "input's forward model"
 PSF_GAUSSIAN = "Gaussian"
 PSF_LAYER = "PSF layer"
+
+#: The background (camera offset) choices of the Poisson methods: estimated, none, or typed.
+BACKGROUND_AUTO = "auto"
+BACKGROUND_NONE = "none"
+BACKGROUND_LEVEL = "level"
 
 
 class DeconvolutionWidget(SolverWidget):
@@ -52,12 +59,24 @@ class DeconvolutionWidget(SolverWidget):
         self.denoiser = ComboBox(choices=list(DENOISERS), value="tv", label="denoiser",
                                  tooltip="the prior of plug-and-play methods: total variation, Gaussian "
                                          "smoothing, or the shipped learned network")
+        self.background = ComboBox(
+            choices=[BACKGROUND_AUTO, BACKGROUND_NONE, BACKGROUND_LEVEL], value=BACKGROUND_AUTO, label="background",
+            tooltip="the camera's offset under the Poisson counts, modelled as y ~ Poisson(Hx + b): auto "
+                    "(estimated from the image's darkest regions), none, or a typed level",
+        )
+        self.background_level = FloatSpinBox(value=100.0, min=0.0, max=1e9, step=1.0, label="offset",
+                                              tooltip="counts the camera adds to every pixel")
         self._add_controls(self.psf_source, self.psf_size, self.psf_sigma, self.psf_ndim, self.psf_layer,
-                           *self._solver_controls(), self.denoiser, self.boundary, self.nonneg)
+                           *self._solver_controls(), self.denoiser, self.background, self.background_level,
+                           self.boundary, self.nonneg)
         self._finish_layout()
         self.psf_source.changed.connect(self._show_psf_controls)
         self.method.changed.connect(self._show_denoiser)
+        self.method.changed.connect(self._show_background)
+        self.background.changed.connect(self._show_background)
         self._show_denoiser(self.method.value)
+        self._show_background()
+        self._announced_background = None
         self.input.changed.connect(self._input_changed)
         self._input_changed(self.input.value)
 
@@ -85,12 +104,24 @@ class DeconvolutionWidget(SolverWidget):
     def _show_denoiser(self, method: str) -> None:
         self.denoiser.visible = _takes_denoiser(method)
 
+    def _show_background(self, *_) -> None:
+        poisson = self.method.value in deconvolution.POISSON_METHODS
+        self.background.visible = poisson
+        self.background_level.visible = poisson and self.background.value == BACKGROUND_LEVEL
+
     def _show_psf_controls(self, source: str) -> None:
         for control in (self.psf_size, self.psf_sigma, self.psf_ndim):
             control.visible = source == PSF_GAUSSIAN
         self.psf_layer.visible = source == PSF_LAYER
 
     # -- the run --------------------------------------------------------------------------------------------
+    def _background(self) -> str | float | None:
+        """The ``background`` argument of the Poisson methods that the controls describe."""
+        choice = self.background.value
+        if choice == BACKGROUND_AUTO:
+            return "auto"
+        return None if choice == BACKGROUND_NONE else float(self.background_level.value)
+
     def _psf(self, layer) -> tuple[np.ndarray, str]:
         """The PSF and a description of where it came from."""
         source = self.psf_source.value
@@ -136,6 +167,8 @@ class DeconvolutionWidget(SolverWidget):
         )
         if _takes_denoiser(method):
             parameters["denoiser"] = self.denoiser.value
+        if method in deconvolution.POISSON_METHODS:
+            parameters["background"] = self._background()
         reference = self._reference(image.shape, channel_axis)
         x0 = self._warm_start(name, image.shape) if warm_start else None
         metadata = {
@@ -149,11 +182,33 @@ class DeconvolutionWidget(SolverWidget):
         }
         estimate = _estimate.deconvolution(image.size, parameters["n_iter"])
         return Plan(
-            iterates=partial(deconvolution.deconvolve_iter, image, psf, x0=x0, **parameters),
+            iterates=partial(_deconvolution, image, psf, metadata, x0=x0, **parameters),
             name=name, shape=image.shape, metadata=metadata, estimate=estimate, n_iter=parameters["n_iter"],
             rgb=bool(layer.rgb), reference=reference,
             layer_kwargs={"scale": layer.scale, "translate": layer.translate},
         )
+
+    def _frame_shown(self, plan: Plan, frame) -> None:
+        """Say which background was estimated, once per new level (the worker records it before the
+        first iterate)."""
+        super()._frame_shown(plan, frame)
+        level = plan.metadata.get("background_level")
+        if plan.metadata["parameters"].get("background") == "auto" and level != self._announced_background:
+            self._announced_background = level
+            levels = ", ".join(f"{v:.4g}" for v in np.atleast_1d(level))
+            show_info(f"{self.title}: background (camera offset) estimated at {levels} counts and modelled in "
+                      f"{plan.metadata['method']}: y ~ Poisson(Hx + b)")
+
+
+def _deconvolution(image, psf, metadata: dict, **parameters):
+    """Worker generator: estimate the background for ``background="auto"`` (as ``deconvolve`` would) and
+    record the level the run models in ``metadata``, then stream
+    :func:`~napari_invprob.problems.deconvolution.deconvolve_iter` with it."""
+    if isinstance(parameters.get("background"), str):
+        parameters["background"] = estimate_background(image, channel_axis=parameters["channel_axis"])
+    if parameters.get("background") is not None:
+        metadata["background_level"] = parameters["background"]
+    yield from deconvolution.deconvolve_iter(image, psf, **parameters)
 
 
 def _takes_denoiser(method: str) -> bool:
