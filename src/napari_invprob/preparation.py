@@ -142,9 +142,10 @@ def storage_offset(data) -> float:
     """The offset of unsigned counts stored in a signed 16-bit type, or 0.
 
     Some acquisition software writes unsigned detector counts into int16 by subtracting 32768, so the
-    background of every projection sits near −32768 and only the specimen rises above it. Data are
-    taken to be stored so when they are int16 and their median is below −16384 (no signed physical
-    quantity stored in int16 is mostly that negative).
+    background of every projection sits near −32768 and only the specimen rises above it (bright-field
+    counts up to 32767 still store negative). Data are taken to be stored so when they are int16, (almost)
+    all negative (the 99.9th percentile below 0) and reaching below −16384: signed physical quantities
+    stored in int16 take both signs.
 
     Parameters
     ----------
@@ -159,7 +160,8 @@ def storage_offset(data) -> float:
     if array.dtype != np.int16 or array.size == 0:
         return 0.0
     sample = array.reshape(array.shape[0], -1)[:, ::7] if array.ndim > 1 else array
-    return INT16_UNSIGNED_OFFSET if float(np.median(sample)) < -16384 else 0.0
+    low, high = np.percentile(sample, [0.0, 99.9])
+    return INT16_UNSIGNED_OFFSET if high < 0 and low < -16384 else 0.0
 
 
 def resolve_preparation(data, *, contrast: str = "auto", background="auto") -> Preparation:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..preparation import storage_offset
-from ..preprocessing import estimate_tilt_axis
+from ..preparation import PreparationWarning, prepare, storage_offset
+from ..preprocessing import bin_series, estimate_tilt_axis
 from .angles import MdocMetadata, read_angle_file, read_mdoc, sidecar_angle_files
 from .mrc import read_mrc
 
@@ -85,6 +86,8 @@ class TiltSeries:
 
 #: Projections smaller than this (pixels) are too small to estimate the tilt axis from.
 MIN_ESTIMATION_SIZE = 32
+#: Projections are binned to at most this size (pixels) to estimate the tilt axis.
+ESTIMATION_SIZE = 256
 #: Tilt axes further than this from the image axis (degrees) are reported as off the grid.
 OFF_GRID_DEGREES = 1.0
 
@@ -282,10 +285,21 @@ def tilt_series_with_conventions(data, angles, pixel_size, angle_source, *, tilt
     elif data.ndim == 2 or data.shape[0] < 3 or min(data.shape[1:]) < MIN_ESTIMATION_SIZE:
         angle, origin = 0.0, "default"
     else:
-        angle, origin = estimate_tilt_axis(data), "estimated"
+        angle, origin = _estimated_axis_angle(data), "estimated"
     axis = tilt_axis if tilt_axis in TILT_AXES else ("y" if abs(angle) < 45.0 else "x")
     return TiltSeries(data=data, angles=angles, pixel_size=pixel_size, angle_source=angle_source,
                       tilt_axis=axis, tilt_axis_angle=angle, tilt_axis_source=origin, value_offset=offset)
+
+
+def _estimated_axis_angle(data: np.ndarray) -> float:
+    """The tilt axis's angle, estimated from the projections made line integrals (binned for speed:
+    the estimate bins them anyway), so that a background or bright-field contrast does not bias it."""
+    factor = max(1, int(np.ceil(max(data.shape[1:]) / ESTIMATION_SIZE)))
+    small = bin_series(data, factor) if factor > 1 else data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreparationWarning)  # only estimating here; the solvers warn
+        lines, _ = prepare(small)
+    return estimate_tilt_axis(lines)
 
 
 def _given_axis_angle(tilt_axis) -> float:
