@@ -49,8 +49,8 @@ def offset_counts(shape=(64, 64), offset=100.0, seed=0):
     """Beads blurred by scipy (σ 1.5 pixels), peak about 500 counts on a camera offset, Poisson noise."""
     rng = np.random.default_rng(seed)
     beads = np.zeros(shape)
-    for index in rng.integers(12, min(shape) - 12, size=(12, len(shape))):
-        beads[tuple(index)] = 1.0
+    for _ in range(12):
+        beads[tuple(rng.integers(n // 4, n - n // 4) for n in shape)] = 1.0
     blurred = ndimage.gaussian_filter(beads, 1.5)
     return rng.poisson(blurred * 500 / blurred.max() + offset).astype(np.float32)
 
@@ -95,3 +95,28 @@ def test_poisson_methods_model_the_estimated_offset_and_record_it(make_napari_vi
     assert viewer.layers[-1].metadata["parameters"]["background"] is None
     assert "background_level" not in viewer.layers[-1].metadata
     assert any("camera offset" in message for message in warnings_shown)
+
+
+def test_a_tiff_opens_with_its_voxel_size_and_the_result_keeps_it(make_napari_viewer, qtbot, tmp_path, errors):
+    import tifffile
+
+    path = tmp_path / "stack.ome.tif"
+    volume = offset_counts((12, 40, 40)).astype(np.uint16)
+    tifffile.imwrite(path, np.stack([volume, volume[:, ::-1]], axis=1), ome=True, metadata={
+        "axes": "ZCYX", "PhysicalSizeX": 0.065, "PhysicalSizeY": 0.065, "PhysicalSizeZ": 0.2,
+        "Channel": {"EmissionWavelength": [520, 610]},
+    })
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin=PLUGIN)
+    assert [layer.name for layer in layers] == ["stack [0]", "stack [1]"]
+    for layer, wavelength in zip(layers, (520.0, 610.0)):
+        np.testing.assert_allclose(layer.scale, (2000.0, 650.0, 650.0), rtol=1e-6)
+        assert [str(unit) for unit in layer.units] == ["angstrom"] * 3
+        assert layer.metadata["unit"] == "µm" and layer.metadata["emission_wavelength"] == wavelength
+    widget = dock(viewer)
+    widget.input.value = layers[0]
+    widget.n_iter.value = 2
+    widget.run()
+    wait_until_done(qtbot, widget)
+    assert not errors
+    np.testing.assert_allclose(viewer.layers[-1].scale, (2000.0, 650.0, 650.0), rtol=1e-6)

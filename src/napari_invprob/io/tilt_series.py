@@ -13,14 +13,13 @@ from ..preparation import PreparationWarning, prepare, storage_offset
 from ..preprocessing import bin_series, estimate_tilt_axis
 from .angles import MdocMetadata, read_angle_file, read_mdoc, sidecar_angle_files
 from .mrc import read_mrc
+from .tiff import read_tiff
 
 TILT_AXES = ("y", "x")
 
 MRC_SUFFIXES = (".mrc", ".st", ".ali", ".rec", ".mrcs", ".map")
 TIFF_SUFFIXES = (".tif", ".tiff")
 PLAIN_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_UNIT_IN_ANGSTROM = {"angstrom": 1.0, "å": 1.0, "a": 1.0, "nm": 10.0, "nanometer": 10.0,
-                     "micron": 1e4, "um": 1e4, "µm": 1e4, "\\u00b5m": 1e4, "mm": 1e7}
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     data : numpy.ndarray
         The array in its stored data type.
     pixel_size : float or None
-        In-plane pixel size in ångström (MRC header, or ImageJ TIFF resolution), None if unknown.
+        In-plane pixel size in ångström (MRC header, or ImageJ/OME TIFF metadata), None if unknown.
 
     Raises
     ------
@@ -122,7 +121,8 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         mrc = read_mrc(path)
         return mrc.data, None if mrc.voxel_size is None else mrc.voxel_size[2]
     if suffix in TIFF_SUFFIXES:
-        return _read_tiff(path)
+        tiff = read_tiff(path)
+        return tiff.data, tiff.pixel_size
     if suffix in PLAIN_IMAGE_SUFFIXES:
         import skimage.io
 
@@ -134,25 +134,6 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         f"{path.name}: unknown image format {suffix!r}; expected one of "
         f"{', '.join(MRC_SUFFIXES + TIFF_SUFFIXES + PLAIN_IMAGE_SUFFIXES)}"
     )
-
-
-def _read_tiff(path: Path) -> tuple[np.ndarray, float | None]:
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            data = tif.asarray()
-            meta = tif.imagej_metadata or {}
-            resolution = tif.pages[0].tags.get("XResolution")
-    except (tifffile.TiffFileError, ValueError, OSError) as error:
-        raise ValueError(f"{path.name} could not be read as TIFF: {error}") from error
-    unit = _UNIT_IN_ANGSTROM.get(str(meta.get("unit", "")).strip().lower())
-    pixel_size = None
-    if unit is not None and resolution is not None:
-        numerator, denominator = resolution.value
-        if numerator > 0 and denominator > 0:
-            pixel_size = unit * denominator / numerator
-    return data, pixel_size
 
 
 def find_angles(path: str | os.PathLike) -> tuple[np.ndarray, str, MdocMetadata | None] | None:
