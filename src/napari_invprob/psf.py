@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage, special
+from scipy import ndimage, signal, special
 
 BACKGROUNDS = ("median",)
 _NODES_PER_PANEL = 16
@@ -286,12 +286,15 @@ def gibson_lanni(
 
 
 def confocal(
-    shape, *, na, excitation_wavelength, emission_wavelength, refractive_index, pixel_size, z_spacing=None
+    shape, *, na, excitation_wavelength, emission_wavelength, refractive_index, pixel_size, z_spacing=None,
+    pinhole=None,
 ) -> np.ndarray:
     """Confocal PSF: the product of the excitation and emission Born & Wolf PSFs.
 
-    The pinhole is treated as a point (an ideal confocal microscope, pinhole much smaller than one
-    Airy unit); a real pinhole of finite size broadens the emission factor and is not modelled.
+    Without ``pinhole`` the pinhole is a point (an ideal confocal microscope, pinhole much smaller than
+    one Airy unit). A pinhole of finite size broadens the emission factor: every plane of the emission
+    PSF is convolved with the pinhole's disk back-projected into the sample, of diameter
+    ``pinhole · 1.22 λ_em / NA`` (the disk sampled on the pixel grid, 5x5 points per pixel).
 
     Parameters
     ----------
@@ -307,6 +310,9 @@ def confocal(
         Lateral pixel size, micrometres.
     z_spacing : float or None
         Distance between planes, micrometres; required for a 3D ``shape``.
+    pinhole : float or None
+        Pinhole diameter in Airy units (1 AU = 1.22 λ_em / NA in the sample; microscopes typically use
+        about 1); None: a point.
 
     Returns
     -------
@@ -316,7 +322,137 @@ def confocal(
     common = dict(na=na, refractive_index=refractive_index, pixel_size=pixel_size, z_spacing=z_spacing)
     excitation = born_wolf(shape, wavelength=excitation_wavelength, **common).astype(np.float64)
     emission = born_wolf(shape, wavelength=emission_wavelength, **common).astype(np.float64)
+    if pinhole is not None:
+        if not np.isfinite(pinhole) or pinhole <= 0:
+            raise ValueError(f"pinhole must be > 0 Airy units, got {pinhole}")
+        disk = _disk(0.5 * pinhole * 1.22 * emission_wavelength / na / pixel_size)
+        emission = np.clip(signal.fftconvolve(emission, disk.reshape((1,) * (emission.ndim - 2) + disk.shape),
+                                              mode="same", axes=(-2, -1)), 0.0, None)
     return _normalised(excitation * emission)
+
+
+def _disk(radius: float, oversampling: int = 5) -> np.ndarray:
+    """The area of a disk of ``radius`` pixels that falls in each pixel (odd size, centred)."""
+    half = int(np.ceil(radius + 0.5))
+    offsets = (np.arange(oversampling) + 0.5) / oversampling - 0.5
+    points = (np.arange(-half, half + 1)[:, None] + offsets[None, :]).ravel()
+    inside = (points[:, None] ** 2 + points[None, :] ** 2 <= radius**2).astype(np.float64)
+    n = 2 * half + 1
+    return inside.reshape(n, oversampling, n, oversampling).mean(axis=(1, 3))
+
+
+# -- a model on an image's grid --------------------------------------------------------------------------
+#: The optical models by the names users pick them (widget, command line).
+OPTICAL_MODELS = ("born-wolf", "gibson-lanni", "confocal")
+#: :func:`optical_psf` keeps the smallest centred box holding this share of the PSF's energy ...
+ENERGY = 0.99
+#: ... of what a grid as large as the image holds, at most this many pixels across in y and x.
+MAX_LATERAL_SIZE = 255
+#: The parameters only some models take (the others refuse them).
+_MODEL_PARAMETERS = {
+    "born-wolf": (),
+    "gibson-lanni": ("ns", "ng", "depth"),
+    "confocal": ("excitation_wavelength", "pinhole"),
+}
+
+
+def optical_psf(model, *, image_shape, voxel_size, na, wavelength, ni=1.518, ns=None, ng=None, depth=None,
+                excitation_wavelength=None, pinhole=None, energy=ENERGY) -> np.ndarray:
+    """A PSF from the microscope's optics, sampled on an image's (anisotropic) grid, sized to its energy.
+
+    The model is evaluated on a grid as large as the image (odd sizes; at most
+    :data:`MAX_LATERAL_SIZE` pixels across in y and x), then cropped to the smallest centred box that
+    holds ``energy`` of what that grid holds: in 3D the planes holding ``√energy`` of it, then the
+    square in (y, x) holding ``√energy`` of those planes'. A widefield PSF spreads its light over a
+    cone, so in 3D it keeps most planes of the grid; a confocal one is compact.
+
+    Parameters
+    ----------
+    model : {"born-wolf", "gibson-lanni", "confocal"}
+        :func:`born_wolf`, :func:`gibson_lanni` or :func:`confocal`.
+    image_shape : tuple of int
+        The image's spatial shape, ``(ny, nx)`` or ``(nz, ny, nx)``.
+    voxel_size : sequence of float
+        The image's sampling in micrometres, ``(y, x)`` or ``(z, y, x)``; pixels must be square (y = x).
+    na : float
+        Numerical aperture.
+    wavelength : float
+        Emission wavelength in vacuum, micrometres.
+    ni : float
+        Refractive index of the immersion medium.
+    ns, ng : float or None
+        Gibson-Lanni only: the sample's and the coverslip's refractive indices (default ``ni`` and 1.5).
+    depth : float or None
+        Gibson-Lanni only: depth of the point source below the coverslip, micrometres (default 0).
+    excitation_wavelength : float or None
+        Confocal only (required there): the laser's vacuum wavelength, micrometres.
+    pinhole : float or None
+        Confocal only: pinhole diameter in Airy units (default: a point).
+    energy : float
+        Share of the energy to hold, in (0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 PSF with odd sizes no larger than the image, centred, normalised to sum 1.
+
+    Raises
+    ------
+    ValueError
+        An unknown model, a parameter the model does not take (or a missing excitation wavelength),
+        a voxel size without one entry per axis, non-square pixels, or optics the model refuses.
+    """
+    if model not in OPTICAL_MODELS:
+        raise ValueError(f"unknown PSF model {model!r}; the models are {', '.join(OPTICAL_MODELS)}")
+    given = {"ns": ns, "ng": ng, "depth": depth, "excitation_wavelength": excitation_wavelength, "pinhole": pinhole}
+    foreign = [name for name, value in given.items() if value is not None and name not in _MODEL_PARAMETERS[model]]
+    if foreign:
+        takers = {name: m for m, names in _MODEL_PARAMETERS.items() for name in names}
+        raise ValueError(f"the {model} model takes no {', '.join(foreign)} (a parameter of "
+                         f"{', '.join(sorted({takers[name] for name in foreign}))})")
+    shape = tuple(int(n) for n in image_shape)
+    sizes = tuple(float(v) for v in voxel_size)
+    if len(shape) not in (2, 3) or len(sizes) != len(shape):
+        raise ValueError(f"voxel_size {sizes} needs one entry per axis of the image shape {shape} (2 or 3 axes)")
+    if not np.isclose(sizes[-1], sizes[-2], rtol=1e-6):
+        raise ValueError(f"the optical models take square pixels; the voxel size has y {sizes[-2]} and x {sizes[-1]}")
+    if not 0 < energy <= 1:
+        raise ValueError(f"energy must be in (0, 1], got {energy}")
+    grid = tuple(min(n - 1 + n % 2, MAX_LATERAL_SIZE if axis >= len(shape) - 2 else n) for axis, n in enumerate(shape))
+    optics = dict(na=na, pixel_size=sizes[-1], z_spacing=sizes[0] if len(shape) == 3 else None)
+    if model == "born-wolf":
+        kernel = born_wolf(grid, wavelength=wavelength, refractive_index=ni, **optics)
+    elif model == "gibson-lanni":
+        kernel = gibson_lanni(grid, wavelength=wavelength, ni=ni, ns=ni if ns is None else ns,
+                              ng=1.5 if ng is None else ng, particle_depth=0.0 if depth is None else depth, **optics)
+    else:
+        if excitation_wavelength is None:
+            raise ValueError("the confocal model needs the excitation wavelength")
+        kernel = confocal(grid, excitation_wavelength=excitation_wavelength, emission_wavelength=wavelength,
+                          refractive_index=ni, pinhole=pinhole, **optics)
+    return _normalised(_energy_box(kernel, energy))
+
+
+def _energy_box(kernel: np.ndarray, energy: float) -> np.ndarray:
+    """The smallest centred box of ``kernel`` holding ``energy`` of its sum: in 3D the planes holding
+    ``√energy``, then the square in (y, x) holding ``√energy`` of theirs."""
+    keep = np.sqrt(energy) if kernel.ndim == 3 else energy
+    if kernel.ndim == 3:
+        half = _centred_half_width(kernel.sum(axis=(1, 2)), keep)
+        centre = kernel.shape[0] // 2
+        kernel = kernel[max(centre - half, 0):centre + half + 1]
+    ny, nx = kernel.shape[-2:]
+    ring = np.maximum.outer(np.abs(np.arange(ny) - ny // 2), np.abs(np.arange(nx) - nx // 2))
+    per_ring = np.bincount(ring.ravel(), weights=kernel.reshape(-1, ny * nx).sum(axis=0))
+    half = int(np.searchsorted(np.cumsum(per_ring) / per_ring.sum(), keep * (1 - 1e-12)))
+    return kernel[..., max(ny // 2 - half, 0):ny // 2 + half + 1, max(nx // 2 - half, 0):nx // 2 + half + 1]
+
+
+def _centred_half_width(profile: np.ndarray, keep: float) -> int:
+    """The smallest ``h`` with ``profile[c − h : c + h + 1]`` holding ``keep`` of the sum (``c = n // 2``)."""
+    centre = len(profile) // 2
+    held = [profile[max(centre - h, 0):centre + h + 1].sum() for h in range(centre + 1)]
+    return int(np.searchsorted(np.asarray(held) / profile.sum(), keep * (1 - 1e-12)))
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
