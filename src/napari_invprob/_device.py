@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 DTYPE = torch.float32
+#: The largest float32; a number beyond it becomes Inf inside the computation.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -24,9 +26,15 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     Returns
     -------
     torch.device
+
+    Raises
+    ------
+    ValueError
+        If ``device`` names no device torch knows, or one this machine does not have (``"cuda"``
+        without a GPU or without CUDA support in torch, ``"cuda:3"`` with two GPUs, ``"mps"`` off a Mac).
     """
     if device is not None:
-        return torch.device(device)
+        return _available(device)
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -35,10 +43,63 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def _available(device) -> torch.device:
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {type(device).__name__}")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {device!r} is not available: no CUDA GPU is visible to torch here; use cpu")
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(f"device {device!r} is not available: this machine has {count} CUDA GPU(s), "
+                             f"cuda:0 to cuda:{count - 1}")
+    elif resolved.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {device!r} is not available: Apple MPS needs a Mac with Metal; use cpu")
+    elif resolved.type != "cpu":
+        raise ValueError(f"device {device!r} is not supported; use cpu, cuda, cuda:N or mps")
+    return resolved
+
+
+def check_float32(value, name: str) -> float:
+    """Return ``value`` as a float after checking that float32 can hold it.
+
+    Parameters
+    ----------
+    value : int or float
+        A number the computation will use in float32 (λ, a noise level, a step size, ...).
+    name : str
+        What to call it in the error message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (a string, a boolean, ...).
+    ValueError
+        If it is NaN, infinite or larger in magnitude than float32's maximum (about 3.4e38).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    number = float(value)
+    if not np.isfinite(number) or abs(number) > FLOAT32_MAX:
+        raise ValueError(f"{name} must be a finite number that float32 can hold (|{name}| <= 3.4e38), got {value}")
+    return number
+
+
 def to_tensor(array, device: str | torch.device | None = None, *, name: str = "data") -> torch.Tensor:
     """Convert an array-like to a finite float32 tensor on ``device`` without touching the input.
 
-    Integer arrays are converted (not truncated or rescaled); boolean arrays become 0/1.
+    Integer arrays are converted (not truncated or rescaled); boolean arrays become 0/1. A masked
+    array is refused when any value is masked (its hidden values would be used): fill it first.
 
     Parameters
     ----------
@@ -59,9 +120,16 @@ def to_tensor(array, device: str | torch.device | None = None, *, name: str = "d
     TypeError
         If the data are complex or not numeric.
     ValueError
-        If the data contain NaN or Inf, or are empty.
+        If the data contain NaN or Inf (also after the conversion to float32: values beyond 3.4e38),
+        are empty, or are a masked array with masked values.
     """
     device = resolve_device(device)
+    if isinstance(array, np.ma.MaskedArray):
+        masked = int(np.count_nonzero(np.ma.getmaskarray(array)))
+        if masked:
+            raise ValueError(f"{name} is a masked array with {masked} masked value(s); fill them explicitly "
+                             f"first (e.g. {name}.filled(0)) or pass the unmasked data")
+        array = array.data
     if isinstance(array, torch.Tensor):
         if array.is_complex():
             raise TypeError(f"{name} is complex; napari-invprob works on real-valued data")

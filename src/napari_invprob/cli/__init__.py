@@ -19,25 +19,26 @@ existing output is kept unless ``--overwrite`` is given, and an input is never a
 from __future__ import annotations
 
 import contextlib
-import json
+import errno
 import os
 import signal
 import sys
 import warnings
 
-from .errors import INTERRUPTED, USAGE_ERROR, CliError
+from .errors import INTERRUPTED, USAGE_ERROR, CliError, Interrupted, forget_signals, note_signal
 
 #: Exceptions that mean "the user's arguments or files are wrong" (exit status 2).
 USER_ERRORS = (CliError, ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError,
                NotADirectoryError, PermissionError, ConnectionError)
-
-
-class Interrupted(BaseException):
-    """SIGTERM, turned into an exception so that temporary files are removed on the way out."""
+#: Other ``OSError`` numbers that are about the user's files, not a bug (exit status 2): a name too long,
+#: a read-only file system, a full disk, a symlink loop.
+USER_ERRNOS = (errno.ENAMETOOLONG, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ELOOP, errno.EACCES)
 
 
 def _terminate(signum, frame):
-    raise Interrupted(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    note_signal(name)
+    raise Interrupted(name)
 
 
 @contextlib.contextmanager
@@ -70,7 +71,9 @@ def main(argv=None) -> int:
     if not debug:
         # dask reads its configuration from the environment, here and in the worker processes it spawns
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
-    previous = signal.signal(signal.SIGTERM, _terminate) if _in_main_thread() else None
+    forget_signals()
+    previous = ({sig: signal.signal(sig, _terminate) for sig in (signal.SIGINT, signal.SIGTERM)}
+                if _in_main_thread() else {})
     try:
         with _one_line_warnings(prog):
             from ._commands import COMMANDS
@@ -78,11 +81,21 @@ def main(argv=None) -> int:
 
             args = build_parser().parse_args(argv)
             prog = f"napari-invprob {args.command}"
+            _check_device(args)
             summary = COMMANDS[args.command](args)
     except USER_ERRORS as error:
         if debug:
             raise
         print(f"{getattr(error, 'prog', None) or prog}: error: {_one_line(error)}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as error:
+        if debug:
+            raise
+        if error.errno not in USER_ERRNOS:
+            print(f"{prog}: internal error: {type(error).__name__}: {_one_line(error)} (rerun with --debug for "
+                  "the traceback)", file=sys.stderr)
+            return 1
+        print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
         return USAGE_ERROR
     except (KeyboardInterrupt, Interrupted):
         if debug:
@@ -96,10 +109,12 @@ def main(argv=None) -> int:
               "the traceback)", file=sys.stderr)
         return 1
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if args.json:
-        print(json.dumps(summary, default=_plain))
+        from ._output import json_text
+
+        print(json_text(summary))
     elif not args.quiet and args.command != "demo":
         print(f"wrote {summary['output']} ({'x'.join(map(str, summary['shape']))}) in {summary['elapsed_s']:.2f} s"
               + (f", PSNR {summary['psnr_db']:.2f} dB" if "psnr_db" in summary else ""))
@@ -113,8 +128,14 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _plain(value):
-    return value.tolist() if hasattr(value, "tolist") else str(value)
+def _check_device(args) -> None:
+    """Refuse a ``--device`` this machine does not have before any work (not with ``--scheduler``:
+    the workers may have devices this machine lacks)."""
+    device = getattr(args, "device", None)
+    if device is not None and getattr(args, "scheduler", None) is None:
+        from .._device import resolve_device
+
+        resolve_device(device)
 
 
 def _in_main_thread() -> bool:

@@ -1,21 +1,28 @@
 """Where results go: the output checks made before any work, and the atomic writes made after it.
 
 Nothing is lost: the output file and its JSON sidecar are checked before the computation starts (a
-known suffix, an existing directory, no existing file unless ``--overwrite``, never one of the inputs),
-and written through a temporary file that replaces the target only once complete, so an interrupted or
-failed run leaves earlier files as they were and no partial file behind.
+known suffix, an existing directory we may write to, a name the file system takes, no existing file
+unless ``--overwrite``, never one of the inputs), and written through a temporary file that replaces
+the target only once complete, so an interrupted or failed run leaves earlier files as they were and no
+partial file behind. Written files get the umask's mode (or the replaced file's), and JSON records are
+strict JSON: a number without a finite value (the PSNR of a result equal to its reference) is ``null``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import MRC_SUFFIXES, TIFF_SUFFIXES, write_volume
+from ..io.write import atomic_file
 from .errors import CliError
+
+#: What a temporary file adds to the output's name (``.NAME.XXXXXXXX.partial``), for the length check.
+_TEMPORARY_EXTRA = len("..") + 8 + len(".partial")
 
 VOLUME_SUFFIXES = MRC_SUFFIXES + TIFF_SUFFIXES
 
@@ -50,8 +57,9 @@ class OutputPlan:
         Raises
         ------
         CliError
-            If a volume output has an unknown suffix, its directory does not exist, it exists and
-            ``overwrite`` is False, it is one of the inputs, or two outputs are the same file.
+            If a volume output has an unknown suffix, its directory does not exist or cannot be
+            written to, its name is too long for the file system, it exists and ``overwrite`` is
+            False, it is one of the inputs, or two outputs are the same file.
         """
         files = tuple(Path(f) for f in files)
         inputs = tuple(Path(i) for i in inputs if i is not None)
@@ -61,19 +69,32 @@ class OutputPlan:
         for path in files:
             if not path.parent.is_dir():
                 raise CliError(f"output directory {path.parent} does not exist")
+            _check_name_length(path)
             for source in inputs:
                 if path.resolve() == source.resolve() or (path.exists() and source.exists()
                                                          and path.samefile(source)):
                     raise CliError(f"the output {path} is also an input; choose another output name")
             if path.exists() and not overwrite:
                 raise CliError(f"{path} exists; pass --overwrite to replace it")
+        for directory in dict.fromkeys(path.parent for path in files):
+            _check_writable(directory)
         return cls(files, inputs, overwrite)
 
     def write_volume(self, path: Path, volume, voxel_size) -> None:
-        """Write a volume atomically (see :func:`napari_invprob.io.write_volume`)."""
+        """Write a volume atomically (see :func:`napari_invprob.io.write_volume`).
+
+        Raises
+        ------
+        CliError
+            If the file appeared since the plan was checked (another run wrote it) and ``overwrite``
+            is False.
+        """
         if Path(path) not in self.files:
             raise RuntimeError(f"{path} was not checked before the run")
-        write_volume(path, volume, voxel_size, overwrite=self.overwrite)
+        try:
+            write_volume(path, volume, voxel_size, overwrite=self.overwrite)
+        except FileExistsError:
+            raise CliError(f"{path} was written by another run meanwhile; pass --overwrite to replace it") from None
 
     def write_text(self, path: Path, text: str) -> None:
         """Write a text file atomically: a temporary file in the same directory, then a rename."""
@@ -82,20 +103,53 @@ class OutputPlan:
         write_text_atomically(Path(path), text)
 
     def write_json(self, path: Path, record: dict) -> None:
-        """Write a JSON record atomically."""
-        self.write_text(path, json.dumps(record, indent=2, default=_jsonable) + "\n")
+        """Write a JSON record atomically (strict JSON, see :func:`json_text`)."""
+        self.write_text(path, json_text(record, indent=2) + "\n")
+
+
+def json_text(record, *, indent: int | None = None) -> str:
+    """``record`` as strict JSON: NumPy values and paths converted, NaN and ±Inf written as ``null``
+    (Python's ``json`` would write ``NaN``/``Infinity``, which JSON readers refuse)."""
+    return json.dumps(_finite(record), indent=indent, allow_nan=False)
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return _finite(_jsonable(value))
 
 
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file that replaces ``path`` only once complete."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    with atomic_file(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
+        stream.write(text)
+
+
+def _check_name_length(path: Path) -> None:
+    """Refuse an output name the file system would refuse (with the temporary file's additions)."""
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        longest = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        longest = 255
+    length = len(os.fsencode(path.name))
+    if length + _TEMPORARY_EXTRA > longest:
+        raise CliError(f"the output name {path.name[:24]}...{path.name[-12:]} is too long ({length} bytes; this "
+                       f"file system takes names up to {longest} bytes, {longest - _TEMPORARY_EXTRA} for an output)")
+
+
+def _check_writable(directory: Path) -> None:
+    """Refuse an output directory that files cannot be created in (probed with a temporary file)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise CliError(f"cannot write to the output directory {directory}: {error.strerror or error}") from None
 
 
 def check_volume_suffix(path: Path) -> Path:
@@ -106,7 +160,7 @@ def check_volume_suffix(path: Path) -> Path:
 
 
 def _jsonable(value):
-    """JSON for the NumPy scalars and arrays, paths and tuples a record may hold."""
+    """JSON for the NumPy scalars and arrays and paths a record may hold."""
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, os.PathLike):

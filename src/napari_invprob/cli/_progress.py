@@ -6,14 +6,22 @@ import sys
 from collections.abc import Iterable
 
 from ..solvers.base import Iterate
+from .errors import raise_if_interrupted
 
 
 def progress_bar(*, total: int, unit: str, desc: str, quiet: bool):
-    """A tqdm bar on stderr (nothing at all with ``quiet``)."""
+    """A tqdm bar on stderr (nothing at all with ``quiet``); every ``update`` first raises
+    :class:`~napari_invprob.cli.errors.Interrupted` if SIGINT or SIGTERM arrived (see
+    :func:`~napari_invprob.cli.errors.raise_if_interrupted`)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, disable=quiet, leave=False,
-                dynamic_ncols=True)
+    class Bar(tqdm):
+        def update(self, n=1):
+            raise_if_interrupted()
+            return super().update(n)
+
+    return Bar(total=total, unit=unit, desc=desc, file=sys.stderr, disable=quiet, leave=False,
+               dynamic_ncols=True)
 
 
 def follow(iterates: Iterable[Iterate], *, total: int, desc: str, quiet: bool) -> Iterate:

@@ -1,4 +1,6 @@
-"""The command line's own error: bad arguments or input, reported as one line with exit status 2."""
+"""The command line's own errors: bad arguments or input (exit status 2), and interruption (130)."""
+
+from __future__ import annotations
 
 
 class CliError(Exception):
@@ -12,5 +14,33 @@ class CliError(Exception):
         self.prog = prog
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, turned into an exception so that temporary files are removed on the way out."""
+
+
 USAGE_ERROR = 2
 INTERRUPTED = 130
+
+_received: list[str] = []
+
+
+def note_signal(name: str) -> None:
+    """Remember that the signal ``name`` arrived (see :func:`raise_if_interrupted`)."""
+    _received.append(name)
+
+
+def forget_signals() -> None:
+    """Start a run with no signal remembered."""
+    _received.clear()
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`Interrupted` if a signal arrived during this run.
+
+    The signal handler raises at once, but Python swallows an exception raised while it runs a
+    finaliser (``__del__``, a weakref callback, the garbage collector: "Exception ignored in ..."), so
+    a signal arriving then was lost and the solve went on. The progress bar calls this after every
+    step, so such a signal still ends the run at the next one.
+    """
+    if _received:
+        raise Interrupted(_received[0])

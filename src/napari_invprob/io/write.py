@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +28,8 @@ def write_volume(
     """Write a volume, stack or image as MRC or TIFF, atomically.
 
     The data go to a temporary file in the target's directory, which replaces the target only once
-    complete (``os.replace``), so a failure never leaves a partial file.
+    complete (``os.replace``), so a failure never leaves a partial file. The file gets the mode a new
+    file gets under the process's umask (0644 under umask 022), or the mode of the file it replaces.
 
     Parameters
     ----------
@@ -52,8 +56,8 @@ def write_volume(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, or ``path`` is ``source``.
     ValueError
-        If the suffix is unknown, the data are not 2D/3D real finite numbers, or the voxel size is
-        not positive.
+        If the suffix is unknown, the data are not 2D/3D real finite numbers (checked in the stored
+        type: float64 values beyond float32's range are refused), or the voxel size is not positive.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -65,24 +69,73 @@ def write_volume(
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"directory {path.parent} does not exist")
-    data = _checked_volume(volume)
+    data = _checked_volume(volume, _MRC_DTYPES if suffix in MRC_SUFFIXES else _IMAGEJ_DTYPES)
     spacing = _checked_voxel_size(voxel_size)
 
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(handle)
-    try:
+    with atomic_file(path) as temporary:
         if suffix in MRC_SUFFIXES:
             _write_mrc(temporary, data, spacing)
         else:
             _write_tiff(temporary, data, spacing)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file beside ``path`` to write, renamed onto ``path`` when the ``with`` block succeeds.
+
+    On any exception (or interruption) the temporary file is removed and ``path`` is left as it was.
+    The file gets the mode of the file it replaces, or else that of a new file under the process's
+    umask (``0666 & ~umask``, 0644 under umask 022), not the private 0600 of a temporary file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write.
+
+    Yields
+    ------
+    str
+        The temporary file's name (the file exists, empty).
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        try:
+            os.fchmod(handle, _mode_for(path))
+        finally:
+            os.close(handle)
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
 
 
-def _checked_volume(volume) -> np.ndarray:
+def _mode_for(path: Path) -> int:
+    """The permission bits ``path`` should get: those of the file it replaces, else umask's default."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but only for a moment)
+    os.umask(mask)
+    return mask
+
+
+def _checked_volume(volume, kept_dtypes) -> np.ndarray:
+    """The data as they will be stored (float32 unless their type is in ``kept_dtypes``), checked."""
     data = np.asarray(volume)
     if data.dtype.kind not in "biuf":
         raise ValueError(f"cannot write data of dtype {data.dtype}; real numbers only")
@@ -90,6 +143,12 @@ def _checked_volume(volume) -> np.ndarray:
         raise ValueError(f"can write a 2D image or a 3D volume, got shape {data.shape}")
     if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
         raise ValueError("the volume contains NaN or Inf values")
+    if data.dtype.type not in kept_dtypes:
+        with np.errstate(over="ignore"):
+            data = data.astype(np.float32)
+        if not np.all(np.isfinite(data)):
+            raise ValueError("the volume has values beyond float32's range (about 3.4e38), which the file stores; "
+                             "rescale the data first")
     return data
 
 
@@ -105,8 +164,6 @@ def _checked_voxel_size(voxel_size) -> tuple[float, float, float]:
 def _write_mrc(filename: str, data: np.ndarray, spacing: tuple[float, float, float]) -> None:
     import mrcfile
 
-    if data.dtype.type not in _MRC_DTYPES:
-        data = data.astype(np.float32)
     with mrcfile.new(filename, overwrite=True) as mrc:
         mrc.set_data(data)
         if data.ndim == 3:
@@ -118,8 +175,6 @@ def _write_mrc(filename: str, data: np.ndarray, spacing: tuple[float, float, flo
 def _write_tiff(filename: str, data: np.ndarray, spacing: tuple[float, float, float]) -> None:
     import tifffile
 
-    if data.dtype.type not in _IMAGEJ_DTYPES:
-        data = data.astype(np.float32)
     z, y, x = spacing
     tifffile.imwrite(
         filename,

@@ -7,13 +7,14 @@ A denoiser is a callable ``D(x: Tensor, sigma: float) -> Tensor`` on a batch of 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import torch
 from skimage.restoration import estimate_sigma
 
-from .._device import to_numpy, to_tensor
+from .._device import check_float32, to_numpy, to_tensor
 from .gaussian import GaussianDenoiser
 from .learned import learned_denoiser
 from .tv import TVDenoiser
@@ -68,7 +69,8 @@ def denoise(image, *, method: str = "tv", sigma: float | None = None, channel_ax
     method : str
         Denoiser name, see :func:`get_denoiser`.
     sigma : float, optional
-        Noise standard deviation in the image's units; :func:`noise_level` when None.
+        Noise standard deviation in the image's units (a finite number >= 0 that float32 can hold);
+        :func:`noise_level` when None.
     channel_axis : int, optional
         Axis of independent channels (e.g. -1 for RGB).
     device : str or torch.device, optional
@@ -78,9 +80,18 @@ def denoise(image, *, method: str = "tv", sigma: float | None = None, channel_ax
     -------
     numpy.ndarray
         Float32, the shape of ``image``.
+
+    Raises
+    ------
+    ValueError
+        An unknown method, a ``sigma`` that is negative, NaN, infinite or beyond float32's range, a
+        constant image without ``sigma`` (see :func:`noise_level`), data that are not 2D/3D finite
+        numbers, or a result that is not finite.
+    TypeError
+        A ``sigma`` that is not a number, non-numeric or complex data.
     """
     denoiser = get_denoiser(method, **({"n_iter": 100} if method == "tv" else {}))
-    if sigma is not None and not sigma >= 0:
+    if sigma is not None and check_float32(sigma, "sigma") < 0:
         raise ValueError(f"sigma must be non-negative, got {sigma}")
     x = to_tensor(image, device, name="image")
     if channel_axis is not None:
@@ -94,7 +105,10 @@ def denoise(image, *, method: str = "tv", sigma: float | None = None, channel_ax
     if sigma is None:
         sigma = noise_level(image, channel_axis=channel_axis)
     peak = float(x.abs().max()) or 1.0
-    out = denoiser(x / peak, sigma / peak) * peak
+    out = denoiser(x / peak, float(sigma) / peak) * peak
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"denoising with {method!r} at sigma = {sigma:g} gave NaN or Inf values (beyond float32's "
+                         "range); give a sigma near the noise's standard deviation")
     out = out.movedim(0, channel_axis) if channel_axis is not None else out.squeeze(0)
     return to_numpy(out)
 
@@ -113,8 +127,22 @@ def noise_level(image, *, channel_axis: int | None = None) -> float:
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        If the image is constant (or all zero): it holds no noise to measure, so give ``sigma``.
     """
-    return float(estimate_sigma(np.asarray(image, dtype=np.float32), channel_axis=channel_axis, average_sigmas=True))
+    data = np.asarray(image, dtype=np.float32)
+    if data.size and float(data.max()) == float(data.min()):
+        raise ValueError(f"cannot estimate the noise of a constant image (every value is {float(data.flat[0]):g}): "
+                         "give sigma")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sigma = float(estimate_sigma(data, channel_axis=channel_axis, average_sigmas=True))
+    if not np.isfinite(sigma):
+        raise ValueError("cannot estimate the noise of this image (the estimate is not a number): give sigma")
+    return sigma
 
 
 __all__ = ["DENOISERS", "DENOISER_SUMMARIES", "Denoiser", "denoise", "get_denoiser", "noise_level"]

@@ -14,8 +14,9 @@ WIDTH_PER_SQRT_SIGMA = 3.35
 
 def gaussian_filter(x: torch.Tensor, width: float, n_spatial: int) -> torch.Tensor:
     """Smooth the last ``n_spatial`` axes of ``x`` with a Gaussian of standard deviation ``width``
-    pixels (edges mirrored; truncated at 4 standard deviations)."""
-    radius = int(math.ceil(4.0 * width))
+    pixels (edges mirrored; truncated at 4 standard deviations, and at the longest axis: a wider
+    filter averages the whole image all the same)."""
+    radius = int(min(math.ceil(4.0 * width), max(x.shape[x.ndim - n_spatial:])))
     if width <= 0 or radius == 0:
         return x.clone()
     offsets = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.fft
 import torch
 
-from .._device import resolve_device, to_numpy, to_tensor
+from .._device import check_float32, resolve_device, to_numpy, to_tensor
 from ..operators.convolution import Convolution, check_psf_fits
 from ..operators.gradient import Gradient
 from ..priors.denoisers import get_denoiser
@@ -28,7 +28,7 @@ from ..priors.proximal import l1_norm, soft_threshold
 from ..priors.tv import TVProx
 from ..solvers.adam import adam_l1
 from ..solvers.admm_tv import admm_tv
-from ..solvers.base import Iterate, last
+from ..solvers.base import Iterate, finite_iterates, last
 from ..solvers.conjugate_gradient import least_squares_step, tikhonov
 from ..solvers.fista import fista
 from ..solvers.fourier import fourier_filter, fourier_least_squares_step
@@ -365,16 +365,19 @@ def deconvolve_iter(
     """
     spec = _method_spec(method)
     _check_options(spec, options)
+    _report_unused(spec, lam, n_iter)
+    nonneg = _check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device,
                        data_peak=data_peak)
     lam = _check_lam(lam, spec)
     n_iter = _check_n_iter(n_iter, spec)
     start = None if x0 is None else problem.to_internal(_check_x0(x0, image, problem.op.device))
+    what = f"deconvolution with method {spec.name!r} (λ = {lam})"
     if lam == "auto":
-        return _stream(problem, _auto_iterates(problem, spec, n_iter, bool(nonneg), start, options))
+        return _stream(problem, _auto_iterates(problem, spec, n_iter, nonneg, start, options), what)
     # built now, so that bad option values are refused here (set-up such as FFTs of the data runs too)
-    return _stream(problem, spec.solver(problem, lam=lam, n_iter=n_iter, nonneg=bool(nonneg), x0=start,
-                                        **options))
+    return _stream(problem, spec.solver(problem, lam=lam, n_iter=n_iter, nonneg=nonneg, x0=start, **options),
+                   what)
 
 
 def deconvolve(
@@ -402,7 +405,9 @@ def deconvolve(
         images are converted to float (not truncated). Never modified.
     psf : array-like
         Centred point-spread function with one axis per spatial axis, no larger than the image; it is
-        normalised to sum 1 here.
+        normalised to sum 1 here. Its centre is the pixel ``shape // 2``: an odd size has its peak
+        there; an even size has no centre pixel, so a PSF centred between pixels shifts the result by
+        half a pixel (a warning says so). Negative values are warned about too.
     method : str
         One of :data:`METHODS` (``"tv"`` is our fastest TV method).
     lam : float, "auto" or None
@@ -423,7 +428,7 @@ def deconvolve(
         differ, the usual case for microscopy images, at the cost of a larger grid). ``fourier`` and
         ``wiener`` need ``"periodic"`` or ``"reflect"``.
     nonneg : bool
-        Constrain the estimate to ``x ≥ 0`` (direct methods clip their result).
+        Constrain the estimate to ``x ≥ 0`` (direct methods clip their result); True or False only.
     x0 : array-like, optional
         Warm start for iterative methods, in the image's layout and units (default: the image itself).
     device : str or torch.device, optional
@@ -455,10 +460,19 @@ def deconvolve(
     Raises
     ------
     ValueError
-        Unknown method (the message lists the valid ones) or option value, λ < 0, a PSF with the wrong
-        number of axes, larger than the image or summing to 0, NaN/Inf, wrong ``x0`` shape.
+        Unknown method (the message lists the valid ones) or option value, λ < 0 or beyond float32's
+        range, a PSF with the wrong number of axes, larger than the image or summing to 0, NaN/Inf,
+        a masked array with masked values, wrong ``x0`` shape, an unavailable device; and, during the
+        run, an estimate that became NaN or Inf (the solve diverged or left float32's range).
     TypeError
-        Non-numeric or complex data, an option the method does not take.
+        Non-numeric or complex data, an option the method does not take or of the wrong type, a
+        ``nonneg`` that is not True or False.
+
+    Warns
+    -----
+    UserWarning
+        A λ given to a method without one, an iteration count given to a direct method, a PSF with
+        negative values or an even size.
     """
     return to_numpy(last(deconvolve_iter(
         image, psf, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis, boundary=boundary,
@@ -488,13 +502,14 @@ def choose_lam(
     spec = _method_spec(method)
     _check_options(spec, options)
     _check_lam("auto", spec)
+    nonneg = _check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
-    return _auto_lam(problem, spec, _check_n_iter(n_iter, spec), bool(nonneg), options)
+    return _auto_lam(problem, spec, _check_n_iter(n_iter, spec), nonneg, options)
 
 
-def _stream(problem: DeconvolutionProblem, iterates: Iterator[Iterate]) -> Iterator[Iterate]:
-    for it in iterates:
-        yield replace(it, x=problem.to_output(it.x))
+def _stream(problem: DeconvolutionProblem, iterates: Iterator[Iterate], what: str) -> Iterator[Iterate]:
+    """The iterates in the input's layout and scale; NaN or Inf (a diverged solve) raises ``ValueError``."""
+    return finite_iterates((replace(it, x=problem.to_output(it.x)) for it in iterates), what=what)
 
 
 def _auto_iterates(problem, spec, n_iter, nonneg, x0, options) -> Iterator[Iterate]:
@@ -544,6 +559,58 @@ def _check_options(spec: MethodSpec, options: dict) -> None:
     if unknown:
         takes = f"takes {', '.join(allowed)}" if allowed else "takes no options"
         raise TypeError(f"method {spec.name!r} got unknown option(s) {', '.join(unknown)}; it {takes}")
+    for name, value in options.items():
+        check = _OPTION_CHECKS.get(name)
+        if check is not None and value is not None:
+            check(f"option {name}", value)
+
+
+def _non_negative(name, value):
+    if check_float32(value, name) < 0:
+        raise ValueError(f"{name} must be non-negative, got {value}")
+
+
+def _positive(name, value):
+    if not check_float32(value, name) > 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+
+
+def _positive_int(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _text(name, value):
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a name (text), got {type(value).__name__} {value!r}")
+
+
+#: Checks of the methods' options (their type and range), run when the call is made, before any work.
+_OPTION_CHECKS = {
+    "eps": _non_negative,
+    "nsr": _non_negative,
+    "regulariser": _text,
+    "step": _positive,
+    "n_inner": _positive_int,
+    "rho": _positive,
+    "denoiser": _text,
+    "lr": _positive,
+}
+
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def _report_unused(spec: MethodSpec, lam, n_iter) -> None:
+    """Warn about a λ or an iteration count the method does not use (they change nothing)."""
+    if lam is not None and not spec.uses_lam:
+        warnings.warn(f"method {spec.name!r} has no λ; lam={lam!r} is ignored", UserWarning, stacklevel=3)
+    if n_iter is not None and n_iter != 1 and not spec.iterative:
+        warnings.warn(f"method {spec.name!r} is direct (one step); n_iter={n_iter!r} is ignored", UserWarning,
+                      stacklevel=3)
 
 
 def _check_lam(lam, spec: MethodSpec):
@@ -561,7 +628,7 @@ def _check_lam(lam, spec: MethodSpec):
         raise TypeError(f"lam must be a number, None or 'auto', got {type(lam).__name__}")
     if not math.isfinite(lam) or lam < 0:
         raise ValueError(f"lam must be a finite number >= 0, got {lam}")
-    return float(lam)
+    return check_float32(lam, "lam")
 
 
 def _check_n_iter(n_iter, spec: MethodSpec) -> int:
@@ -592,6 +659,7 @@ def _problem(image, psf, *, channel_axis, boundary, device, data_peak=None) -> D
             + ("" if channel_axis is not None else "; pass channel_axis for a colour image")
         )
     kernel = to_tensor(psf, device, name="psf")
+    _warn_about_psf(kernel)
     total = float(kernel.sum())
     margins = None
     if boundary == "reflect":
@@ -609,6 +677,25 @@ def _problem(image, psf, *, channel_axis, boundary, device, data_peak=None) -> D
     else:
         scale = float(data_peak)
     return DeconvolutionProblem(op, y / scale, scale, channel_axis, margins)
+
+
+def _warn_about_psf(kernel: torch.Tensor) -> None:
+    """Warn about a PSF with negative values or without a centre pixel (the run goes on)."""
+    lowest, total = float(kernel.min()), float(kernel.sum())
+    if lowest < 0:
+        warnings.warn(
+            f"the PSF has negative values (down to {lowest:.3g}; its sum is {total:.3g}); a blur is "
+            "non-negative: subtract less background from a measured PSF, or clip it at 0",
+            UserWarning, stacklevel=4,
+        )
+    even = [n for n in kernel.shape if n % 2 == 0]
+    if even:
+        warnings.warn(
+            f"the PSF has an even size {tuple(kernel.shape)}: with no centre pixel it is taken as centred at "
+            f"pixel {tuple(n // 2 for n in kernel.shape)}, so a PSF centred between pixels shifts the result "
+            "by half a pixel; use an odd-sized PSF",
+            UserWarning, stacklevel=4,
+        )
 
 
 def reflect_margins(shape: tuple[int, ...], psf_shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:

@@ -65,9 +65,42 @@ def last(iterates: Iterable[Iterate]) -> Iterate:
     return final
 
 
+def finite_iterates(iterates: Iterable[Iterate], *, what: str) -> Iterator[Iterate]:
+    """Pass a stream of iterates through, stopping it with an error at the first non-finite estimate.
+
+    A solver pushed out of float32's range (a huge λ or step, data near 3.4e38) or out of its stable
+    range turns the estimate into NaN or Inf; this reports it where it happens instead of returning it.
+
+    Parameters
+    ----------
+    iterates : iterable of Iterate
+        The stream to watch.
+    what : str
+        The run, as the message should name it (e.g. ``"deconvolution with method 'rl-tv' (λ = 10)"``).
+
+    Yields
+    ------
+    Iterate
+        The iterates of ``iterates``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        At the first iterate whose estimate contains NaN or Inf.
+    """
+    for it in iterates:
+        if not bool(torch.isfinite(it.x).all()):
+            raise ValueError(
+                f"{what} produced NaN or Inf at iteration {it.iteration}: the numbers left float32's range "
+                "(a λ, step or option far too large, or data values near 3.4e38) or the method diverged; "
+                "use a smaller λ or step, or rescale the data"
+            )
+        yield it
+
+
 def iterate_count(iterates: Iterator[Iterate]) -> int:
     """Drain a stream and return how many iterates it yielded (for tests and benchmarks)."""
     return sum(1 for _ in iterates)
 
 
-__all__ = ["Clock", "Iterate", "iterate_count", "last"]
+__all__ = ["Clock", "Iterate", "finite_iterates", "iterate_count", "last"]
