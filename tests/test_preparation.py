@@ -68,6 +68,13 @@ def test_line_integrals_pass_unchanged(lines):
         np.testing.assert_array_equal(prepared, data.astype(np.float32))
 
 
+def test_one_column_of_a_series_prepares_without_numpy_warnings(lines):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prepared, _ = prepare(lines[:, :, 30:31] + 5.0)
+    assert prepared.shape == (ANGLES.size, N, 1)
+
+
 def test_given_values_and_off(lines):
     data = lines + 3.0
     prepared, preparation = prepare(data, background=3.0, contrast="dark-field")

@@ -343,9 +343,12 @@ def _background_level(values: np.ndarray) -> float:
 
 
 def _noise(binned: np.ndarray) -> float:
-    """Noise standard deviation of the binned projections, from differences of neighbours along the
-    detector (median absolute deviation, robust to edges)."""
-    differences = np.diff(binned, axis=-1)
+    """Noise standard deviation of the binned projections, from differences of neighbours along their
+    longer image axis (median absolute deviation, robust to edges); 0 for single pixels."""
+    axis = -1 if binned.shape[-1] >= binned.shape[-2] else -2
+    if binned.shape[axis] < 2:
+        return 0.0
+    differences = np.diff(binned, axis=axis)
     return float(np.median(np.abs(differences))) / 0.6745 / np.sqrt(2.0)
 
 
