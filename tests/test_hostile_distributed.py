@@ -65,3 +65,41 @@ def test_a_sensible_worker_count_and_ports_pass():
     for address in ("tcp://127.0.0.1:1", "tcp://127.0.0.1:65535", "tcp://[::1]:8786", "tcp://head-node",
                     "inproc://192.168.0.1/123/4"):
         nd.check_scheduler(address)
+
+
+@pytest.fixture
+def no_cluster(monkeypatch):
+    """Fail the test if a call starts a cluster or connects to one."""
+
+    def refuse(scheduler):
+        raise AssertionError(f"a cluster ({scheduler}) was started before the input was checked")
+
+    monkeypatch.setattr(nd, "open_client", refuse)
+
+
+IMAGE = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+PSF = np.ones((5, 5), np.float32)
+NAN_IMAGE = IMAGE.copy()
+NAN_IMAGE[40, 50] = np.nan
+
+#: row 16: a cluster started, each tile was retried and logged, and the error came after seconds
+BEFORE_ANY_CLUSTER = {
+    "unknown method": (dict(method="bogus"), ValueError, "unknown method 'bogus'"),
+    "unknown option": (dict(method="admm-tv", colour="red"), TypeError, "unknown option"),
+    "option of the wrong type": (dict(rho="abc"), TypeError, "option rho must be a number"),
+    "negative lam": (dict(lam=-1.0), ValueError, "lam must be a finite number >= 0"),
+    "lam beyond float32": (dict(lam=1e39), ValueError, "float32"),
+    "nonneg not a bool": (dict(nonneg="maybe"), TypeError, "nonneg must be True or False"),
+    "NaN data": (dict(image=NAN_IMAGE), ValueError, "NaN"),
+    "zero PSF": (dict(psf=np.zeros((5, 5), np.float32)), ValueError, "psf"),
+    "masked image": (dict(image=np.ma.masked_less(IMAGE, 0.1)), ValueError, "masked array"),
+}
+
+
+@pytest.mark.parametrize("row", list(BEFORE_ANY_CLUSTER))
+def test_bad_deconvolution_input_is_refused_before_any_cluster_starts(no_cluster, row):
+    keywords, error, words = BEFORE_ANY_CLUSTER[row]
+    keywords = dict(keywords)
+    image, psf = keywords.pop("image", IMAGE), keywords.pop("psf", PSF)
+    with pytest.raises(error, match=words):
+        nd.deconvolve_distributed(image, psf, scheduler="local:1", tile_shape=32, **keywords)

@@ -124,22 +124,12 @@ def to_tensor(array, device: str | torch.device | None = None, *, name: str = "d
         are empty, or are a masked array with masked values.
     """
     device = resolve_device(device)
-    if isinstance(array, np.ma.MaskedArray):
-        masked = int(np.count_nonzero(np.ma.getmaskarray(array)))
-        if masked:
-            raise ValueError(f"{name} is a masked array with {masked} masked value(s); fill them explicitly "
-                             f"first (e.g. {name}.filled(0)) or pass the unmasked data")
-        array = array.data
     if isinstance(array, torch.Tensor):
         if array.is_complex():
             raise TypeError(f"{name} is complex; napari-invprob works on real-valued data")
         tensor = array.detach().to(device=device, dtype=DTYPE, copy=True)
     else:
-        arr = np.asarray(array)
-        if arr.dtype.kind == "c":
-            raise TypeError(f"{name} is complex; napari-invprob works on real-valued data")
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+        arr = _numeric(array, name)
         # one copy (torch.tensor would copy the converted array a second time)
         tensor = torch.from_numpy(arr.astype(np.float32, order="C", copy=True)).to(device)
     if tensor.numel() == 0:
@@ -147,6 +137,58 @@ def to_tensor(array, device: str | torch.device | None = None, *, name: str = "d
     if not bool(torch.isfinite(tensor).all()):
         raise ValueError(f"{name} contains NaN or Inf values; remove or replace them first")
     return tensor
+
+
+def check_values(array, *, name: str = "data") -> np.ndarray:
+    """Check an array as :func:`to_tensor` does, without converting or copying it.
+
+    For data too large to copy at once (a distributed call checks the whole image before it sends
+    the pieces).
+
+    Parameters
+    ----------
+    array : array-like
+        The data.
+    name : str
+        What to call the data in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        The data as an array (the unmasked data of a masked array without masked values).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`to_tensor`.
+    """
+    arr = _numeric(array, name)
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if arr.dtype.kind == "f":
+        finite = bool(np.isfinite(arr).all())
+        if finite and arr.dtype.itemsize > 4:
+            finite = float(np.abs(arr).max()) <= FLOAT32_MAX
+        if not finite:
+            raise ValueError(f"{name} contains NaN or Inf values (or values beyond float32's range); remove or "
+                             "replace them first")
+    return arr
+
+
+def _numeric(array, name: str) -> np.ndarray:
+    """``array`` as a real NumPy array; masked values and non-numeric or complex data refused."""
+    if isinstance(array, np.ma.MaskedArray):
+        masked = int(np.count_nonzero(np.ma.getmaskarray(array)))
+        if masked:
+            raise ValueError(f"{name} is a masked array with {masked} masked value(s); fill them explicitly "
+                             f"first (e.g. {name}.filled(0)) or pass the unmasked data")
+        array = array.data
+    arr = np.asarray(array)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} is complex; napari-invprob works on real-valued data")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    return arr
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:

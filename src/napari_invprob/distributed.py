@@ -573,17 +573,23 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     Raises
     ------
     ValueError
-        If the image is not 2D/3D (plus a channel axis), the PSF's number of axes does not match, a tile
-        is smaller than the PSF, ``overlap``/``retries`` are negative, ``lam="auto"`` is given or
-        ``scheduler`` names no cluster; other bad input is reported by the workers' ``deconvolve``.
+        If the image is not 2D/3D (plus a channel axis) finite numbers, the PSF's number of axes does
+        not match, a tile is smaller than the PSF, ``overlap``/``retries`` are negative, ``lam="auto"``
+        is given or ``scheduler`` names no cluster; and anything :func:`napari_invprob.deconvolve`
+        refuses (checked on the first tile before any cluster starts or task is sent).
+    TypeError
+        As :func:`napari_invprob.deconvolve`: an option the method does not take, or of the wrong type.
+    ConnectionError
+        If a scheduler address cannot be reached or is no dask scheduler (within a few seconds).
     """
+    from ._device import check_values
     from .problems.background import estimate_background
-    from .problems.deconvolution import METHODS, POISSON_METHODS
+    from .problems.deconvolution import METHODS, POISSON_METHODS, deconvolve_iter
 
     check_scheduler(scheduler)
     _check_retries(retries)
-    image = np.asarray(image)
-    psf = np.asarray(psf, dtype=np.float32)
+    image = check_values(image, name="image")
+    psf = check_values(psf, name="psf").astype(np.float32)
     ndim = image.ndim
     if channel_axis is not None:
         if not -ndim <= channel_axis < ndim:
@@ -651,6 +657,11 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         )
         for tile in tiles
     )
+    # everything else deconvolve refuses (method options, λ, n_iter, nonneg, the PSF, ...) is refused here,
+    # on the first tile and this machine's CPU, before any cluster starts or task is sent
+    first = tiles[0].source
+    deconvolve_iter(image[np.ix_(*first)].astype(np.float32), psf,
+                    x0=None if start is None else start[np.ix_(*first)], **dict(tile_options, device="cpu"))
     result = np.empty(image.shape, np.float32)
     with open_client(scheduler) as client:
         for i, part in map_pieces(client, _deconvolve_tile, pieces, total=len(tiles), retries=retries,
