@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_invprob import deconvolve, denoise
+from napari_invprob import deconvolve, denoise, project, reconstruct
 from napari_invprob.io import write_volume
 from napari_invprob.priors.denoisers import noise_level
 
@@ -70,6 +70,39 @@ def test_cuda_without_a_gpu_is_a_value_error():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="no CUDA GPU"):
         deconvolve(IMG, PSF, device="cuda")
+
+
+ANGLES = np.linspace(-60, 60, 9)
+SINOGRAM = project(np.pad(np.ones((8, 8), np.float32), 12), ANGLES)
+
+#: row 8: angles in radians by mistake gave a wrong result with no warning; row 18: project accepted
+#: what reconstruct refuses, and lost mass silently on a slice that is not square
+WARNED_TOMOGRAPHY = {
+    "reconstruct radians": (lambda: reconstruct(SINOGRAM, np.deg2rad(ANGLES)), "as angles in radians would"),
+    "project radians": (lambda: project(np.ones((32, 32)), np.deg2rad(ANGLES)), "numpy.rad2deg"),
+    "project non-square slice": (lambda: project(np.ones((64, 32)), [90, 91]), "lose mass"),
+}
+
+
+@pytest.mark.parametrize("row", list(WARNED_TOMOGRAPHY))
+def test_angles_that_look_wrong_are_warned_about(row):
+    call, words = WARNED_TOMOGRAPHY[row]
+    with pytest.warns(UserWarning, match=words):
+        call()
+
+
+def test_project_refuses_repeated_angles_as_reconstruct_does():
+    for call in (lambda: project(IMG, [0, 0]), lambda: reconstruct(SINOGRAM[:2], [10, 370])):
+        with pytest.raises(ValueError, match="repeated projection angles"):
+            call()
+
+
+def test_degrees_and_square_slices_warn_about_nothing():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reconstruct(SINOGRAM, ANGLES)
+        project(np.ones((32, 32)), ANGLES)
+        project(np.ones((8, 32, 32)), [-1.0, 0.0, 1.0])  # few small angles: degrees near zero
 
 
 #: row 18: options a method does not use, and PSFs that mean something other than they seem, warn

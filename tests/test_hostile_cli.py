@@ -171,6 +171,24 @@ def test_an_option_the_method_does_not_use_is_reported(files, capsys):
     assert "warning: method 'wiener' has no λ; lam=1.0 is ignored" in err
 
 
+# row 8: angles in radians by mistake (a range, or a .rawtlt) ran with no warning
+@pytest.mark.parametrize("angles", ["range", "rawtlt"])
+def test_angles_in_radians_are_warned_about(tmp_path, capsys, angles):
+    from napari_invprob import project
+
+    radians = np.deg2rad(np.linspace(-60, 60, 9))
+    write_volume(tmp_path / "series.mrc", project(np.pad(np.ones((4, 8, 8), np.float32), ((0, 0), (8, 8), (8, 8))),
+                                                  np.linspace(-60, 60, 9)))
+    flags = ["--angle-range", f"{radians[0]:.4f}", f"{radians[-1]:.4f}", "--n-angles", "9"]
+    if angles == "rawtlt":
+        (tmp_path / "series.rawtlt").write_text("".join(f"{a:.4f}\n" for a in radians))
+        flags = []
+    status = main(["reconstruct", str(tmp_path / "series.mrc"), *flags, "--out", str(tmp_path / "v.mrc"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert "warning: all 9 angles lie within ±1.05°, as angles in radians would" in err
+
+
 # row 20: the loser of two runs writing one output was told "pass overwrite=True" (the API's words)
 def test_an_output_written_meanwhile_is_reported_in_the_command_line_words(tmp_path):
     out = tmp_path / "o.tif"

@@ -81,7 +81,8 @@ def check_scheduler(scheduler) -> None:
     if isinstance(scheduler, str):
         local = _LOCAL.fullmatch(scheduler)
         if local:
-            workers, most = int(local.group(1)), max(MAX_WORKERS_ANYWHERE, MAX_WORKERS_PER_CORE * _cores())
+            workers = int(local.group(1))
+            most = max(MAX_WORKERS_ANYWHERE, MAX_WORKERS_PER_CORE * _cores())
             if workers < 1:
                 raise ValueError(f"scheduler {scheduler!r} asks for no workers; use local:N with N >= 1")
             if workers > most:

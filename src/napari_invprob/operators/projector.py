@@ -41,13 +41,21 @@ _CHUNK_ELEMENTS = 1 << 16  # pixel-angle pairs evaluated at once (small enough t
 _CACHE_BYTES = 2 << 30  # system matrices kept per process (256x256, 180 angles: 0.4 GB both ways)
 
 
+#: More angles than this, all within ±π/2, look like radians given for degrees (a warning says so).
+RADIANS_WARNING_MIN_ANGLES = 3
+
+
 def validate_angles(angles_deg, *, name: str = "angles") -> np.ndarray:
     """Check projection angles and return them as a float64 array in degrees.
+
+    The one check of angles that every call taking them passes through (reconstruct, project, the
+    command line, the distributed calls, the widgets).
 
     Parameters
     ----------
     angles_deg : array-like
-        Projection angles in degrees: a 1D sequence of at least one finite number, in any order.
+        Projection angles in degrees: a 1D sequence of at least one finite number, in any order, no
+        angle repeated (modulo 360°).
     name : str
         What to call the angles in error messages.
 
@@ -61,8 +69,31 @@ def validate_angles(angles_deg, *, name: str = "angles") -> np.ndarray:
     TypeError
         If the angles are not real numbers.
     ValueError
-        If they are not 1D, are empty, or contain NaN or Inf.
+        If they are not 1D, are empty, contain NaN or Inf, or repeat an angle (modulo 360°).
+
+    Warns
+    -----
+    UserWarning
+        If there are more than :data:`RADIANS_WARNING_MIN_ANGLES` angles and all lie within ±90° as
+        radians would (``|angle| <= π/2``): angles are in degrees everywhere in napari-invprob.
     """
+    arr = _finite_angles(angles_deg, name)
+    wrapped = np.round(np.mod(arr, 360.0), 9) % 360.0
+    values, counts = np.unique(wrapped, return_counts=True)
+    if np.any(counts > 1):
+        raise ValueError(f"{name} contain repeated projection angles (modulo 360°): "
+                         f"{values[counts > 1].tolist()}; give each angle once")
+    if arr.size > RADIANS_WARNING_MIN_ANGLES and np.abs(arr).max() <= np.pi / 2:
+        warnings.warn(
+            f"all {arr.size} {name} lie within ±{np.abs(arr).max():.3g}°, as angles in radians would: angles are "
+            "in degrees (convert radians with numpy.rad2deg)",
+            UserWarning, stacklevel=3,
+        )
+    return arr
+
+
+def _finite_angles(angles_deg, name: str) -> np.ndarray:
+    """The angles as a new float64 array: real, 1D, not empty, finite."""
     arr = np.asarray(angles_deg)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be real numbers (degrees), got dtype {arr.dtype}")
@@ -247,7 +278,7 @@ class ParallelBeamProjector(LinearOperator):
         if len(shape) != 2 or any(int(s) != s or s < 1 for s in shape):
             raise ValueError(f"shape must be two positive integers (rows, cols), got {shape}")
         shape = (int(shape[0]), int(shape[1]))
-        self.angles_deg = validate_angles(angles_deg)
+        self.angles_deg = _finite_angles(angles_deg, "angles")
         if n_detector is None:
             n_detector = shape[1]
         if int(n_detector) != n_detector or n_detector < 1:

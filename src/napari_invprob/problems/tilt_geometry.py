@@ -16,6 +16,8 @@ and a tilt series a batch of sinograms, and :func:`to_slices` / :func:`from_slic
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -100,10 +102,18 @@ def project(volume_or_image, angles, *, tilt_axis: str = "y", device=None) -> np
     Raises
     ------
     ValueError
-        If the data are not 2D or 3D or contain NaN/Inf, the angles are empty, not 1D or not finite,
-        or ``tilt_axis`` is not ``"y"`` or ``"x"``.
+        If the data are not 2D or 3D or contain NaN/Inf, the angles are empty, not 1D, not finite or
+        repeated (as :func:`napari_invprob.reconstruct` refuses them), or ``tilt_axis`` is not ``"y"``
+        or ``"x"``.
     TypeError
         If the data or angles are not real numbers.
+
+    Warns
+    -----
+    UserWarning
+        If the angles look like radians (see :func:`~napari_invprob.operators.projector.validate_angles`),
+        or a slice that is not square reaches past the detector (``cols`` bins) at some angle: its
+        projections there lose mass (the detector is as wide as the slice's columns).
     """
     ndim = np.ndim(volume_or_image)
     if ndim not in (2, 3):
@@ -114,11 +124,29 @@ def project(volume_or_image, angles, *, tilt_axis: str = "y", device=None) -> np
     angles = validate_angles(angles)
     check_tilt_axis(tilt_axis)
     data = to_tensor(volume_or_image, device, name="volume" if ndim == 3 else "image")
+    slices = data.unsqueeze(0) if ndim == 2 else to_slices(data, tilt_axis)
+    _warn_if_mass_is_lost(tuple(slices.shape[1:]), angles)
     if ndim == 2:
         return to_numpy(ParallelBeamProjector(data.shape, angles, device=data.device)(data))
-    slices = to_slices(data, tilt_axis)
     op = ParallelBeamProjector(slices.shape[1:], angles, device=data.device)
     per_slice = max(np.prod(op.in_shape), np.prod(op.out_shape))
     chunk = max(1, _MAX_BATCH_ELEMENTS // int(per_slice))
     sinograms = torch.cat([op(slices[i : i + chunk]) for i in range(0, slices.shape[0], chunk)])
     return to_numpy(from_slices(sinograms, tilt_axis))
+
+
+def _warn_if_mass_is_lost(shape: tuple[int, int], angles: np.ndarray) -> None:
+    """Warn when a slice's inscribed ellipse, projected at some angle, is wider than the detector
+    (``cols`` bins): a square slice never is (its inscribed disc fits at every angle); a slice taller
+    than wide is near 90°."""
+    rows, cols = shape
+    theta = np.deg2rad(angles)
+    extent = 2.0 * np.hypot(0.5 * cols * np.cos(theta), 0.5 * rows * np.sin(theta))
+    worst = int(np.argmax(extent))
+    if extent[worst] > cols + 1:
+        warnings.warn(
+            f"the slices ({rows} x {cols}) are not square: at {angles[worst]:g}° they reach {extent[worst]:.0f} "
+            f"pixels across, past the {cols}-bin detector, so the projections lose mass there; pad the slices "
+            "to a square",
+            UserWarning, stacklevel=3,
+        )
