@@ -86,6 +86,11 @@ REFUSED = {
     # row 14: "sigma must be non-negative, got nan", with numpy RuntimeWarnings on stderr
     "denoise constant image": (["denoise", "{d}/const.tif", "--out", "{d}/o.tif"],
                                "cannot estimate the noise of a constant image"),
+    # row 18: an input named "good.mrc/" was read as good.mrc
+    "input with a trailing slash": (["deconvolve", "{d}/image.tif/", "--psf-sigma", "1", "--out", "{d}/o.tif"],
+                                    "ends in '/' but is not a directory"),
+    "psf with a trailing slash": (["deconvolve", "{d}/image.tif", "--psf", "{d}/image.tif/", "--out", "{d}/o.tif"],
+                                  "--psf"),
 }
 
 

@@ -77,11 +77,13 @@ def main(argv=None) -> int:
     try:
         with _one_line_warnings(prog):
             from ._commands import COMMANDS
+            from ._inputs import check_input_paths
             from ._parser import build_parser
 
             args = build_parser().parse_args(argv)
             prog = f"napari-invprob {args.command}"
             _check_device(args)
+            check_input_paths(args)
             summary = COMMANDS[args.command](args)
     except USER_ERRORS as error:
         if debug:

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
 from .. import io
 from .errors import CliError
+
+
+#: The flags that name input files.
+INPUT_FLAGS = ("input", "psf", "reference", "angles")
+
+
+def check_input_paths(args) -> None:
+    """Refuse an input file named with a trailing separator (``good.mrc/``), before any work.
+
+    A path ending in ``/`` names a directory; a file of that name would otherwise be read as if the
+    ``/`` were not there (``pathlib`` drops it).
+    """
+    for flag in INPUT_FLAGS:
+        value = getattr(args, flag, None)
+        if isinstance(value, str) and value.endswith(("/", os.sep)) and not Path(value).is_dir():
+            name = "input" if flag == "input" else f"--{flag}"
+            raise CliError(f"{name} {value} ends in '/' but is not a directory; drop the trailing '/'")
 
 
 def read_image(path: str) -> tuple[np.ndarray, float | None]:

@@ -365,7 +365,7 @@ def deconvolve_iter(
     """
     spec = _method_spec(method)
     _check_options(spec, options)
-    _report_unused(spec, lam, n_iter)
+    spec.warn_unused(lam, n_iter)
     nonneg = _check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device,
                        data_peak=data_peak)
@@ -602,15 +602,6 @@ def _check_bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return bool(value)
-
-
-def _report_unused(spec: MethodSpec, lam, n_iter) -> None:
-    """Warn about a λ or an iteration count the method does not use (they change nothing)."""
-    if lam is not None and not spec.uses_lam:
-        warnings.warn(f"method {spec.name!r} has no λ; lam={lam!r} is ignored", UserWarning, stacklevel=3)
-    if n_iter is not None and n_iter != 1 and not spec.iterative:
-        warnings.warn(f"method {spec.name!r} is direct (one step); n_iter={n_iter!r} is ignored", UserWarning,
-                      stacklevel=3)
 
 
 def _check_lam(lam, spec: MethodSpec):

@@ -3,6 +3,7 @@ widgets (method menus and tooltips) and the command line (choices and ``--help``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,3 +37,25 @@ class MethodSpec:
     iterative: bool
     default_lam: float | None = None
     default_n_iter: int = 1
+
+    def warn_unused(self, lam, n_iter) -> None:
+        """Warn about a λ or an iteration count given to a method that does not use it.
+
+        Parameters
+        ----------
+        lam : float, str or None
+            The λ the caller gave (None: none given).
+        n_iter : int or None
+            The iteration count the caller gave (None, or 1 for a direct method: nothing to report).
+
+        Warns
+        -----
+        UserWarning
+            A λ for a method without one (:attr:`uses_lam` False), more than one iteration for a direct
+            method (:attr:`iterative` False): the value changes nothing, which the user should know.
+        """
+        if lam is not None and not self.uses_lam:
+            warnings.warn(f"method {self.name!r} has no λ; lam={lam!r} is ignored", UserWarning, stacklevel=4)
+        if n_iter is not None and n_iter != 1 and not self.iterative:
+            warnings.warn(f"method {self.name!r} is direct (one step); n_iter={n_iter!r} is ignored", UserWarning,
+                          stacklevel=4)
