@@ -78,3 +78,46 @@ def test_optical_psf_refuses_what_the_models_cannot_use(model, kwargs, message):
     arguments = {**dict(image_shape=(9, 32, 32), voxel_size=(0.2, 0.065, 0.065), na=1.4, wavelength=0.52), **kwargs}
     with pytest.raises(ValueError, match=message):
         psf.optical_psf(model, **arguments)
+
+
+def test_the_command_line_builds_the_optics_psf_from_flags_and_the_files_voxel_size(tmp_path, capsys):
+    import json
+
+    import tifffile
+
+    from napari_invprob import deconvolve
+    from napari_invprob.cli import main
+    from napari_invprob.io.tiff import read_tiff
+
+    counts = np.random.default_rng(0).poisson(np.full((12, 40, 40), 120.0)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "sized.tif", counts, imagej=True, resolution=(1 / 0.065, 1 / 0.065),
+                     metadata={"spacing": 0.2, "unit": "micron", "axes": "ZYX"})
+    tifffile.imwrite(tmp_path / "plain.tif", counts)
+    optics = ["--psf-model", "born-wolf", "--na", "1.4", "--wavelength", "520", "--method", "richardson-lucy",
+              "--n-iter", "3", "--quiet"]
+    assert main(["deconvolve", str(tmp_path / "sized.tif"), *optics, "--out", str(tmp_path / "a.tif")]) == 0
+    record = json.loads((tmp_path / "a.tif.json").read_text())
+    model = record["psf_source"]["model"]
+    assert model == {"model": "born-wolf", "image_shape": [12, 40, 40], "voxel_size": [0.2, 0.065, 0.065],
+                     "na": 1.4, "wavelength": 0.52, "ni": 1.518}
+    kernel = psf.optical_psf(**model)
+    again = deconvolve(counts, kernel, method="richardson-lucy", n_iter=3, background="auto")
+    np.testing.assert_allclose(read_tiff(tmp_path / "a.tif").data, again, rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(read_tiff(tmp_path / "a.tif").voxel_size, (2000.0, 650.0, 650.0))  # kept
+    # the flags on a file without sizes: the same PSF
+    flags = [*optics, "--ni", "1.518", "--voxel-size", "0.065,0.065,0.2"]
+    assert main(["deconvolve", str(tmp_path / "plain.tif"), *flags, "--out", str(tmp_path / "b.tif")]) == 0
+    assert json.loads((tmp_path / "b.tif.json").read_text())["psf_source"]["model"] == model
+    capsys.readouterr()
+
+    def refused(*arguments) -> str:
+        assert main(["deconvolve", *arguments, "--out", str(tmp_path / "x.tif")]) == 2
+        return capsys.readouterr().err
+
+    assert "give --voxel-size X,Y,Z in µm" in refused(str(tmp_path / "plain.tif"), *optics)
+    assert "needs --wavelength" in refused(str(tmp_path / "sized.tif"), "--psf-model", "confocal", "--na", "1.4")
+    assert "needs the excitation wavelength" in refused(str(tmp_path / "sized.tif"), *optics[:1], "confocal",
+                                                         *optics[2:])
+    assert "--na goes with --psf-model" in refused(str(tmp_path / "sized.tif"), "--psf-sigma", "2", "--na", "1.4")
+    assert "--voxel-size takes 3 values" in refused(str(tmp_path / "plain.tif"), *optics, "--voxel-size", "0.1,0.1")
+    assert "expected X,Y or X,Y,Z" in refused(str(tmp_path / "plain.tif"), *optics, "--voxel-size", "0.1,-1")

@@ -3,6 +3,9 @@ the file, a PSF from the optics (issue 15). Data made with scipy, never with the
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -15,6 +18,8 @@ from napari_invprob.widgets import deconvolution as deconvolution_widget
 pytestmark = pytest.mark.gui
 
 PLUGIN = "napari-invprob"
+#: Screenshots the tests save, for a person to look at.
+SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "napari-invprob-test-screenshots"
 
 
 @pytest.fixture
@@ -120,3 +125,132 @@ def test_a_tiff_opens_with_its_voxel_size_and_the_result_keeps_it(make_napari_vi
     wait_until_done(qtbot, widget)
     assert not errors
     np.testing.assert_allclose(viewer.layers[-1].scale, (2000.0, 650.0, 650.0), rtol=1e-6)
+
+
+# -- the optics PSF ----------------------------------------------------------------------------------------
+#: The stack's sampling (µm, z y x), the optics, the camera.
+VOXEL_UM = (0.2, 0.065, 0.065)
+WAVELENGTHS_NM = (520, 610)
+OFFSET = 100.0
+
+
+def two_channel_stack(shape=(20, 64, 64), fine=2, seed=3):
+    """Blobs and filaments on a twice finer grid, blurred there (scipy) by each channel's Born & Wolf PSF
+    (NA 1.4, oil), binned to the camera's voxels; peak 200 counts on an offset of 100, Poisson noise.
+    Returns the truths (in counts, binned) and the counts, per channel."""
+    from scipy import signal
+
+    rng = np.random.default_rng(seed)
+    fine_shape = tuple(n * fine for n in shape)
+    specimen = np.zeros(fine_shape)
+    for _ in range(40):
+        specimen[tuple(rng.integers(n // 4, n - n // 4) for n in fine_shape)] = rng.uniform(0.5, 1.0)
+    t = np.linspace(0.0, 1.0, 600)
+    for _ in range(3):
+        z0, y0, x0 = (rng.integers(n // 3, 2 * n // 3) for n in fine_shape)
+        a, b = rng.uniform(0, np.pi, 2)
+        specimen[(z0 + 10 * t * np.cos(b)).astype(int), (y0 + 50 * t * np.cos(a)).astype(int),
+                 (x0 + 50 * t * np.sin(a)).astype(int)] = 0.2
+    specimen = ndimage.gaussian_filter(specimen, 4.0)
+
+    def binned(a):
+        return a.reshape(shape[0], fine, shape[1], fine, shape[2], fine).mean(axis=(1, 3, 5))
+
+    truths, counts = [], []
+    for wavelength in WAVELENGTHS_NM:
+        kernel = psf_models.born_wolf(tuple(2 * n - 1 for n in fine_shape[:1]) + tuple(n - 1 for n in fine_shape[1:]),
+                                      na=1.4, wavelength=wavelength / 1000, refractive_index=1.518,
+                                      pixel_size=VOXEL_UM[1] / fine, z_spacing=VOXEL_UM[0] / fine)
+        blurred = binned(signal.fftconvolve(specimen, kernel, mode="same"))
+        gain = 200 / blurred.max()
+        truths.append(binned(specimen) * gain)
+        counts.append(rng.poisson(blurred * gain + OFFSET).astype(np.uint16))
+    return truths, counts
+
+
+def test_two_channel_tiff_deconvolved_with_the_optics_psf_and_the_files_voxel_size(
+        make_napari_viewer, qtbot, tmp_path, errors):
+    import tifffile
+
+    from napari_invprob import deconvolve
+    from napari_invprob.metrics import psnr
+
+    truths, counts = two_channel_stack()
+    path = tmp_path / "cells.ome.tif"
+    tifffile.imwrite(path, np.stack(counts, axis=1), ome=True, metadata={
+        "axes": "ZCYX", "PhysicalSizeX": VOXEL_UM[2], "PhysicalSizeY": VOXEL_UM[1], "PhysicalSizeZ": VOXEL_UM[0],
+        "Channel": {"Name": ["GFP", "mCherry"], "EmissionWavelength": list(WAVELENGTHS_NM)},
+    })
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin=PLUGIN)
+    widget = dock(viewer)
+    for layer, truth, wavelength in zip(layers, truths, WAVELENGTHS_NM):
+        widget.input.value = layer
+        # the file's voxel size and the channel's wavelength, the optics chosen for a file that sizes voxels
+        assert widget.psf_source.value == "optics" and shown(widget.optics) and not shown(widget.psf_size)
+        assert widget.optics.pixel_size.value == pytest.approx(0.065)
+        assert widget.optics.z_step.value == pytest.approx(0.2)
+        assert widget.optics.wavelength.value == wavelength
+        widget.method.value = "richardson-lucy"
+        widget.n_iter.value = 50
+        widget.boundary.value = "zero"  # as the data were made: dark (but for the offset) outside
+        scores = {}
+        for background in ("auto", "none"):
+            widget.background.value = background
+            widget.run()
+            wait_until_done(qtbot, widget)
+            result = viewer.layers[-1]
+            restored = result.data - (0 if background == "auto" else estimate_background(layer.data))
+            scores[background] = psnr(truth, restored, data_range=truth.max())
+        assert not errors
+        meta = result.metadata  # the last run's: background none
+        model = meta["psf_model"]
+        assert model["model"] == "born-wolf" and model["wavelength"] == pytest.approx(wavelength / 1000)
+        assert model["voxel_size"] == pytest.approx(VOXEL_UM) and model["image_shape"] == (20, 64, 64)
+        np.testing.assert_array_equal(psf_models.optical_psf(**model), meta["psf"])  # the record reproduces it
+        again = deconvolve(layer.data, meta["psf"], method=meta["method"], **meta["parameters"])
+        np.testing.assert_allclose(result.data, again, rtol=1e-4, atol=1e-2)
+        np.testing.assert_allclose(result.scale, layer.scale)
+        observed = psnr(truth, counts[WAVELENGTHS_NM.index(wavelength)] - OFFSET, data_range=truth.max())
+        # measured (PSNR, dB): 520 nm input 20.76, RL 50 iterations 23.76 with the background estimated,
+        # 14.79 without (its result less the estimated offset: with the zero boundary the offset, which
+        # the blur cannot make near the edges, piles up there); 610 nm 20.74, 23.62, 14.83
+        assert scores["auto"] > observed + 2.0
+        assert scores["auto"] > scores["none"] + 6.0
+
+
+def test_add_psf_layer_shows_the_optics_psf_in_xz_at_the_images_scale(make_napari_viewer, qtbot, tmp_path, errors):
+    import tifffile
+    from qtpy.QtGui import QImage
+
+    path = tmp_path / "stack.tif"
+    stack = offset_counts((32, 96, 96)).astype(np.uint16)
+    tifffile.imwrite(path, stack, imagej=True, resolution=(1 / 0.065, 1 / 0.065),
+                     metadata={"spacing": 0.2, "unit": "micron", "axes": "ZYX"})
+    viewer = make_napari_viewer()
+    [image] = viewer.open(str(path), plugin=PLUGIN)
+    widget = dock(viewer)
+    widget.input.value = image
+    assert widget.psf_source.value == "optics" and shown(widget.add_psf_button)
+    worker = widget.add_psf_layer()
+    assert worker is not None
+    qtbot.waitUntil(lambda: viewer.layers[-1].name.startswith("PSF"), timeout=30_000)
+    layer = viewer.layers[-1]
+    assert not errors and widget.input.value is image  # the PSF layer does not become the input
+    assert layer.name == "PSF (born-wolf, NA 1.4, 520 nm, n 1.518, voxel 0.2 x 0.065 x 0.065 µm)"
+    np.testing.assert_allclose(layer.scale, image.scale)
+    assert all(k % 2 == 1 and k <= n for k, n in zip(layer.data.shape, image.data.shape))
+    assert layer.data.sum() == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_array_equal(layer.data, psf_models.optical_psf(**layer.metadata["psf_model"]))
+    assert widget.psf_layer.choices and layer in widget.psf_layer.choices
+
+    # the PSF in XZ beside the widget, for a person to look at
+    image.visible = False
+    viewer.dims.order = (1, 0, 2)  # show z (rows) against x (columns), y at the PSF's centre
+    viewer.dims.set_point(1, (layer.data.shape[1] // 2) * layer.scale[1])
+    viewer.reset_view()
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOT_DIR / "optics_psf_xz.png"
+    viewer.screenshot(path=str(shot), canvas_only=False)
+    picture = QImage(str(shot))
+    assert picture.width() > 400 and picture.height() > 300

@@ -92,7 +92,7 @@ def deconvolve(args) -> dict:
                             overwrite=args.overwrite)
     image, pixel_size = _inputs.read_image(args.input)
     axis = _inputs.channel_axis(args.channel_axis, image)
-    psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_ndim(image, axis))
+    psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_shape(image, axis), pixel_size)
     reference = _inputs.reference(args.reference, image.shape)
     if args.scheduler is None and (args.tile_size is not None or args.overlap is not None):
         raise CliError("--tile-size and --overlap go with --scheduler")
@@ -247,7 +247,7 @@ def simulate(args) -> dict:
     start = time.perf_counter()
     if args.kind == "blur":
         axis = _inputs.channel_axis(args.channel_axis, image)
-        psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_ndim(image, axis))
+        psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_shape(image, axis), pixel_size)
         result = sim.blur(image, psf, args.noise, args.seed, channel_axis=axis, boundary=args.boundary)
         parameters = dict(psf_source=psf_record, noise_sigma=args.noise, seed=args.seed, channel_axis=axis,
                           boundary=args.boundary)

@@ -29,8 +29,17 @@ def check_input_paths(args) -> None:
             raise CliError(f"{name} {value} ends in '/' but is not a directory; drop the trailing '/'")
 
 
-def read_image(path: str) -> tuple[np.ndarray, float | None]:
-    """An input image and its pixel size (Å or None), as :func:`napari_invprob.io.read_image`."""
+def read_image(path: str) -> tuple[np.ndarray, float | tuple[float, float, float] | None]:
+    """An input image and its voxel size in Å: ``(z, y, x)`` for a TIFF z-stack that records all three
+    (ImageJ or OME, :func:`napari_invprob.io.tiff.read_tiff`), else the pixel size (or None) as
+    :func:`napari_invprob.io.read_image` gives it."""
+    if Path(path).suffix.lower() in io.TIFF_SUFFIXES and Path(path).is_file():
+        from ..io.tiff import read_tiff
+
+        image = read_tiff(path)
+        if image.axes == "ZYX" and all(image.voxel_size):
+            return image.data, tuple(image.voxel_size)
+        return image.data, image.pixel_size
     return io.read_image(path)
 
 
@@ -49,17 +58,32 @@ def channel_axis(spec, data: np.ndarray) -> int | None:
     return spec
 
 
-def spatial_ndim(data: np.ndarray, axis: int | None) -> int:
-    return data.ndim - (axis is not None)
+def spatial_shape(data: np.ndarray, axis: int | None) -> tuple[int, ...]:
+    """The image's shape without its channel axis."""
+    return tuple(n for i, n in enumerate(data.shape) if axis is None or i != axis % data.ndim)
 
 
-def psf_from_flags(args, ndim: int) -> tuple[np.ndarray, dict]:
-    """The PSF the flags describe (normalised to sum 1) and how to record it.
+#: The flags of the optics, in the order they are described; they go with ``--psf-model``.
+OPTICS_FLAGS = ("na", "wavelength", "ni", "ns", "ng", "depth", "excitation", "pinhole", "voxel_size")
+
+
+def psf_from_flags(args, shape: tuple[int, ...], file_voxel_size=None) -> tuple[np.ndarray, dict]:
+    """The PSF the flags describe for an image of spatial ``shape`` (normalised to sum 1) and how to
+    record it.
 
     ``--psf FILE`` reads a centred PSF; ``--psf-sigma`` (one value or one per axis) with ``--psf-size``
     (default: the odd size ``2 ceil(3σ) + 1`` per axis) makes a Gaussian with
-    :func:`napari_invprob.psf.gaussian`.
+    :func:`napari_invprob.psf.gaussian`; ``--psf-model`` with the optics flags computes
+    :func:`napari_invprob.psf.optical_psf` on the image's grid, the voxel size from ``--voxel-size``
+    or else the file's (``file_voxel_size``, Å, as :func:`read_image` gives it).
     """
+    ndim = len(shape)
+    if args.psf_model is None:
+        given = [flag for flag in OPTICS_FLAGS if getattr(args, flag) is not None]
+        if given:
+            raise CliError(f"--{given[0].replace('_', '-')} goes with --psf-model")
+    else:
+        return _optics_psf(args, shape, file_voxel_size)
     if args.psf is not None:
         if args.psf_size is not None:
             raise CliError("--psf-size goes with --psf-sigma, not with a PSF file")
@@ -79,6 +103,48 @@ def psf_from_flags(args, ndim: int) -> tuple[np.ndarray, dict]:
     size = (tuple(2 * math.ceil(3 * s) + 1 for s in sigma) if args.psf_size is None
             else _per_axis(args.psf_size, "--psf-size", ndim))
     return gaussian(tuple(int(n) for n in size), tuple(sigma)), {"gaussian": {"sigma": list(sigma), "size": list(size)}}
+
+
+def _optics_psf(args, shape: tuple[int, ...], file_voxel_size) -> tuple[np.ndarray, dict]:
+    """``--psf-model`` and the optics flags: the PSF on the image's grid, said on stderr, and its record
+    (the keyword arguments of :func:`napari_invprob.psf.optical_psf`)."""
+    import sys
+
+    from ..psf import optical_psf
+
+    if args.psf_size is not None:
+        raise CliError("--psf-size goes with --psf-sigma; --psf-model sizes the PSF to hold 99 % of its energy")
+    missing = [flag for flag in ("na", "wavelength") if getattr(args, flag) is None]
+    if missing:
+        raise CliError(f"--psf-model needs --{' and --'.join(missing)}")
+    voxel, origin = _voxel_size_um(args.voxel_size, file_voxel_size, len(shape))
+    parameters = dict(model=args.psf_model, image_shape=tuple(shape), voxel_size=voxel, na=args.na,
+                      wavelength=args.wavelength / 1000.0, ni=1.518 if args.ni is None else args.ni)
+    optional = {"ns": args.ns, "ng": args.ng, "depth": args.depth, "pinhole": args.pinhole,
+                "excitation_wavelength": None if args.excitation is None else args.excitation / 1000.0}
+    parameters.update({name: value for name, value in optional.items() if value is not None})
+    kernel = optical_psf(**parameters)
+    if not args.quiet:
+        print(f"napari-invprob: PSF {args.psf_model}, NA {args.na:g}, emission {args.wavelength:g} nm, "
+              f"immersion n {parameters['ni']:g}, voxel {' x '.join(f'{v:g}' for v in voxel)} µm (z y x, {origin}): "
+              f"{' x '.join(map(str, kernel.shape))} pixels hold 99 % of its energy", file=sys.stderr)
+    return kernel, {"model": {**parameters, "image_shape": list(shape), "voxel_size": list(voxel)}}
+
+
+def _voxel_size_um(flag, file_voxel_size, ndim: int) -> tuple[tuple[float, ...], str]:
+    """The voxel size in µm in napari's order, ``(y, x)`` or ``(z, y, x)``, and where it came from:
+    ``--voxel-size X,Y[,Z]`` (as microscopes state it), else the file's (Å)."""
+    if flag is not None:
+        if len(flag) != ndim:
+            raise CliError(f"--voxel-size takes {ndim} values for an image with {ndim} spatial axes (X,Y"
+                           f"{',Z' if ndim == 3 else ''}), got {len(flag)}")
+        return tuple(reversed(flag)), "--voxel-size"
+    if isinstance(file_voxel_size, tuple) and ndim == 3:
+        return tuple(v / 1e4 for v in file_voxel_size), "from the file"
+    if isinstance(file_voxel_size, (int, float)) and ndim == 2:
+        return (file_voxel_size / 1e4,) * 2, "from the file"
+    raise CliError("the file does not record its voxel size: give --voxel-size X,Y" + (",Z" if ndim == 3 else "")
+                   + " in µm (e.g. 0.065,0.065,0.2)")
 
 
 def _per_axis(values, flag: str, ndim: int) -> tuple:

@@ -174,20 +174,63 @@ def _preparation_flags(parser: argparse.ArgumentParser) -> None:
                             "default), none (kept), or a level to subtract")
 
 
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _voxel_sizes(text: str) -> tuple[float, ...]:
+    """``X,Y`` or ``X,Y,Z``: positive numbers separated by commas."""
+    expected = f"expected X,Y or X,Y,Z in µm (e.g. 0.065,0.065,0.2), got {text!r}"
+    try:
+        values = tuple(_positive_float(part) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(expected) from None
+    if len(values) not in (2, 3):
+        raise argparse.ArgumentTypeError(expected)
+    return values
+
+
 def _psf_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    group = parser.add_argument_group("point-spread function (a file, or a centred Gaussian)")
+    from ..psf import OPTICAL_MODELS
+
+    group = parser.add_argument_group("point-spread function (a file, a centred Gaussian, or the optics)")
     exclusive = group.add_mutually_exclusive_group(required=required)
     exclusive.add_argument("--psf", metavar="FILE", help="PSF image (TIFF/PNG/MRC), centred; normalised to sum 1")
     exclusive.add_argument("--psf-sigma", type=_finite_float, nargs="+", metavar="σ",
                            help="Gaussian PSF width in pixels: one value, or one per axis (z y x)")
+    exclusive.add_argument("--psf-model", choices=list(OPTICAL_MODELS),
+                           help="a PSF from the optics on the image's grid, sized to hold 99 %% of its energy "
+                                "(needs --na and --wavelength; the voxel size from the file or --voxel-size)")
     group.add_argument("--psf-size", type=_positive_int, nargs="+", metavar="N",
                        help="Gaussian PSF size in pixels, one value or one per axis (default: odd, about 6σ+1)")
+    group.add_argument("--na", type=_positive_float, metavar="NA", help="numerical aperture (--psf-model)")
+    group.add_argument("--wavelength", type=_positive_float, metavar="NM",
+                       help="emission wavelength in vacuum, nm (--psf-model)")
+    group.add_argument("--ni", type=_positive_float, metavar="N",
+                       help="immersion refractive index (--psf-model; default 1.518, oil)")
+    group.add_argument("--ns", type=_positive_float, metavar="N", help="sample refractive index (gibson-lanni)")
+    group.add_argument("--ng", type=_positive_float, metavar="N",
+                       help="coverslip refractive index (gibson-lanni; default 1.5)")
+    group.add_argument("--depth", type=_finite_float, metavar="UM",
+                       help="depth of the imaged plane below the coverslip, µm (gibson-lanni; default 0)")
+    group.add_argument("--excitation", type=_positive_float, metavar="NM",
+                       help="excitation wavelength in vacuum, nm (confocal)")
+    group.add_argument("--pinhole", type=_positive_float, metavar="AU",
+                       help="pinhole diameter in Airy units (confocal; default: a point)")
+    group.add_argument("--voxel-size", type=_voxel_sizes, metavar="X,Y[,Z]",
+                       help="voxel size in µm, lateral first as microscopes state it (e.g. 0.065,0.065,0.2); "
+                            "default: the file's (ImageJ/OME TIFF)")
 
 
 DECONVOLVE_EXAMPLES = """examples:
   napari-invprob deconvolve blurred.tif --psf-sigma 2 --psf-size 15 --out restored.tif
   napari-invprob deconvolve cells.tif --psf psf.tif --method richardson-lucy --n-iter 50 --out rl.tif
   napari-invprob deconvolve stack.tif --psf psf.tif --method rl-tv --background 100 --out rl.tif
+  napari-invprob deconvolve stack.tif --psf-model born-wolf --na 1.4 --wavelength 520 --ni 1.518 \\
+      --voxel-size 0.065,0.065,0.2 --method richardson-lucy --n-iter 50 --out rl.tif
   napari-invprob deconvolve rgb.png --psf-sigma 4 --psf-size 7 --lam 0.01 --reference clean.png --json --out r.tif
   napari-invprob deconvolve stack.tif --psf psf.tif --scheduler local:4 --tile-size 256 --out big.tif
 """

@@ -1,12 +1,19 @@
-"""The *Deconvolution* dock widget: pick an image and a PSF, run a method, watch it sharpen."""
+"""The *Deconvolution* dock widget: pick an image and a PSF, run a method, watch it sharpen.
+
+The PSF comes from the input's forward model (simulated data), a Gaussian, a PSF layer, or the
+microscope's optics (:func:`napari_invprob.psf.optical_psf` on the input's grid, its voxel size taken
+from the layer where the file records it); an optics PSF is computed in the worker, and *Add PSF layer*
+shows it (look at it in XZ).
+"""
 
 from __future__ import annotations
 
 from functools import partial
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, PushButton, SpinBox
 from napari.layers import Image
+from napari.qt.threading import create_worker
 from napari.utils.notifications import show_info
 
 from .. import psf as psf_models
@@ -16,10 +23,12 @@ from ..problems.background import estimate_background
 from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import layer_picker
+from ._optics import OpticsControls, cached_optical_psf, describe
 
 PSF_FROM_METADATA = "input's forward model"
 PSF_GAUSSIAN = "Gaussian"
 PSF_LAYER = "PSF layer"
+PSF_OPTICS = "optics"
 
 #: The background (camera offset) choices of the Poisson methods: estimated, none, or typed.
 BACKGROUND_AUTO = "auto"
@@ -28,7 +37,8 @@ BACKGROUND_LEVEL = "level"
 
 
 class DeconvolutionWidget(SolverWidget):
-    """Deconvolve the selected image with a PSF from its forward model, a Gaussian, or a PSF layer.
+    """Deconvolve the selected image with a PSF from its forward model, a Gaussian, a PSF layer or the
+    optics.
 
     Parameters
     ----------
@@ -42,9 +52,10 @@ class DeconvolutionWidget(SolverWidget):
         methods = deconvolution.METHODS
         super().__init__(napari_viewer, methods, "admm-tv" if "admm-tv" in methods else next(iter(methods)))
         self.psf_source = ComboBox(
-            choices=[PSF_FROM_METADATA, PSF_GAUSSIAN, PSF_LAYER], value=PSF_GAUSSIAN, label="PSF",
+            choices=[PSF_FROM_METADATA, PSF_GAUSSIAN, PSF_LAYER, PSF_OPTICS], value=PSF_GAUSSIAN, label="PSF",
             tooltip="the input's forward model (set by Simulate measurement or the sample data), a "
-                    "Gaussian, or an image layer holding a measured PSF",
+                    "Gaussian, an image layer holding a measured PSF, or a model of the microscope's optics "
+                    "(NA, wavelength, refractive indices) on the image's grid",
         )
         self.psf_size = SpinBox(value=7, min=1, max=255, step=2, label="kernel size", tooltip="pixels per axis")
         self.psf_sigma = FloatSpinBox(value=2.0, min=0.1, max=100.0, step=0.1, label="kernel σ",
@@ -52,6 +63,10 @@ class DeconvolutionWidget(SolverWidget):
         self.psf_ndim = ComboBox(choices=["2D", "3D"], value="2D", label="kernel axes",
                                  tooltip="3D for a z-stack with a 3D PSF")
         self.psf_layer = layer_picker(napari_viewer, Image, label="PSF layer", tooltip="a centred PSF image")
+        self.optics = OpticsControls()
+        self.add_psf_button = PushButton(text="Add PSF layer",
+                                         tooltip="compute the optics PSF on the input's grid and show it as a layer")
+        self._psf_worker = None
         self.boundary = ComboBox(choices=list(deconvolution.BOUNDARIES), value="reflect", label="boundary",
                                  tooltip="periodic: fast, wraps around edges; zero: no wrap-around, slower; "
                                          "reflect: mirrors the edges out, no ringing where opposite edges differ")
@@ -67,10 +82,11 @@ class DeconvolutionWidget(SolverWidget):
         self.background_level = FloatSpinBox(value=100.0, min=0.0, max=1e9, step=1.0, label="offset",
                                               tooltip="counts the camera adds to every pixel")
         self._add_controls(self.psf_source, self.psf_size, self.psf_sigma, self.psf_ndim, self.psf_layer,
-                           *self._solver_controls(), self.denoiser, self.background, self.background_level,
-                           self.boundary, self.nonneg)
+                           self.optics, self.add_psf_button, *self._solver_controls(), self.denoiser,
+                           self.background, self.background_level, self.boundary, self.nonneg)
         self._finish_layout()
         self.psf_source.changed.connect(self._show_psf_controls)
+        self.add_psf_button.changed.connect(self.add_psf_layer)
         self.method.changed.connect(self._show_denoiser)
         self.method.changed.connect(self._show_background)
         self.background.changed.connect(self._show_background)
@@ -86,7 +102,9 @@ class DeconvolutionWidget(SolverWidget):
     # -- following the input ------------------------------------------------------------------------------
     def _input_changed(self, layer) -> None:
         """Adopt the input's forward model when it has one (else mirrored edges, as measured images
-        rarely wrap around); match the kernel's axes to the image."""
+        rarely wrap around); match the kernel's axes to the image; take the voxel size and emission
+        wavelength the layer records for the optics, and choose the optics for a file that sizes its
+        voxels."""
         if layer is None:
             return
         model = layer.metadata.get("forward_model")
@@ -96,6 +114,9 @@ class DeconvolutionWidget(SolverWidget):
         elif self.psf_source.value == PSF_FROM_METADATA:
             self.psf_source.value = PSF_GAUSSIAN
             self.boundary.value = "reflect"
+        self.optics.adopt(layer)
+        if layer.metadata.get("voxel_size_source") and self.psf_source.value == PSF_GAUSSIAN:
+            self.psf_source.value = PSF_OPTICS
         spatial_ndim = layer.data.ndim - (1 if layer.rgb else 0)
         self.psf_ndim.value = "3D" if spatial_ndim >= 3 else "2D"
         self._show_psf_controls(self.psf_source.value)
@@ -113,6 +134,7 @@ class DeconvolutionWidget(SolverWidget):
         for control in (self.psf_size, self.psf_sigma, self.psf_ndim):
             control.visible = source == PSF_GAUSSIAN
         self.psf_layer.visible = source == PSF_LAYER
+        self.optics.visible = self.add_psf_button.visible = source == PSF_OPTICS
 
     # -- the run --------------------------------------------------------------------------------------------
     def _background(self) -> str | float | None:
@@ -122,16 +144,21 @@ class DeconvolutionWidget(SolverWidget):
             return "auto"
         return None if choice == BACKGROUND_NONE else float(self.background_level.value)
 
-    def _psf(self, layer) -> tuple[np.ndarray, str]:
-        """The PSF and a description of where it came from."""
+    def _psf(self, layer, spatial_shape: tuple[int, ...]):
+        """The PSF (or, for the optics, a call that computes it in the worker), a description of where
+        it came from, and for the optics the keyword arguments of
+        :func:`~napari_invprob.psf.optical_psf` (else None)."""
         source = self.psf_source.value
+        if source == PSF_OPTICS:
+            optics = self.optics.parameters(spatial_shape)
+            return partial(cached_optical_psf, tuple(sorted(optics.items()))), describe(optics), optics
         if source == PSF_FROM_METADATA:
             model = layer.metadata.get("forward_model")
             if not isinstance(model, dict) or "psf" not in model:
                 raise ValueError(
                     f"layer {layer.name!r} has no forward model in its metadata: choose a Gaussian or a PSF layer"
                 )
-            return np.asarray(model["psf"], dtype=np.float32), f"forward model of {layer.name!r}"
+            return np.asarray(model["psf"], dtype=np.float32), f"forward model of {layer.name!r}", None
         if source == PSF_LAYER:
             psf_layer = self.psf_layer.value
             if psf_layer is None:
@@ -141,10 +168,10 @@ class DeconvolutionWidget(SolverWidget):
             psf = np.asarray(psf_layer.data, dtype=np.float32)
             if not np.isfinite(psf).all() or psf.sum() <= 0:
                 raise ValueError(f"PSF layer {psf_layer.name!r} must be finite with a positive sum")
-            return psf / psf.sum(), f"layer {psf_layer.name!r} (normalised to sum 1)"
+            return psf / psf.sum(), f"layer {psf_layer.name!r} (normalised to sum 1)", None
         ndim = 3 if self.psf_ndim.value == "3D" else 2
         size, sigma = int(self.psf_size.value), float(self.psf_sigma.value)
-        return psf_models.gaussian(size, sigma, ndim), f"Gaussian, size {size}, sigma {sigma:g}, {ndim}D"
+        return psf_models.gaussian(size, sigma, ndim), f"Gaussian, size {size}, sigma {sigma:g}, {ndim}D", None
 
     def _plan(self, *, warm_start: bool) -> Plan:
         layer, image = self._input_image("deconvolution")
@@ -152,9 +179,13 @@ class DeconvolutionWidget(SolverWidget):
         model = layer.metadata.get("forward_model")
         if channel_axis is None and isinstance(model, dict) and self.psf_source.value == PSF_FROM_METADATA:
             channel_axis = model.get("channel_axis")
-        psf, psf_origin = self._psf(layer)
-        spatial_ndim = image.ndim - (channel_axis is not None)
-        if psf.ndim != spatial_ndim:
+        spatial_shape = _spatial_shape(image.shape, channel_axis)
+        if len(spatial_shape) not in (2, 3):
+            raise ValueError(f"{layer.name!r} has {len(spatial_shape)} axes; deconvolution takes a 2D image or "
+                             "a 3D stack (one time point, one channel)")
+        psf, psf_origin, optics = self._psf(layer, spatial_shape)
+        spatial_ndim = len(spatial_shape)
+        if optics is None and psf.ndim != spatial_ndim:
             raise ValueError(
                 f"the PSF has {psf.ndim} axes but {layer.name!r} has {spatial_ndim} spatial axes: "
                 f"choose a {spatial_ndim}D kernel"
@@ -176,16 +207,18 @@ class DeconvolutionWidget(SolverWidget):
             "parameters": {k: v for k, v in parameters.items() if k != "method"},
             "source_layer": layer.name,
             "reference_layer": None if reference is None else self.reference.value.name,
-            "psf": psf,
+            "psf": None if optics is not None else psf,  # an optics PSF: recorded by the worker
             "psf_source": psf_origin,
             "warm_start": x0 is not None,
         }
+        if optics is not None:
+            metadata["psf_model"] = optics
         estimate = _estimate.deconvolution(image.size, parameters["n_iter"])
         return Plan(
             iterates=partial(_deconvolution, image, psf, metadata, x0=x0, **parameters),
             name=name, shape=image.shape, metadata=metadata, estimate=estimate, n_iter=parameters["n_iter"],
             rgb=bool(layer.rgb), reference=reference,
-            layer_kwargs={"scale": layer.scale, "translate": layer.translate},
+            layer_kwargs={"scale": layer.scale, "translate": layer.translate, "units": layer.units},
         )
 
     def _frame_shown(self, plan: Plan, frame) -> None:
@@ -200,10 +233,54 @@ class DeconvolutionWidget(SolverWidget):
                       f"{plan.metadata['method']}: y ~ Poisson(Hx + b)")
 
 
+    # -- the optics PSF as a layer ------------------------------------------------------------------------------
+    def add_psf_layer(self):
+        """Compute the optics PSF on the input's grid (in a worker) and add it as a layer, at the input's
+        scale, to look at, e.g. in XZ.
+
+        Returns
+        -------
+        GeneratorWorker or None
+            The worker, or None when the controls are refused (a notification says why).
+        """
+        try:
+            layer, image = self._input_image("a PSF")
+            channel_axis = -1 if layer.rgb else None
+            optics = self.optics.parameters(_spatial_shape(image.shape, channel_axis))
+        except (ValueError, TypeError) as exc:
+            self._notify_error(exc)
+            return None
+        worker = create_worker(cached_optical_psf, tuple(sorted(optics.items())), _start_thread=False)
+        worker.returned.connect(partial(self._add_psf, layer, optics))
+        worker.errored.connect(self._notify_error)
+        self._psf_worker = worker
+        worker.start()
+        return worker
+
+    def _add_psf(self, layer, optics: dict, kernel: np.ndarray) -> None:
+        ndim = kernel.ndim
+        self._viewer.add_image(
+            np.array(kernel), name=f"PSF ({describe(optics)})", colormap="magma", gamma=0.5,
+            scale=tuple(layer.scale)[-ndim:], units=tuple(layer.units)[-ndim:],
+            metadata={"problem": "psf", "psf_model": optics, "psf_source": describe(optics)},
+        )
+        self.psf_layer.reset_choices()
+
+
+def _spatial_shape(shape: tuple[int, ...], channel_axis: int | None) -> tuple[int, ...]:
+    """The image's shape without its channel axis."""
+    if channel_axis is None:
+        return tuple(shape)
+    axis = channel_axis % len(shape)
+    return tuple(n for i, n in enumerate(shape) if i != axis)
+
+
 def _deconvolution(image, psf, metadata: dict, **parameters):
-    """Worker generator: estimate the background for ``background="auto"`` (as ``deconvolve`` would) and
-    record the level the run models in ``metadata``, then stream
-    :func:`~napari_invprob.problems.deconvolution.deconvolve_iter` with it."""
+    """Worker generator: compute an optics PSF (``psf`` a call) and record it in ``metadata``; estimate
+    the background for ``background="auto"`` (as ``deconvolve`` would) and record the level the run
+    models; then stream :func:`~napari_invprob.problems.deconvolution.deconvolve_iter`."""
+    if callable(psf):
+        psf = metadata["psf"] = psf()
     if isinstance(parameters.get("background"), str):
         parameters["background"] = estimate_background(image, channel_axis=parameters["channel_axis"])
     if parameters.get("background") is not None:
