@@ -113,9 +113,10 @@ def open_client(scheduler) -> Iterator:
     """Connect to the cluster ``scheduler`` names, for the duration of a ``with`` block.
 
     ``"local:N"`` starts a :class:`distributed.LocalCluster` with N worker processes of one thread each
-    (no dashboard) and shuts it down on exit; an address connects a client and closes it on exit (a
-    scheduler that cannot be reached raises ``ConnectionError``); a client passed in is yielded unchanged
-    and left open.
+    (no dashboard) and shuts it down on exit; an address connects a client and closes it on exit (an
+    address where nothing listens, or whose server does not complete dask's handshake within
+    :data:`CONNECT_TIMEOUT_S` seconds, raises ``ConnectionError``); a client passed in is yielded
+    unchanged and left open.
 
     The local workers are started without dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: with it,
     glibc hands every freed image-sized buffer back to the operating system at once, and our solvers,

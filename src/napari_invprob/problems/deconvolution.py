@@ -37,7 +37,7 @@ from ..solvers.pnp import geometric_schedule, pnp_admm, pnp_fista
 from ..solvers.richardson_lucy import richardson_lucy, richardson_lucy_tv
 from .background import OFFSET_WARNING_FRACTION, background_levels
 from .lam_selection import minimise_risk_lam
-from .methods import MethodSpec
+from .methods import MethodSpec, check_bool
 from .noise import estimate_noise_sigma, wiener_nsr
 
 #: Blur models at the image edges: those of :class:`Convolution`, and ``"reflect"``: the image is
@@ -366,7 +366,7 @@ def deconvolve_iter(
     spec = _method_spec(method)
     _check_options(spec, options)
     spec.warn_unused(lam, n_iter)
-    nonneg = _check_bool(nonneg, "nonneg")
+    nonneg = check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device,
                        data_peak=data_peak)
     lam = _check_lam(lam, spec)
@@ -502,7 +502,7 @@ def choose_lam(
     spec = _method_spec(method)
     _check_options(spec, options)
     _check_lam("auto", spec)
-    nonneg = _check_bool(nonneg, "nonneg")
+    nonneg = check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
     return _auto_lam(problem, spec, _check_n_iter(n_iter, spec), nonneg, options)
 
@@ -596,12 +596,6 @@ _OPTION_CHECKS = {
     "denoiser": _text,
     "lr": _positive,
 }
-
-
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
 def _check_lam(lam, spec: MethodSpec):

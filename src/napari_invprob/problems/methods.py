@@ -7,6 +7,32 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` as a bool after checking that it is one (``True``/``False`` or a NumPy bool).
+
+    Parameters
+    ----------
+    value : object
+        A switch the caller gave (``nonneg``, ...).
+    name : str
+        What to call it in the error message.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    TypeError
+        For anything else: ``"maybe"``, ``"false"`` (which ``bool()`` would make True), 0 or 1.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
 
 @dataclass(frozen=True)
 class MethodSpec:
