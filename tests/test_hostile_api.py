@@ -180,6 +180,12 @@ def test_write_volume_checks_finiteness_in_the_stored_type(tmp_path, name):
     assert os.listdir(tmp_path) == []
 
 
+# row 12: a 300-character file name gave an OSError
+def test_write_volume_refuses_a_name_too_long_for_the_file_system(tmp_path):
+    with pytest.raises(ValueError, match="too long"):
+        write_volume(tmp_path / ("v" * 300 + ".mrc"), np.ones((4, 4), np.float32))
+
+
 # row 9: files were created 0600 (the temporary file's mode), and overwrite turned 0644 into 0600
 @pytest.fixture
 def umask_022():

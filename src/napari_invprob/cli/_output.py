@@ -18,11 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import MRC_SUFFIXES, TIFF_SUFFIXES, write_volume
-from ..io.write import atomic_file
+from ..io.write import atomic_file, check_name_length
 from .errors import CliError
-
-#: What a temporary file adds to the output's name (``.NAME.XXXXXXXX.partial``), for the length check.
-_TEMPORARY_EXTRA = len("..") + 8 + len(".partial")
 
 VOLUME_SUFFIXES = MRC_SUFFIXES + TIFF_SUFFIXES
 
@@ -58,8 +55,10 @@ class OutputPlan:
         ------
         CliError
             If a volume output has an unknown suffix, its directory does not exist or cannot be
-            written to, its name is too long for the file system, it exists and ``overwrite`` is
-            False, it is one of the inputs, or two outputs are the same file.
+            written to, it exists and ``overwrite`` is False, it is one of the inputs, or two outputs
+            are the same file.
+        ValueError
+            If an output's name is too long for the file system.
         """
         files = tuple(Path(f) for f in files)
         inputs = tuple(Path(i) for i in inputs if i is not None)
@@ -69,7 +68,7 @@ class OutputPlan:
         for path in files:
             if not path.parent.is_dir():
                 raise CliError(f"output directory {path.parent} does not exist")
-            _check_name_length(path)
+            check_name_length(path)
             for source in inputs:
                 if path.resolve() == source.resolve() or (path.exists() and source.exists()
                                                          and path.samefile(source)):
@@ -129,18 +128,6 @@ def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file that replaces ``path`` only once complete."""
     with atomic_file(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
         stream.write(text)
-
-
-def _check_name_length(path: Path) -> None:
-    """Refuse an output name the file system would refuse (with the temporary file's additions)."""
-    try:
-        longest = os.pathconf(path.parent, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        longest = 255
-    length = len(os.fsencode(path.name))
-    if length + _TEMPORARY_EXTRA > longest:
-        raise CliError(f"the output name {path.name[:24]}...{path.name[-12:]} is too long ({length} bytes; this "
-                       f"file system takes names up to {longest} bytes, {longest - _TEMPORARY_EXTRA} for an output)")
 
 
 def _check_writable(directory: Path) -> None:

@@ -14,6 +14,8 @@ import numpy as np
 from .tilt_series import MRC_SUFFIXES, TIFF_SUFFIXES
 
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float32, np.float16)
+#: What the temporary file adds to the target's name (``.NAME.XXXXXXXX.partial``).
+_TEMPORARY_EXTRA = len("..") + 8 + len(".partial")
 _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 
 
@@ -56,13 +58,15 @@ def write_volume(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, or ``path`` is ``source``.
     ValueError
-        If the suffix is unknown, the data are not 2D/3D real finite numbers (checked in the stored
-        type: float64 values beyond float32's range are refused), or the voxel size is not positive.
+        If the suffix is unknown, the name is too long for the file system, the data are not 2D/3D
+        real finite numbers (checked in the stored type: float64 values beyond float32's range are
+        refused), or the voxel size is not positive.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MRC_SUFFIXES + TIFF_SUFFIXES:
         raise ValueError(f"cannot write {path.name}: use an MRC ({', '.join(MRC_SUFFIXES)}) or TIFF suffix")
+    check_name_length(path)
     if source is not None and Path(source).exists() and path.exists() and path.samefile(source):
         raise FileExistsError(f"refusing to overwrite the input file {path}")
     if path.exists() and not overwrite:
@@ -78,6 +82,31 @@ def write_volume(
         else:
             _write_tiff(temporary, data, spacing)
     return path
+
+
+def check_name_length(path: str | os.PathLike) -> None:
+    """Refuse a file name too long for its file system once :func:`atomic_file`'s temporary name
+    (``.NAME.XXXXXXXX.partial``) is made from it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write; its directory must exist.
+
+    Raises
+    ------
+    ValueError
+        If the name is too long, saying how long it may be.
+    """
+    path = Path(path)
+    try:
+        longest = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        longest = 255
+    length = len(os.fsencode(path.name))
+    if length + _TEMPORARY_EXTRA > longest:
+        raise ValueError(f"the output name {path.name[:24]}...{path.name[-12:]} is too long ({length} bytes; this "
+                         f"file system takes names up to {longest} bytes, {longest - _TEMPORARY_EXTRA} for an output)")
 
 
 @contextlib.contextmanager
