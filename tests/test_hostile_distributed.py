@@ -103,3 +103,40 @@ def test_bad_deconvolution_input_is_refused_before_any_cluster_starts(no_cluster
     image, psf = keywords.pop("image", IMAGE), keywords.pop("psf", PSF)
     with pytest.raises(error, match=words):
         nd.deconvolve_distributed(image, psf, scheduler="local:1", tile_shape=32, **keywords)
+
+
+# row 17: workers were orphaned when the parent died
+SCRIPT = """
+import os, sys, time
+from napari_invprob.distributed import open_client
+if __name__ == "__main__":
+    with open_client("local:2") as client:
+        print(*client.run(os.getpid).values(), flush=True)
+        time.sleep(120)
+"""
+
+
+def test_local_workers_die_with_their_parent(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    psutil = pytest.importorskip("psutil")
+    script = tmp_path / "parent.py"
+    script.write_text(SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    assert len(workers) == 2
+    deadline = time.monotonic() + DEADLINE_S
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+        time.sleep(0.2)
+    for pid in alive:  # do not leave them behind if the test fails
+        psutil.Process(pid).kill()
+    assert not alive, f"worker processes {alive} outlived their parent"
