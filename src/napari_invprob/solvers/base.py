@@ -86,15 +86,23 @@ def finite_iterates(iterates: Iterable[Iterate], *, what: str) -> Iterator[Itera
     Raises
     ------
     ValueError
-        At the first iterate whose estimate contains NaN or Inf.
+        At the first iterate whose estimate contains NaN or Inf, or when torch refuses a number that
+        overflows float32 (``RuntimeError: value cannot be converted ... without overflow``).
     """
-    for it in iterates:
+    advice = ("the numbers left float32's range (a λ, step or option far too large, or data values near "
+              "3.4e38) or the method diverged; use a smaller λ or step, or rescale the data")
+    stream = iter(iterates)
+    while True:
+        try:
+            it = next(stream)
+        except StopIteration:
+            return
+        except RuntimeError as error:
+            if "overflow" not in str(error):
+                raise
+            raise ValueError(f"{what} failed: {advice}") from error
         if not bool(torch.isfinite(it.x).all()):
-            raise ValueError(
-                f"{what} produced NaN or Inf at iteration {it.iteration}: the numbers left float32's range "
-                "(a λ, step or option far too large, or data values near 3.4e38) or the method diverged; "
-                "use a smaller λ or step, or rescale the data"
-            )
+            raise ValueError(f"{what} produced NaN or Inf at iteration {it.iteration}: {advice}")
         yield it
 
 
