@@ -363,6 +363,11 @@ def deconvolve_iter(
     iterator of Iterate
         Each ``Iterate.x`` is a new float32 tensor of the input image's shape and scale.
     """
+    psfs = _channel_psfs(image, psf, channel_axis)
+    if psfs is not None:
+        return _channel_by_channel(image, psfs, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis,
+                                   boundary=boundary, nonneg=nonneg, x0=x0, device=device, data_peak=data_peak,
+                                   **options)
     spec = _method_spec(method)
     _check_options(spec, options)
     spec.warn_unused(lam, n_iter)
@@ -403,11 +408,14 @@ def deconvolve(
         The measured image: 2D ``(y, x)`` or 3D ``(z, y, x)``, plus a channel axis when
         ``channel_axis`` is given (channels are deconvolved independently with the same PSF). Integer
         images are converted to float (not truncated). Never modified.
-    psf : array-like
+    psf : array-like or list of array-like
         Centred point-spread function with one axis per spatial axis, no larger than the image; it is
         normalised to sum 1 here. Its centre is the pixel ``shape // 2``: an odd size has its peak
         there; an even size has no centre pixel, so a PSF centred between pixels shifts the result by
-        half a pixel (a warning says so). Negative values are warned about too.
+        half a pixel (a warning says so). Negative values are warned about too. With ``channel_axis``,
+        one PSF per channel (e.g. per emission wavelength) may be given: a list of PSFs, or an array
+        with a leading channel axis; each channel is then deconvolved with its own, scaled by the
+        whole image's peak so that λ means the same (``lam="auto"`` chooses one λ per channel).
     method : str
         One of :data:`METHODS` (``"tv"`` is our fastest TV method).
     lam : float, "auto" or None
@@ -505,6 +513,56 @@ def choose_lam(
     nonneg = check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
     return _auto_lam(problem, spec, _check_n_iter(n_iter, spec), nonneg, options)
+
+
+def _channel_psfs(image, psf, channel_axis) -> list | None:
+    """The channels' PSFs when ``psf`` gives one per channel: a list or tuple of PSFs with one axis per
+    spatial axis each, or an array with a leading channel axis (one axis more than the spatial axes);
+    None for one PSF shared by all channels."""
+    ndim = np.ndim(image)
+    if channel_axis is None or isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
+        return None  # one PSF (a bad channel_axis is refused with the image's other checks)
+    listed = isinstance(psf, (list, tuple)) and len(psf) > 0 and all(np.ndim(p) == ndim - 1 for p in psf)
+    if not (listed or np.ndim(psf) == ndim) or not -ndim <= channel_axis < ndim:
+        return None
+    n_channels = np.shape(image)[channel_axis]
+    if len(psf) != n_channels:
+        given = ("a list of" if listed else f"psf has {ndim} axes, one more than the image's spatial axes, so it is "
+                 "taken as one PSF per channel along its first axis:")
+        raise ValueError(f"{given} {len(psf)} PSFs for {n_channels} channels (axis {channel_axis} of the image); "
+                         "give one PSF per channel, or one PSF for all")
+    return list(psf)
+
+
+def _channel_by_channel(image, psfs: list, *, channel_axis: int, x0, data_peak, background=None,
+                        **keywords) -> Iterator[Iterate]:
+    """Each channel deconvolved with its own PSF (all checked before any work), scaled by the whole
+    image's peak so that λ means what it means for one PSF; one iterate per iteration, the channels'
+    estimates stacked along ``channel_axis``, their objectives summed."""
+    data = to_tensor(image, "cpu", name="image")
+    axis = int(channel_axis) % data.ndim
+    peak = data_peak if data_peak is not None else (float(data.abs().max()) or 1.0)
+    levels = (list(background) if isinstance(background, (list, tuple, np.ndarray)) and len(background) == len(psfs)
+              else [background] * len(psfs))
+    if x0 is not None:
+        x0 = _check_x0(x0, image, "cpu")
+    streams = [
+        deconvolve_iter(data.select(axis, c), kernel, channel_axis=None, data_peak=peak,
+                        x0=None if x0 is None else x0.select(axis, c),
+                        **keywords, **({} if levels[c] is None else {"background": levels[c]}))
+        for c, kernel in enumerate(psfs)
+    ]
+    return _stacked(streams, axis)
+
+
+def _stacked(streams: list, axis: int) -> Iterator[Iterate]:
+    for iterates in zip(*streams):
+        objectives = [it.objective for it in iterates]
+        residuals = [it.residual for it in iterates]
+        yield Iterate(iterates[0].iteration, torch.stack([it.x for it in iterates], dim=axis),
+                      None if None in objectives else sum(objectives),
+                      None if None in residuals else math.sqrt(sum(r * r for r in residuals)),
+                      max(it.elapsed for it in iterates))
 
 
 def _stream(problem: DeconvolutionProblem, iterates: Iterator[Iterate], what: str) -> Iterator[Iterate]:
