@@ -254,3 +254,47 @@ def test_add_psf_layer_shows_the_optics_psf_in_xz_at_the_images_scale(make_napar
     viewer.screenshot(path=str(shot), canvas_only=False)
     picture = QImage(str(shot))
     assert picture.width() > 400 and picture.height() > 300
+
+
+# -- live preview on a crop ---------------------------------------------------------------------------------
+def test_live_mode_previews_a_crop_around_the_view_that_matches_the_whole_run(make_napari_viewer, qtbot, errors):
+    from napari_invprob import deconvolve
+
+    rng = np.random.default_rng(0)
+    beads = np.zeros((16, 192, 192))
+    beads[tuple(rng.integers(0, 192, size=(3, 600)) % np.array([[16], [192], [192]]))] = 1.0
+    stack = ndimage.gaussian_filter(ndimage.gaussian_filter(beads, 1.0) * 50, (1.2, 1.5, 1.5))
+    stack = (stack + 0.01 * rng.standard_normal(stack.shape)).astype(np.float32)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(stack, name="stack", scale=(2000.0, 650.0, 650.0))
+    widget = dock(viewer)
+    widget.input.value = layer
+    widget.psf_ndim.value, widget.psf_size.value, widget.psf_sigma.value = "3D", 9, 1.5
+    widget.n_iter.value = 10
+    widget.boundary.value = "periodic"
+    widget.live.value = True
+
+    def preview_after_lam(lam, view):
+        viewer.dims.set_point(0, view[0][0] * 2000.0)
+        layer.corner_pixels = np.array(view)  # what the canvas shows (set by napari when it draws)
+        widget.lam.number = lam
+        qtbot.waitUntil(lambda: "stack (preview)" in viewer.layers
+                        and viewer.layers["stack (preview)"].metadata["parameters"]["lam"] == lam
+                        and viewer.layers["stack (preview)"].metadata["status"] == "finished", timeout=30_000)
+        return viewer.layers["stack (preview)"]
+
+    preview = preview_after_lam(0.01, [[8, 80, 90], [8, 110, 120]])
+    meta = preview.metadata
+    assert not errors and "approximate near its edges" in meta["preview"]
+    assert meta["crop"] == [[0, 16], [38, 153], [48, 163]] and preview.data.shape == (16, 115, 115)
+    np.testing.assert_allclose(preview.translate, (0.0, 38 * 650.0, 48 * 650.0))
+    whole = deconvolve(stack, meta["psf"], method=meta["method"], **meta["parameters"])
+    view = (slice(0, 16), slice(80, 111), slice(90, 121))
+    inside = (slice(0, 16), slice(80 - 38, 111 - 38), slice(90 - 48, 121 - 48))
+    assert np.abs(preview.data[inside] - whole[view]).max() < 1e-3 * np.ptp(whole)
+    assert "stack (admm-tv)" not in viewer.layers  # the whole stack is left to Run
+
+    moved = preview_after_lam(0.02, [[3, 20, 150], [3, 60, 191]])  # elsewhere: the same layer, moved
+    assert moved is preview and moved.metadata["crop"] == [[0, 16], [0, 103], [108, 192]]
+    np.testing.assert_allclose(moved.translate, (0.0, 0.0, 108 * 650.0))
+    widget.live.value = False

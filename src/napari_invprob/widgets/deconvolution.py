@@ -19,7 +19,9 @@ from napari.utils.notifications import show_info
 from .. import psf as psf_models
 from ..priors.denoisers import DENOISERS
 from ..problems import deconvolution
+from ..distributed import default_overlap
 from ..problems.background import estimate_background
+from ..problems.preview import crop_around
 from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import layer_picker
@@ -173,7 +175,16 @@ class DeconvolutionWidget(SolverWidget):
         size, sigma = int(self.psf_size.value), float(self.psf_sigma.value)
         return psf_models.gaussian(size, sigma, ndim), f"Gaussian, size {size}, sigma {sigma:g}, {ndim}D", None
 
-    def _plan(self, *, warm_start: bool) -> Plan:
+    def _live_plan(self) -> Plan:
+        """A 3D stack previews a crop around the view (:meth:`_plan` with ``preview``); anything else
+        restarts the whole run, warm-started."""
+        return self._plan(warm_start=True, preview=True)
+
+    def _plan(self, *, warm_start: bool, preview: bool = False) -> Plan:
+        """The run of the whole input, or with ``preview`` (a 3D stack without channels) of a crop: the
+        region in view (the visible pixels of the displayed axes, the current plane of the others)
+        grown by a halo of the PSF's reach (:mod:`~napari_invprob.problems.preview`), solved alone
+        into ``"<input> (preview)"`` and placed over that region; approximate near the crop's edges."""
         layer, image = self._input_image("deconvolution")
         channel_axis = -1 if layer.rgb else None
         model = layer.metadata.get("forward_model")
@@ -200,8 +211,11 @@ class DeconvolutionWidget(SolverWidget):
             parameters["denoiser"] = self.denoiser.value
         if method in deconvolution.POISSON_METHODS:
             parameters["background"] = self._background()
-        reference = self._reference(image.shape, channel_axis)
-        x0 = self._warm_start(name, image.shape) if warm_start else None
+        view = self._view(layer) if preview and spatial_ndim == 3 and channel_axis is None else None
+        if view is not None:
+            name = f"{layer.name} (preview)"
+        reference = None if view is not None else self._reference(image.shape, channel_axis)
+        x0 = self._warm_start(name, image.shape) if warm_start and view is None else None
         metadata = {
             "method": method,
             "parameters": {k: v for k, v in parameters.items() if k != "method"},
@@ -213,13 +227,35 @@ class DeconvolutionWidget(SolverWidget):
         }
         if optics is not None:
             metadata["psf_model"] = optics
+        if view is not None:
+            metadata["preview"] = ("a crop around the view, deconvolved alone: approximate near its edges; Run "
+                                   "does the whole stack")
         estimate = _estimate.deconvolution(image.size, parameters["n_iter"])
+        layer_kwargs = {"scale": layer.scale, "translate": layer.translate, "units": layer.units}
         return Plan(
-            iterates=partial(_deconvolution, image, psf, metadata, x0=x0, **parameters),
-            name=name, shape=image.shape, metadata=metadata, estimate=estimate, n_iter=parameters["n_iter"],
-            rgb=bool(layer.rgb), reference=reference,
-            layer_kwargs={"scale": layer.scale, "translate": layer.translate, "units": layer.units},
+            iterates=partial(_deconvolution, image, psf, metadata, x0=x0, view=view, layer_kwargs=layer_kwargs,
+                             **parameters),
+            name=name, shape=None if view is not None else image.shape, metadata=metadata, estimate=estimate,
+            n_iter=parameters["n_iter"], rgb=bool(layer.rgb), reference=reference, layer_kwargs=layer_kwargs,
         )
+
+    def _view(self, layer) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The first and last data index per axis of ``layer`` in view: its visible corner pixels on
+        the displayed axes, the current plane on the others."""
+        corners = np.asarray(layer.corner_pixels, dtype=int)
+        point = np.round(layer.world_to_data(self._viewer.dims.point[-layer.ndim:])).astype(int)
+        offset = self._viewer.dims.ndim - layer.ndim
+        displayed = {axis - offset for axis in self._viewer.dims.displayed}
+        lo = tuple(int(corners[0, a] if a in displayed else point[a]) for a in range(layer.ndim))
+        hi = tuple(int(corners[1, a] if a in displayed else point[a]) for a in range(layer.ndim))
+        return lo, hi
+
+    def _show_frame(self, job, frame) -> None:
+        """A preview of a new crop moves its (reused) layer over the crop before showing it."""
+        layer, plan = job.context["layer"], job.context["plan"]
+        if layer is not None and job.context["frames"] == 0 and "crop" in plan.metadata:
+            layer.translate = plan.layer_kwargs["translate"]
+        super()._show_frame(job, frame)
 
     def _frame_shown(self, plan: Plan, frame) -> None:
         """Say which background was estimated, once per new level (the worker records it before the
@@ -231,7 +267,6 @@ class DeconvolutionWidget(SolverWidget):
             levels = ", ".join(f"{v:.4g}" for v in np.atleast_1d(level))
             show_info(f"{self.title}: background (camera offset) estimated at {levels} counts and modelled in "
                       f"{plan.metadata['method']}: y ~ Poisson(Hx + b)")
-
 
     # -- the optics PSF as a layer ------------------------------------------------------------------------------
     def add_psf_layer(self):
@@ -275,16 +310,28 @@ def _spatial_shape(shape: tuple[int, ...], channel_axis: int | None) -> tuple[in
     return tuple(n for i, n in enumerate(shape) if i != axis)
 
 
-def _deconvolution(image, psf, metadata: dict, **parameters):
+def _deconvolution(image, psf, metadata: dict, *, view=None, layer_kwargs=None, **parameters):
     """Worker generator: compute an optics PSF (``psf`` a call) and record it in ``metadata``; estimate
-    the background for ``background="auto"`` (as ``deconvolve`` would) and record the level the run
-    models; then stream :func:`~napari_invprob.problems.deconvolution.deconvolve_iter`."""
+    the background for ``background="auto"`` on the whole image (as ``deconvolve`` would) and record
+    the level the run models; for a preview (``view``: the first and last index in view per axis),
+    crop the image around the view with a halo of the PSF's reach, scaled by the whole image's peak,
+    and record the crop (``metadata``) and its place (``layer_kwargs["translate"]``); then stream
+    :func:`~napari_invprob.problems.deconvolution.deconvolve_iter`."""
     if callable(psf):
         psf = metadata["psf"] = psf()
     if isinstance(parameters.get("background"), str):
         parameters["background"] = estimate_background(image, channel_axis=parameters["channel_axis"])
     if parameters.get("background") is not None:
         metadata["background_level"] = parameters["background"]
+    if view is not None:
+        spec = deconvolution.METHODS[parameters["method"]]
+        halo = default_overlap(np.shape(psf), parameters["n_iter"], iterative=spec.iterative)
+        crop = crop_around(image.shape, *view, halo, np.shape(psf))
+        metadata["crop"] = [[s.start, s.stop] for s in crop]
+        metadata["data_peak"] = parameters["data_peak"] = float(np.abs(image).max()) or 1.0
+        corner = np.array([s.start for s in crop], dtype=float)
+        layer_kwargs["translate"] = tuple(np.asarray(layer_kwargs["translate"]) + corner * layer_kwargs["scale"])
+        image = image[crop]
     yield from deconvolution.deconvolve_iter(image, psf, **parameters)
 
 
