@@ -28,7 +28,7 @@ from ..priors.proximal import l1_norm, soft_threshold
 from ..priors.tv import TVProx
 from ..solvers.adam import adam_l1
 from ..solvers.admm_tv import admm_tv
-from ..solvers.base import Iterate, finite_iterates, last
+from ..solvers.base import Clock, Iterate, finite_iterates, last
 from ..solvers.conjugate_gradient import least_squares_step, tikhonov
 from ..solvers.fista import fista
 from ..solvers.fourier import fourier_filter, fourier_least_squares_step
@@ -350,6 +350,8 @@ def deconvolve_iter(
     x0=None,
     device=None,
     data_peak: float | None = None,
+    time_axis: int | None = None,
+    first_time_point: int = 0,
     **options,
 ) -> Iterator[Iterate]:
     """Deconvolve step by step: a generator of iterates in the input's layout.
@@ -361,8 +363,15 @@ def deconvolve_iter(
     Returns
     -------
     iterator of Iterate
-        Each ``Iterate.x`` is a new float32 tensor of the input image's shape and scale.
+        Each ``Iterate.x`` is a new float32 tensor of the input image's shape and scale. With
+        ``time_axis``, it is one float32 CPU tensor of the whole series, updated in place (copy it to
+        keep it): the time points done, the current one's iterate, zeros for those to come; the
+        iterations count on over the time points.
     """
+    if time_axis is not None:
+        return _time_points(image, psf, time_axis=time_axis, first=first_time_point, channel_axis=channel_axis,
+                            x0=x0, method=method, lam=lam, n_iter=n_iter, boundary=boundary, nonneg=nonneg,
+                            device=device, data_peak=data_peak, **options)
     psfs = _channel_psfs(image, psf, channel_axis)
     if psfs is not None:
         return _channel_by_channel(image, psfs, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis,
@@ -398,6 +407,8 @@ def deconvolve(
     x0=None,
     device=None,
     data_peak: float | None = None,
+    time_axis: int | None = None,
+    first_time_point: int = 0,
     **options,
 ) -> np.ndarray:
     """Deconvolve a 2D or 3D image, optionally with colour channels.
@@ -406,8 +417,9 @@ def deconvolve(
     ----------
     image : array-like
         The measured image: 2D ``(y, x)`` or 3D ``(z, y, x)``, plus a channel axis when
-        ``channel_axis`` is given (channels are deconvolved independently with the same PSF). Integer
-        images are converted to float (not truncated). Never modified.
+        ``channel_axis`` is given (channels are deconvolved independently with the same PSF) and a
+        time axis when ``time_axis`` is given. Integer images are converted to float (not truncated).
+        Never modified.
     psf : array-like or list of array-like
         Centred point-spread function with one axis per spatial axis, no larger than the image; it is
         normalised to sum 1 here. Its centre is the pixel ``shape // 2``: an odd size has its peak
@@ -445,6 +457,13 @@ def deconvolve(
         The value the data are divided by before solving (default: their own peak ``max|y|``). Give
         the whole image's peak when deconvolving a piece of it (a tile), so λ means the same in every
         piece.
+    time_axis : int, optional
+        Axis of time points (e.g. 0 for ``(t, z, y, x)`` or ``(t, c, z, y, x)``): each time point is
+        deconvolved alone, one at a time (memory: one time point's problem plus the float32 result),
+        exactly as ``deconvolve`` of that time point (its own peak, its own ``"auto"`` estimates).
+    first_time_point : int
+        With ``time_axis``: the time point solved first (e.g. the one in view); the others follow in
+        order, wrapping around.
     **options
         Method-specific options: ``eps`` (fourier), ``nsr`` (wiener), ``regulariser`` ("gradient" or
         "identity", tikhonov), ``step`` (landweber, fista-*), ``n_inner`` (fista-tv), ``rho`` (admm-tv,
@@ -484,7 +503,8 @@ def deconvolve(
     """
     return to_numpy(last(deconvolve_iter(
         image, psf, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis, boundary=boundary,
-        nonneg=nonneg, x0=x0, device=device, data_peak=data_peak, **options,
+        nonneg=nonneg, x0=x0, device=device, data_peak=data_peak, time_axis=time_axis,
+        first_time_point=first_time_point, **options,
     )).x)
 
 
@@ -513,6 +533,46 @@ def choose_lam(
     nonneg = check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
     return _auto_lam(problem, spec, _check_n_iter(n_iter, spec), nonneg, options)
+
+
+def _time_points(image, psf, *, time_axis, first, channel_axis, x0, **keywords) -> Iterator[Iterate]:
+    """Each time point deconvolved alone, ``first`` first; the first one's problem is built (and its
+    arguments checked) before this returns."""
+    shape = tuple(np.shape(image))
+    ndim = len(shape)
+    if isinstance(time_axis, bool) or not isinstance(time_axis, (int, np.integer)) or not -ndim <= time_axis < ndim:
+        raise ValueError(f"time_axis {time_axis!r} is not an axis of an image of shape {shape}")
+    axis = int(time_axis) % ndim
+    count = shape[axis]
+    if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or not 0 <= first < count:
+        raise ValueError(f"first_time_point {first!r} is not one of the {count} time points")
+    inner_channel = None
+    if channel_axis is not None:
+        if int(channel_axis) % ndim == axis:
+            raise ValueError(f"channel_axis and time_axis are the same axis ({axis})")
+        inner_channel = int(channel_axis) % ndim - (int(channel_axis) % ndim > axis)
+    if x0 is not None and tuple(np.shape(x0)) != shape:
+        raise ValueError(f"x0 has shape {tuple(np.shape(x0))}, the image has shape {shape}")
+    order = [*range(first, count), *range(first)]
+
+    def solve(t: int) -> Iterator[Iterate]:
+        start = None if x0 is None else np.take(x0, t, axis=axis)
+        return deconvolve_iter(np.take(image, t, axis=axis), psf, channel_axis=inner_channel, x0=start, **keywords)
+
+    return _over_time(solve(order[0]), solve, order, shape, axis)
+
+
+def _over_time(first_iterates: Iterator[Iterate], solve, order: list[int], shape, axis: int) -> Iterator[Iterate]:
+    clock = Clock()
+    series = torch.zeros(shape, dtype=torch.float32)
+    done = 0
+    for index, t in enumerate(order):
+        iterations = 0
+        for it in first_iterates if index == 0 else solve(t):
+            series.select(axis, t).copy_(it.x)
+            iterations = it.iteration
+            yield replace(it, iteration=done + it.iteration, x=series, elapsed=clock())
+        done += iterations
 
 
 def _channel_psfs(image, psf, channel_axis) -> list | None:
