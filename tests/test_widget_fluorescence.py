@@ -298,3 +298,35 @@ def test_live_mode_previews_a_crop_around_the_view_that_matches_the_whole_run(ma
     assert moved is preview and moved.metadata["crop"] == [[0, 16], [0, 103], [108, 192]]
     np.testing.assert_allclose(moved.translate, (0.0, 0.0, 108 * 650.0))
     widget.live.value = False
+
+
+# -- time points -----------------------------------------------------------------------------------------------
+def test_a_time_series_layer_runs_per_time_point_the_one_in_view_first(make_napari_viewer, qtbot, errors):
+    from napari_invprob import deconvolve
+
+    frames = [offset_counts((10, 32, 32), seed=t) for t in range(3)]
+    series = np.stack(frames)  # (t, z, y, x)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(series, name="timelapse")
+    widget = dock(viewer)
+    widget.input.value = layer
+    widget.psf_ndim.value, widget.psf_size.value, widget.psf_sigma.value = "3D", 7, 1.5
+    widget.method.value = "richardson-lucy"
+    widget.n_iter.value = 4
+    viewer.dims.set_point(0, 2)  # in view: time point 2
+    shown_time_points = []
+    widget.run()
+    result = viewer.layers[-1]
+    result.events.data.connect(lambda event: shown_time_points.append(
+        [bool(np.any(result.data[t])) for t in range(3)]))
+    wait_until_done(qtbot, widget)
+    meta = result.metadata
+    assert not errors and meta["status"] == "finished" and meta["iterations"] == 12
+    assert widget.progress.max == 12 and widget.progress.value == 12
+    assert meta["parameters"]["time_axis"] == 0 and meta["parameters"]["first_time_point"] == 2
+    assert shown_time_points[0] == [False, False, True]  # the time point in view comes first
+    again = deconvolve(series, meta["psf"], method=meta["method"], **meta["parameters"])
+    np.testing.assert_allclose(result.data, again, rtol=1e-4, atol=1e-2)
+    one = {k: v for k, v in meta["parameters"].items() if k not in ("time_axis", "first_time_point")}
+    alone = deconvolve(series[0], meta["psf"], method=meta["method"], **one)  # background "auto" per time point
+    np.testing.assert_allclose(result.data[0], alone, rtol=1e-4, atol=1e-2)

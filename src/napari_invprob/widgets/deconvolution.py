@@ -191,9 +191,12 @@ class DeconvolutionWidget(SolverWidget):
         if channel_axis is None and isinstance(model, dict) and self.psf_source.value == PSF_FROM_METADATA:
             channel_axis = model.get("channel_axis")
         spatial_shape = _spatial_shape(image.shape, channel_axis)
+        time_axis = 0 if len(spatial_shape) == 4 and channel_axis is None else None  # (t, z, y, x)
+        if time_axis is not None:
+            spatial_shape = spatial_shape[1:]
         if len(spatial_shape) not in (2, 3):
-            raise ValueError(f"{layer.name!r} has {len(spatial_shape)} axes; deconvolution takes a 2D image or "
-                             "a 3D stack (one time point, one channel)")
+            raise ValueError(f"{layer.name!r} has {image.ndim} axes; deconvolution takes a 2D image, a 3D stack "
+                             "or a time series of stacks (t, z, y, x)")
         psf, psf_origin, optics = self._psf(layer, spatial_shape)
         spatial_ndim = len(spatial_shape)
         if optics is None and psf.ndim != spatial_ndim:
@@ -211,7 +214,9 @@ class DeconvolutionWidget(SolverWidget):
             parameters["denoiser"] = self.denoiser.value
         if method in deconvolution.POISSON_METHODS:
             parameters["background"] = self._background()
-        view = self._view(layer) if preview and spatial_ndim == 3 and channel_axis is None else None
+        if time_axis is not None:  # the time point in view first
+            parameters.update(time_axis=time_axis, first_time_point=self._current_index(layer, time_axis))
+        view = self._view(layer) if preview and image.ndim == 3 and channel_axis is None else None
         if view is not None:
             name = f"{layer.name} (preview)"
         reference = None if view is not None else self._reference(image.shape, channel_axis)
@@ -230,14 +235,21 @@ class DeconvolutionWidget(SolverWidget):
         if view is not None:
             metadata["preview"] = ("a crop around the view, deconvolved alone: approximate near its edges; Run "
                                    "does the whole stack")
-        estimate = _estimate.deconvolution(image.size, parameters["n_iter"])
+        count = 1 if time_axis is None else image.shape[time_axis]  # one time point at a time, into the result
+        one = _estimate.deconvolution(image.size // count, parameters["n_iter"])
+        estimate = _estimate.Estimate(one.memory + 4 * image.size * (count > 1), one.seconds * count)
         layer_kwargs = {"scale": layer.scale, "translate": layer.translate, "units": layer.units}
         return Plan(
             iterates=partial(_deconvolution, image, psf, metadata, x0=x0, view=view, layer_kwargs=layer_kwargs,
                              **parameters),
             name=name, shape=None if view is not None else image.shape, metadata=metadata, estimate=estimate,
-            n_iter=parameters["n_iter"], rgb=bool(layer.rgb), reference=reference, layer_kwargs=layer_kwargs,
+            n_iter=parameters["n_iter"] * count, rgb=bool(layer.rgb), reference=reference, layer_kwargs=layer_kwargs,
         )
+
+    def _current_index(self, layer, axis: int) -> int:
+        """The index along ``axis`` of ``layer`` at the viewer's current position."""
+        point = layer.world_to_data(self._viewer.dims.point[-layer.ndim:])
+        return int(np.clip(round(float(point[axis])), 0, layer.data.shape[axis] - 1))
 
     def _view(self, layer) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The first and last data index per axis of ``layer`` in view: its visible corner pixels on
@@ -312,17 +324,18 @@ def _spatial_shape(shape: tuple[int, ...], channel_axis: int | None) -> tuple[in
 
 def _deconvolution(image, psf, metadata: dict, *, view=None, layer_kwargs=None, **parameters):
     """Worker generator: compute an optics PSF (``psf`` a call) and record it in ``metadata``; estimate
-    the background for ``background="auto"`` on the whole image (as ``deconvolve`` would) and record
-    the level the run models; for a preview (``view``: the first and last index in view per axis),
+    the background for ``background="auto"`` on the whole image (as ``deconvolve`` would; a time series
+    leaves it to ``deconvolve``, per time point) and record the level the run models; for a preview (``view``: the first and last index in view per axis),
     crop the image around the view with a halo of the PSF's reach, scaled by the whole image's peak,
     and record the crop (``metadata``) and its place (``layer_kwargs["translate"]``); then stream
     :func:`~napari_invprob.problems.deconvolution.deconvolve_iter`."""
     if callable(psf):
         psf = metadata["psf"] = psf()
-    if isinstance(parameters.get("background"), str):
-        parameters["background"] = estimate_background(image, channel_axis=parameters["channel_axis"])
-    if parameters.get("background") is not None:
-        metadata["background_level"] = parameters["background"]
+    background = parameters.get("background")
+    if isinstance(background, str) and parameters.get("time_axis") is None:
+        background = parameters["background"] = estimate_background(image, channel_axis=parameters["channel_axis"])
+    if background is not None and not isinstance(background, str):  # a series estimates it per time point
+        metadata["background_level"] = background
     if view is not None:
         spec = deconvolution.METHODS[parameters["method"]]
         halo = default_overlap(np.shape(psf), parameters["n_iter"], iterative=spec.iterative)
