@@ -58,3 +58,27 @@ def test_channels_and_time_points_together(series):
 def test_bad_time_arguments_are_refused_before_any_work(series, kwargs, match):
     with pytest.raises(ValueError, match=match):
         nip.deconvolve_iter(series, KERNEL, **kwargs)
+
+
+def test_the_command_line_runs_a_tiff_time_series_per_time_point(series, tmp_path, capsys):
+    import json
+
+    from napari_invprob.cli import main
+    from napari_invprob.io import write_volume
+    from napari_invprob.io.tiff import read_tiff
+
+    write_volume(tmp_path / "series.tif", series, (2000.0, 650.0, 650.0))  # an ImageJ hyperstack (t, z, y, x)
+    flags = ["deconvolve", str(tmp_path / "series.tif"), "--psf-sigma", "1.0", "1.2", "1.2", "--psf-size", "5", "7",
+             "7", "--method", "richardson-lucy", "--n-iter", "3"]
+    assert main([*flags, "--out", str(tmp_path / "out.tif")]) == 0
+    assert "estimated per time point" in capsys.readouterr().err
+    written = read_tiff(tmp_path / "out.tif")
+    assert written.axes == "TZYX" and written.voxel_size[1:] == (2000.0, 650.0, 650.0)
+    expected = nip.deconvolve(series, KERNEL, method="richardson-lucy", n_iter=3, time_axis=0, background="auto")
+    np.testing.assert_allclose(written.data, expected, rtol=1e-4, atol=1e-2)
+    record = json.loads((tmp_path / "out.tif.json").read_text())
+    assert record["parameters"]["time_axis"] == 0 and record["iterations"] == 12
+    assert main([*flags, "--time-axis", "none", "--out", str(tmp_path / "x.tif")]) == 2
+    assert "one per axis (4)" in capsys.readouterr().err  # four axes, none of them time
+    assert main([*flags, "--scheduler", "local:1", "--out", str(tmp_path / "x.tif")]) == 2
+    assert "a time series (--time-axis) runs here" in capsys.readouterr().err

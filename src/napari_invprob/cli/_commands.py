@@ -92,16 +92,20 @@ def deconvolve(args) -> dict:
                             overwrite=args.overwrite)
     image, pixel_size = _inputs.read_image(args.input)
     axis = _inputs.channel_axis(args.channel_axis, image)
-    psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_shape(image, axis), pixel_size)
+    time = _inputs.time_axis(args.time_axis, args.input, image)
+    if time is not None and args.scheduler is not None:
+        raise CliError("--scheduler tiles one image or stack; a time series (--time-axis) runs here, one time point "
+                       "at a time")
+    psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_shape(image, axis, time), pixel_size)
     reference = _inputs.reference(args.reference, image.shape)
     if args.scheduler is None and (args.tile_size is not None or args.overlap is not None):
         raise CliError("--tile-size and --overlap go with --scheduler")
     spec = METHODS[args.method]
     n_iter = args.n_iter or spec.default_n_iter
-    background = _camera_background(args, image, axis)
+    background = _camera_background(args, image, axis, time)
     keywords = dict(method=args.method, lam=args.lam, n_iter=args.n_iter, channel_axis=axis,
                     boundary=args.boundary, nonneg=not args.allow_negative, device=args.device,
-                    **background, **_inputs.options(args.option))
+                    **({} if time is None else {"time_axis": time}), **background, **_inputs.options(args.option))
     tile_shape = None if args.tile_size is None else (
         args.tile_size[0] if len(args.tile_size) == 1 else tuple(args.tile_size))
     result, iterations, elapsed = _solve(
@@ -109,23 +113,25 @@ def deconvolve(args) -> dict:
         lambda progress: deconvolve_distributed(
             image, psf, scheduler=args.scheduler, tile_shape=tile_shape, overlap=args.overlap,
             retries=args.retries, progress=progress, **keywords),
-        args, n_iter=n_iter, desc=args.method,
+        args, n_iter=n_iter * (1 if time is None else image.shape[time]), desc=args.method,
     )
     parameters = {k: v for k, v in keywords.items() if k != "device"}
     parameters.update(lam=args.lam if args.lam is not None else spec.default_lam, n_iter=n_iter)
     if background:  # the choice (auto, None or a level) as parameter, the level modelled beside it
         choice = "auto" if args.background is None else args.background
         parameters["background"] = None if choice == "none" else choice
-        background = {"background_level": background["background"]}
+        level = background["background"]
+        background = {} if isinstance(level, str) else {"background_level": level}  # a series: per time point
     entry = record("deconvolution", method=args.method, parameters=parameters, source=args.input,
                    iterations=iterations, elapsed=elapsed, psf_source=psf_record, scheduler=args.scheduler,
                    **_quality(reference, result, axis), **background)
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry)
 
 
-def _camera_background(args, image: np.ndarray, axis: int | None) -> dict:
+def _camera_background(args, image: np.ndarray, axis: int | None, time: int | None = None) -> dict:
     """The ``background`` keyword of a Poisson method: ``--background``, by default ``auto``, estimated
-    here once (so tiles on dask share it) and said on stderr; none for other methods."""
+    here once (so tiles on dask share it; a time series leaves it to ``deconvolve``, per time point)
+    and said on stderr; none for other methods."""
     from ..problems.background import estimate_background
     from ..problems.deconvolution import POISSON_METHODS
 
@@ -137,6 +143,11 @@ def _camera_background(args, image: np.ndarray, axis: int | None) -> dict:
     choice = "auto" if args.background is None else args.background
     if choice == "none":
         return {"background": None}
+    if choice == "auto" and time is not None:
+        if not args.quiet:
+            print("napari-invprob: background (camera offset) estimated per time point; modelled as y ~ "
+                  "Poisson(Hx + b)", file=sys.stderr)
+        return {"background": "auto"}
     level = estimate_background(image, channel_axis=axis) if choice == "auto" else choice
     if not args.quiet:
         levels = ", ".join(f"{v:.4g}" for v in np.atleast_1d(level))

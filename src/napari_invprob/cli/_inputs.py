@@ -30,15 +30,15 @@ def check_input_paths(args) -> None:
 
 
 def read_image(path: str) -> tuple[np.ndarray, float | tuple[float, float, float] | None]:
-    """An input image and its voxel size in Å: ``(z, y, x)`` for a TIFF z-stack that records all three
-    (ImageJ or OME, :func:`napari_invprob.io.tiff.read_tiff`), else the pixel size (or None) as
-    :func:`napari_invprob.io.read_image` gives it."""
+    """An input image and its voxel size in Å: ``(z, y, x)`` for a TIFF z-stack (or series of them) that
+    records all three (ImageJ or OME, :func:`napari_invprob.io.tiff.read_tiff`), else the pixel size
+    (or None) as :func:`napari_invprob.io.read_image` gives it."""
     if Path(path).suffix.lower() in io.TIFF_SUFFIXES and Path(path).is_file():
         from ..io.tiff import read_tiff
 
         image = read_tiff(path)
-        if image.axes == "ZYX" and all(image.voxel_size):
-            return image.data, tuple(image.voxel_size)
+        if image.axes.endswith("ZYX") and all(image.voxel_size[-3:]):
+            return image.data, tuple(image.voxel_size[-3:])
         return image.data, image.pixel_size
     return io.read_image(path)
 
@@ -58,9 +58,28 @@ def channel_axis(spec, data: np.ndarray) -> int | None:
     return spec
 
 
-def spatial_shape(data: np.ndarray, axis: int | None) -> tuple[int, ...]:
-    """The image's shape without its channel axis."""
-    return tuple(n for i, n in enumerate(data.shape) if axis is None or i != axis % data.ndim)
+def time_axis(spec, path: str, data: np.ndarray) -> int | None:
+    """The time axis a ``--time-axis`` value means for ``data`` read from ``path``: ``"auto"``: the
+    ``T`` axis of a TIFF (ImageJ hyperstack or OME), else none; ``"none"``; an integer: that axis."""
+    if spec == "none":
+        return None
+    if spec == "auto":
+        if Path(path).suffix.lower() not in io.TIFF_SUFFIXES:
+            return None
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            axes = tif.series[0].axes
+        return axes.index("T") if "T" in axes and len(axes) == data.ndim else None
+    if not -data.ndim <= spec < data.ndim:
+        raise CliError(f"--time-axis {spec} is out of range for an image of shape {data.shape}")
+    return spec % data.ndim
+
+
+def spatial_shape(data: np.ndarray, axis: int | None, time: int | None = None) -> tuple[int, ...]:
+    """The image's shape without its channel axis and its time axis."""
+    dropped = {a % data.ndim for a in (axis, time) if a is not None}
+    return tuple(n for i, n in enumerate(data.shape) if i not in dropped)
 
 
 #: The flags of the optics, in the order they are described; they go with ``--psf-model``.

@@ -303,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     deconvolve.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",
                             help="axis of independent channels; auto (default): the last axis of a 2D "
                                  "RGB(A) image; none: every axis is spatial")
+    deconvolve.add_argument("--time-axis", type=_channel_axis, default="auto", metavar="AXIS",
+                            help="axis of time points, deconvolved one at a time: auto (default): the T axis of "
+                                 "an ImageJ or OME TIFF; none; or an axis number")
     deconvolve.add_argument("--background", type=_background, metavar="auto|none|LEVEL",
                             help="the camera's offset under the counts, for richardson-lucy and rl-tv (y ~ "
                                  "Poisson(Hx + b)): auto (estimated from the image's darkest regions, per "

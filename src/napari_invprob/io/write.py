@@ -39,7 +39,8 @@ def write_volume(
         Target file; the suffix picks the format: MRC family (``.mrc .rec .st .ali .mrcs .map``) or
         TIFF (``.tif .tiff``, ImageJ layout with the voxel size as resolution and z spacing).
     volume : array-like
-        2D or 3D real data (``z, y, x``). MRC keeps int8/int16/uint16/float16/float32 and stores
+        2D or 3D real data (``z, y, x``); TIFF also takes a time series ``(t, z, y, x)`` (an ImageJ
+        hyperstack). MRC keeps int8/int16/uint16/float16/float32 and stores
         anything else as float32; TIFF keeps uint8/uint16/float32, anything else becomes float32.
     voxel_size : float, sequence of 3 floats or None
         Voxel size in ångström, one value or ``(z, y, x)``; None writes 1 Å.
@@ -59,7 +60,7 @@ def write_volume(
         If ``path`` exists and ``overwrite`` is False, or ``path`` is ``source``.
     ValueError
         If the suffix is unknown, the name is too long for the file system, the data are not 2D/3D
-        real finite numbers (checked in the stored type: float64 values beyond float32's range are
+        (or, as TIFF, 4D) real finite numbers (checked in the stored type: float64 values beyond float32's range are
         refused), or the voxel size is not positive.
     """
     path = Path(path)
@@ -73,7 +74,8 @@ def write_volume(
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"directory {path.parent} does not exist")
-    data = _checked_volume(volume, _MRC_DTYPES if suffix in MRC_SUFFIXES else _IMAGEJ_DTYPES)
+    data = _checked_volume(volume, _MRC_DTYPES if suffix in MRC_SUFFIXES else _IMAGEJ_DTYPES,
+                           time_series=suffix in TIFF_SUFFIXES)
     spacing = _checked_voxel_size(voxel_size)
 
     with atomic_file(path) as temporary:
@@ -163,13 +165,17 @@ def _umask() -> int:
     return mask
 
 
-def _checked_volume(volume, kept_dtypes) -> np.ndarray:
-    """The data as they will be stored (float32 unless their type is in ``kept_dtypes``), checked."""
+def _checked_volume(volume, kept_dtypes, *, time_series: bool) -> np.ndarray:
+    """The data as they will be stored (float32 unless their type is in ``kept_dtypes``), checked; 4D
+    (a time series) only where ``time_series``."""
     data = np.asarray(volume)
     if data.dtype.kind not in "biuf":
         raise ValueError(f"cannot write data of dtype {data.dtype}; real numbers only")
-    if data.ndim not in (2, 3) or data.size == 0:
-        raise ValueError(f"can write a 2D image or a 3D volume, got shape {data.shape}")
+    if data.ndim == 4 and not time_series:
+        raise ValueError(f"MRC holds a 2D image or a 3D volume, got shape {data.shape}; write a time series "
+                         "(t, z, y, x) as TIFF")
+    if data.ndim not in (2, 3, 4) or data.size == 0:
+        raise ValueError(f"can write a 2D image, a 3D volume or a (t, z, y, x) time series, got shape {data.shape}")
     if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
         raise ValueError("the volume contains NaN or Inf values")
     if data.dtype.type not in kept_dtypes:
@@ -210,5 +216,5 @@ def _write_tiff(filename: str, data: np.ndarray, spacing: tuple[float, float, fl
         data,
         imagej=True,
         resolution=(1.0 / x, 1.0 / y),
-        metadata={"spacing": z, "unit": "angstrom", "axes": "ZYX" if data.ndim == 3 else "YX"},
+        metadata={"spacing": z, "unit": "angstrom", "axes": "TZYX"[-data.ndim:]},
     )
