@@ -60,7 +60,8 @@ def read_tiff_layers(path) -> list[tuple]:
     sizes = tuple(size for axis, size in zip(image.axes, image.voxel_size) if axis != "C")
     layer_axes = [(axis, size) for axis, size in zip(axes, sizes) if axis != "S"]  # S: RGB samples
     base = {"source_path": str(path.resolve()), "pixel_size": image.pixel_size, "axes": axes}
-    kwargs = {"name": path.name.split(".")[0]}
+    stem = path.name[: -len(path.suffix)]
+    kwargs = {"name": stem[:-4] if stem.lower().endswith(".ome") else stem}
     if image.source is not None:
         per_unit = ANGSTROM_PER_UNIT[image.unit]
         base.update(voxel_size=[size / per_unit if size else None for axis, size in layer_axes if axis in SPATIAL_AXES],
