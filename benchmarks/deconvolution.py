@@ -13,8 +13,8 @@ One run, one table:
    convolution, not our operator), peak 1000 counts on a camera offset of 100, Poisson noise: our
    Richardson-Lucy (20 iterations, ``background="auto"``) and ADMM-TV (30 iterations) beside
    ``skimage.restoration.richardson_lucy`` (20 iterations, on the counts less the offset): PSNR, seconds
-   and peak memory (each run in its own process; the rise of its peak resident memory over its start,
-   as a multiple of the float32 stack).
+   and peak memory (each run in its own process: the rise of its peak resident memory over what it held
+   before the run, as a multiple of the float32 stack; Linux only).
 
 Goals (issue 4): TV at >= 25.9 dB in no more time than ``unsupervised_wiener`` takes in the same run;
 3D Richardson-Lucy at least 5x faster per iteration than scikit-image's. Goals (issue 15): widefield
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -187,10 +186,29 @@ def _widefield_run(name, folder, threads, answer):
         "skimage richardson_lucy": lambda: restoration.richardson_lucy(signal_only / scale, kernel, num_iter=n_rl,
                                                                        clip=False) * scale,
     }
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    before = _resident_bytes(reset_peak=True)
     restored, seconds = _timed(runs[name])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    peak = _peak_resident_bytes() - before
     answer.send((psnr(truth, restored, data_range=float(truth.max())), seconds, peak))
+
+
+def _resident_bytes(*, reset_peak: bool) -> int:
+    """This process's resident memory now; with ``reset_peak`` its peak is first reset to it (Linux:
+    ``/proc/self/clear_refs``), so that the peak measured after a run is the run's own."""
+    if reset_peak:
+        Path("/proc/self/clear_refs").write_text("5")
+    return _proc_status_bytes("VmRSS")
+
+
+def _peak_resident_bytes() -> int:
+    return _proc_status_bytes("VmHWM")
+
+
+def _proc_status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field} (the memory measure needs Linux)")
 
 
 def widefield_rows(shape, threads=None):
