@@ -330,3 +330,46 @@ def test_a_time_series_layer_runs_per_time_point_the_one_in_view_first(make_napa
     one = {k: v for k, v in meta["parameters"].items() if k not in ("time_axis", "first_time_point")}
     alone = deconvolve(series[0], meta["psf"], method=meta["method"], **one)  # background "auto" per time point
     np.testing.assert_allclose(result.data[0], alone, rtol=1e-4, atol=1e-2)
+
+
+# -- a bead PSF -------------------------------------------------------------------------------------------
+def test_a_bead_marked_by_a_point_gives_the_psf(make_napari_viewer, qtbot, errors):
+    from scipy import signal
+
+    from napari_invprob import deconvolve
+
+    known = psf_models.born_wolf((9, 21, 21), na=1.4, wavelength=0.52, refractive_index=1.518,
+                                 pixel_size=0.065, z_spacing=0.2)
+    beads = np.zeros((24, 64, 64))
+    beads[12, 20, 24] = beads[8, 44, 40] = 1000.0
+    beads = signal.fftconvolve(beads, known, mode="same") + 20.0
+    viewer = make_napari_viewer()
+    scale = (2000.0, 650.0, 650.0)
+    bead_layer = viewer.add_image(beads.astype(np.float32), name="beads", scale=scale)
+    viewer.add_points([[8 * 2000.0, 45 * 650.0, 39 * 650.0]], name="bead", ndim=3)  # a click near a bead
+    source = viewer.add_image(offset_counts((24, 64, 64)), name="cells", scale=scale)
+    widget = dock(viewer)
+    widget.input.value = source
+    widget.psf_source.value = "bead"
+    assert shown(widget.bead) and shown(widget.add_psf_button) and not shown(widget.optics)
+    widget.bead.image.value = bead_layer
+    widget.bead.points.value = viewer.layers["bead"]
+    widget.bead.size.value, widget.bead.depth.value = 21, 9
+    widget.add_psf_layer()
+    qtbot.waitUntil(lambda: viewer.layers[-1].name.startswith("PSF"), timeout=30_000)
+    added = viewer.layers[-1]
+    assert added.name == "PSF (bead at (8.0, 45.0, 39.0) in 'beads', size 9x21x21)"
+    np.testing.assert_allclose(added.data, known, atol=1e-6)  # noise-free: the known PSF
+    widget.input.value = source
+    widget.n_iter.value = 2
+    widget.run()
+    wait_until_done(qtbot, widget)
+    meta = viewer.layers[-1].metadata
+    assert not errors and meta["psf_bead"] == {"layer": "beads", "position": [8.0, 45.0, 39.0], "size": [9, 21, 21]}
+    bead = {k: v for k, v in meta["psf_bead"].items() if k != "layer"}
+    np.testing.assert_array_equal(meta["psf"], psf_models.from_bead_at(bead_layer.data, **bead))
+    again = deconvolve(source.data, meta["psf"], method=meta["method"], **meta["parameters"])
+    np.testing.assert_allclose(viewer.layers[-1].data, again, rtol=1e-4, atol=1e-3)
+
+    viewer.layers["bead"].data = np.zeros((0, 3))
+    assert widget.run() is None and "no bead marked" in errors[-1]

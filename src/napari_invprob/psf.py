@@ -145,6 +145,46 @@ def from_bead(image, *, size=None, background="median") -> np.ndarray:
     return _normalised(psf)
 
 
+def from_bead_at(image, position, *, size, background="median") -> np.ndarray:
+    """PSF measured from the bead at ``position`` in an image of several beads (or a sample with beads).
+
+    A window of twice ``size`` around ``position`` (clipped at the image's edges) goes through
+    :func:`from_bead`, which finds the bead in it, centres it and crops ``size``; so ``position`` need
+    only be near the bead (a click on it).
+
+    Parameters
+    ----------
+    image : array-like
+        2D or 3D image. Never modified.
+    position : sequence of float
+        Index (row, column[, plane first for 3D]) near the bead's centre.
+    size : int or sequence of int
+        Size of the returned PSF per axis (odd sizes keep the centre on a pixel).
+    background : "median" or float
+        As in :func:`from_bead`: the window's median, or a given level.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 PSF of ``size``, summing to 1, centred.
+
+    Raises
+    ------
+    ValueError
+        If ``position`` lies outside the image or has the wrong length, or as :func:`from_bead`.
+    """
+    data = np.asarray(image)
+    sizes = tuple(int(s) for s in _per_axis(size, "size", data.ndim))
+    centre = np.asarray(position, dtype=float)
+    if centre.shape != (data.ndim,) or np.any(centre < -0.5) or np.any(centre > np.array(data.shape) - 0.5):
+        raise ValueError(f"position {tuple(np.atleast_1d(centre))} is not inside the image of shape {data.shape}")
+    window = tuple(
+        slice(max(0, int(round(c)) - s), min(n, int(round(c)) + s + 1)) for c, s, n in zip(centre, sizes, data.shape)
+    )
+    return from_bead(data[window], size=tuple(min(s, w.stop - w.start) for s, w in zip(sizes, window)),
+                     background=background)
+
+
 def _bead_centre(signal: np.ndarray, window: tuple[int, ...]) -> np.ndarray:
     """Centre of mass of ``signal`` in a ``window`` around its smoothed maximum, refined twice."""
     peak = np.unravel_index(np.argmax(ndimage.gaussian_filter(signal, 1.0)), signal.shape)

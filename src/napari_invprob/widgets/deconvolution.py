@@ -1,9 +1,10 @@
 """The *Deconvolution* dock widget: pick an image and a PSF, run a method, watch it sharpen.
 
-The PSF comes from the input's forward model (simulated data), a Gaussian, a PSF layer, or the
+The PSF comes from the input's forward model (simulated data), a Gaussian, a PSF layer, the
 microscope's optics (:func:`napari_invprob.psf.optical_psf` on the input's grid, its voxel size taken
-from the layer where the file records it); an optics PSF is computed in the worker, and *Add PSF layer*
-shows it (look at it in XZ).
+from the layer where the file records it) or a bead marked by a point in a bead image
+(:func:`napari_invprob.psf.from_bead_at`); those two are computed in the worker, and *Add PSF layer*
+shows them (look at a 3D PSF in XZ).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..problems.background import estimate_background
 from ..problems.preview import crop_around
 from . import _estimate
 from ._base import Plan, SolverWidget
+from ._bead import BeadControls
 from ._controls import layer_picker
 from ._optics import OpticsControls, cached_optical_psf, describe
 
@@ -31,6 +33,7 @@ PSF_FROM_METADATA = "input's forward model"
 PSF_GAUSSIAN = "Gaussian"
 PSF_LAYER = "PSF layer"
 PSF_OPTICS = "optics"
+PSF_BEAD = "bead"
 
 #: The background (camera offset) choices of the Poisson methods: estimated, none, or typed.
 BACKGROUND_AUTO = "auto"
@@ -39,8 +42,8 @@ BACKGROUND_LEVEL = "level"
 
 
 class DeconvolutionWidget(SolverWidget):
-    """Deconvolve the selected image with a PSF from its forward model, a Gaussian, a PSF layer or the
-    optics.
+    """Deconvolve the selected image with a PSF from its forward model, a Gaussian, a PSF layer, the
+    optics or a bead.
 
     Parameters
     ----------
@@ -54,10 +57,11 @@ class DeconvolutionWidget(SolverWidget):
         methods = deconvolution.METHODS
         super().__init__(napari_viewer, methods, "admm-tv" if "admm-tv" in methods else next(iter(methods)))
         self.psf_source = ComboBox(
-            choices=[PSF_FROM_METADATA, PSF_GAUSSIAN, PSF_LAYER, PSF_OPTICS], value=PSF_GAUSSIAN, label="PSF",
+            choices=[PSF_FROM_METADATA, PSF_GAUSSIAN, PSF_LAYER, PSF_OPTICS, PSF_BEAD], value=PSF_GAUSSIAN,
+            label="PSF",
             tooltip="the input's forward model (set by Simulate measurement or the sample data), a "
-                    "Gaussian, an image layer holding a measured PSF, or a model of the microscope's optics "
-                    "(NA, wavelength, refractive indices) on the image's grid",
+                    "Gaussian, an image layer holding a measured PSF, a model of the microscope's optics "
+                    "(NA, wavelength, refractive indices) on the image's grid, or a bead marked by a point",
         )
         self.psf_size = SpinBox(value=7, min=1, max=255, step=2, label="kernel size", tooltip="pixels per axis")
         self.psf_sigma = FloatSpinBox(value=2.0, min=0.1, max=100.0, step=0.1, label="kernel σ",
@@ -66,8 +70,9 @@ class DeconvolutionWidget(SolverWidget):
                                  tooltip="3D for a z-stack with a 3D PSF")
         self.psf_layer = layer_picker(napari_viewer, Image, label="PSF layer", tooltip="a centred PSF image")
         self.optics = OpticsControls()
+        self.bead = BeadControls(napari_viewer)
         self.add_psf_button = PushButton(text="Add PSF layer",
-                                         tooltip="compute the optics PSF on the input's grid and show it as a layer")
+                                         tooltip="compute the PSF (optics or bead) and show it as a layer")
         self._psf_worker = None
         self.boundary = ComboBox(choices=list(deconvolution.BOUNDARIES), value="reflect", label="boundary",
                                  tooltip="periodic: fast, wraps around edges; zero: no wrap-around, slower; "
@@ -84,7 +89,7 @@ class DeconvolutionWidget(SolverWidget):
         self.background_level = FloatSpinBox(value=100.0, min=0.0, max=1e9, step=1.0, label="offset",
                                               tooltip="counts the camera adds to every pixel")
         self._add_controls(self.psf_source, self.psf_size, self.psf_sigma, self.psf_ndim, self.psf_layer,
-                           self.optics, self.add_psf_button, *self._solver_controls(), self.denoiser,
+                           self.optics, self.bead, self.add_psf_button, *self._solver_controls(), self.denoiser,
                            self.background, self.background_level, self.boundary, self.nonneg)
         self._finish_layout()
         self.psf_source.changed.connect(self._show_psf_controls)
@@ -136,7 +141,9 @@ class DeconvolutionWidget(SolverWidget):
         for control in (self.psf_size, self.psf_sigma, self.psf_ndim):
             control.visible = source == PSF_GAUSSIAN
         self.psf_layer.visible = source == PSF_LAYER
-        self.optics.visible = self.add_psf_button.visible = source == PSF_OPTICS
+        self.optics.visible = source == PSF_OPTICS
+        self.bead.visible = source == PSF_BEAD
+        self.add_psf_button.visible = source in (PSF_OPTICS, PSF_BEAD)
 
     # -- the run --------------------------------------------------------------------------------------------
     def _background(self) -> str | float | None:
@@ -147,20 +154,28 @@ class DeconvolutionWidget(SolverWidget):
         return None if choice == BACKGROUND_NONE else float(self.background_level.value)
 
     def _psf(self, layer, spatial_shape: tuple[int, ...]):
-        """The PSF (or, for the optics, a call that computes it in the worker), a description of where
-        it came from, and for the optics the keyword arguments of
-        :func:`~napari_invprob.psf.optical_psf` (else None)."""
+        """The PSF (or, for the optics and a bead, a call that computes it in the worker), a description
+        of where it came from, and what reproduces a computed one (for the metadata): ``psf_model``,
+        the keyword arguments of :func:`~napari_invprob.psf.optical_psf`, or ``psf_bead``, the bead
+        image's name and the keyword arguments of :func:`~napari_invprob.psf.from_bead_at`."""
         source = self.psf_source.value
         if source == PSF_OPTICS:
             optics = self.optics.parameters(spatial_shape)
-            return partial(cached_optical_psf, tuple(sorted(optics.items()))), describe(optics), optics
+            return (partial(cached_optical_psf, tuple(sorted(optics.items()))), describe(optics),
+                    {"psf_model": optics})
+        if source == PSF_BEAD:
+            beads, bead = self.bead.parameters(len(spatial_shape))
+            where = ", ".join(f"{v:.1f}" for v in bead["position"])
+            return (partial(psf_models.from_bead_at, np.asarray(beads.data), **bead),
+                    f"bead at ({where}) in {beads.name!r}, size {'x'.join(map(str, bead['size']))}",
+                    {"psf_bead": {"layer": beads.name, **bead}})
         if source == PSF_FROM_METADATA:
             model = layer.metadata.get("forward_model")
             if not isinstance(model, dict) or "psf" not in model:
                 raise ValueError(
                     f"layer {layer.name!r} has no forward model in its metadata: choose a Gaussian or a PSF layer"
                 )
-            return np.asarray(model["psf"], dtype=np.float32), f"forward model of {layer.name!r}", None
+            return np.asarray(model["psf"], dtype=np.float32), f"forward model of {layer.name!r}", {}
         if source == PSF_LAYER:
             psf_layer = self.psf_layer.value
             if psf_layer is None:
@@ -170,10 +185,10 @@ class DeconvolutionWidget(SolverWidget):
             psf = np.asarray(psf_layer.data, dtype=np.float32)
             if not np.isfinite(psf).all() or psf.sum() <= 0:
                 raise ValueError(f"PSF layer {psf_layer.name!r} must be finite with a positive sum")
-            return psf / psf.sum(), f"layer {psf_layer.name!r} (normalised to sum 1)", None
+            return psf / psf.sum(), f"layer {psf_layer.name!r} (normalised to sum 1)", {}
         ndim = 3 if self.psf_ndim.value == "3D" else 2
         size, sigma = int(self.psf_size.value), float(self.psf_sigma.value)
-        return psf_models.gaussian(size, sigma, ndim), f"Gaussian, size {size}, sigma {sigma:g}, {ndim}D", None
+        return psf_models.gaussian(size, sigma, ndim), f"Gaussian, size {size}, sigma {sigma:g}, {ndim}D", {}
 
     def _live_plan(self) -> Plan:
         """A 3D stack previews a crop around the view (:meth:`_plan` with ``preview``); anything else
@@ -197,9 +212,9 @@ class DeconvolutionWidget(SolverWidget):
         if len(spatial_shape) not in (2, 3):
             raise ValueError(f"{layer.name!r} has {image.ndim} axes; deconvolution takes a 2D image, a 3D stack "
                              "or a time series of stacks (t, z, y, x)")
-        psf, psf_origin, optics = self._psf(layer, spatial_shape)
+        psf, psf_origin, psf_record = self._psf(layer, spatial_shape)
         spatial_ndim = len(spatial_shape)
-        if optics is None and psf.ndim != spatial_ndim:
+        if not callable(psf) and psf.ndim != spatial_ndim:
             raise ValueError(
                 f"the PSF has {psf.ndim} axes but {layer.name!r} has {spatial_ndim} spatial axes: "
                 f"choose a {spatial_ndim}D kernel"
@@ -226,12 +241,11 @@ class DeconvolutionWidget(SolverWidget):
             "parameters": {k: v for k, v in parameters.items() if k != "method"},
             "source_layer": layer.name,
             "reference_layer": None if reference is None else self.reference.value.name,
-            "psf": None if optics is not None else psf,  # an optics PSF: recorded by the worker
+            "psf": None if callable(psf) else psf,  # a computed PSF: recorded by the worker
             "psf_source": psf_origin,
             "warm_start": x0 is not None,
         }
-        if optics is not None:
-            metadata["psf_model"] = optics
+        metadata.update(psf_record)
         if view is not None:
             metadata["preview"] = ("a crop around the view, deconvolved alone: approximate near its edges; Run "
                                    "does the whole stack")
@@ -280,10 +294,10 @@ class DeconvolutionWidget(SolverWidget):
             show_info(f"{self.title}: background (camera offset) estimated at {levels} counts and modelled in "
                       f"{plan.metadata['method']}: y ~ Poisson(Hx + b)")
 
-    # -- the optics PSF as a layer ------------------------------------------------------------------------------
+    # -- a computed PSF as a layer ------------------------------------------------------------------------------
     def add_psf_layer(self):
-        """Compute the optics PSF on the input's grid (in a worker) and add it as a layer, at the input's
-        scale, to look at, e.g. in XZ.
+        """Compute the PSF of the optics (on the input's grid) or of the marked bead in a worker, and add
+        it as a layer at the input's scale, to look at, e.g. in XZ.
 
         Returns
         -------
@@ -292,24 +306,26 @@ class DeconvolutionWidget(SolverWidget):
         """
         try:
             layer, image = self._input_image("a PSF")
-            channel_axis = -1 if layer.rgb else None
-            optics = self.optics.parameters(_spatial_shape(image.shape, channel_axis))
+            spatial_shape = _spatial_shape(image.shape, -1 if layer.rgb else None)
+            make, origin, record = self._psf(layer, spatial_shape[-3:])
+            if not callable(make):
+                raise ValueError("Add PSF layer computes a PSF from the optics or a bead: choose one of those")
         except (ValueError, TypeError) as exc:
             self._notify_error(exc)
             return None
-        worker = create_worker(cached_optical_psf, tuple(sorted(optics.items())), _start_thread=False)
-        worker.returned.connect(partial(self._add_psf, layer, optics))
+        worker = create_worker(make, _start_thread=False)
+        worker.returned.connect(partial(self._add_psf, layer, origin, record))
         worker.errored.connect(self._notify_error)
         self._psf_worker = worker
         worker.start()
         return worker
 
-    def _add_psf(self, layer, optics: dict, kernel: np.ndarray) -> None:
+    def _add_psf(self, layer, origin: str, record: dict, kernel: np.ndarray) -> None:
         ndim = kernel.ndim
         self._viewer.add_image(
-            np.array(kernel), name=f"PSF ({describe(optics)})", colormap="magma", gamma=0.5,
+            np.array(kernel), name=f"PSF ({origin})", colormap="magma", gamma=0.5,
             scale=tuple(layer.scale)[-ndim:], units=tuple(layer.units)[-ndim:],
-            metadata={"problem": "psf", "psf_model": optics, "psf_source": describe(optics)},
+            metadata={"problem": "psf", "psf_source": origin, **record},
         )
         self.psf_layer.reset_choices()
 
@@ -323,11 +339,12 @@ def _spatial_shape(shape: tuple[int, ...], channel_axis: int | None) -> tuple[in
 
 
 def _deconvolution(image, psf, metadata: dict, *, view=None, layer_kwargs=None, **parameters):
-    """Worker generator: compute an optics PSF (``psf`` a call) and record it in ``metadata``; estimate
-    the background for ``background="auto"`` on the whole image (as ``deconvolve`` would; a time series
-    leaves it to ``deconvolve``, per time point) and record the level the run models; for a preview (``view``: the first and last index in view per axis),
-    crop the image around the view with a halo of the PSF's reach, scaled by the whole image's peak,
-    and record the crop (``metadata``) and its place (``layer_kwargs["translate"]``); then stream
+    """Worker generator: compute the PSF of the optics or a bead (``psf`` a call) and record it in
+    ``metadata``; estimate the background for ``background="auto"`` on the whole image (as
+    ``deconvolve`` would; a time series leaves it to ``deconvolve``, per time point) and record the
+    level the run models; for a preview (``view``: the first and last index in view per axis), crop
+    the image around the view with a halo of the PSF's reach, scaled by the whole image's peak, and
+    record the crop (``metadata``) and its place (``layer_kwargs["translate"]``); then stream
     :func:`~napari_invprob.problems.deconvolution.deconvolve_iter`."""
     if callable(psf):
         psf = metadata["psf"] = psf()
