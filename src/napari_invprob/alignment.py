@@ -48,6 +48,8 @@ _HIGH_PASS = 0.02  # cycles/pixel: Gaussian high-pass σ
 _LOW_PASS = 0.25  # cycles/pixel: start of the Gaussian roll-off
 _ROLL_OFF = 0.06  # cycles/pixel: roll-off σ
 _SIRT_ITERATIONS = 30  # per projection-matching round: smooth enough to average out misalignment
+#: Projection matching works on the series binned by 2 when it stays at least this large (pixels).
+MATCHING_MIN_SIZE = 128
 #: Tilt axes less than this off the grid (degrees) are not rotated.
 MIN_ROTATION = 0.3
 
@@ -133,7 +135,8 @@ def align(
         Put the tilt axis on the image centre (:func:`centre_tilt_axis`).
     max_size : int
         Both stages work on the series binned to at most this many pixels across (speed and memory
-        for large projections); the shifts are returned in pixels of the input.
+        for large projections), projection matching binned by 2 more when that keeps at least
+        :data:`MATCHING_MIN_SIZE`; the shifts are returned in pixels of the input.
     device : str, torch.device or None
         Where projection matching reconstructs (see :func:`napari_invprob._device.resolve_device`).
 
@@ -294,6 +297,12 @@ def _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method
                         rotation, preparation)
     if method == "cross-correlation":
         return
+    # projection matching reconstructs the whole volume every round: at half resolution when that
+    # keeps MATCHING_MIN_SIZE pixels (77x256x256, ±76°: 3.6 s instead of 44 s, held-out misfit 3.04e-3
+    # instead of 3.07e-3; the sub-pixel registration keeps the precision)
+    halve = max(work.shape[1:]) >= 2 * MATCHING_MIN_SIZE
+    if halve:
+        work, shifts, factor = bin_series(work, 2), shifts / 2, factor * 2
     rounds = _projection_matching_rounds(work, angles, shifts, n_iter=n_iter, device=device)
     for round_, (shifts, change) in enumerate(rounds, start=1):
         yield AlignmentStep("projection-matching", round_, in_image_pixels(shifts), factor * change, rotation,
