@@ -114,26 +114,45 @@ def held_out_misfit(
         If the data are not 2D or 3D, the angle count does not match, or ``k`` leaves fewer than 2
         projections on either side.
     """
-    from .problems.tilt_geometry import project
-    from .problems.tomography import reconstruct
+    split = _HoldOut.check(tilt_series, angles, k)
+    return 1.0 - split.score(method=method, n_iter=n_iter, tilt_axis=tilt_axis, device=device, **options)
 
-    data = np.asarray(tilt_series)
-    angles = np.asarray(angles, dtype=np.float64)
-    if data.ndim not in (2, 3):
-        raise ValueError(f"tilt_series must be a sinogram or a tilt series, got shape {data.shape}")
-    if angles.ndim != 1 or angles.size != data.shape[0]:
-        raise ValueError(f"got {angles.size} angles for {data.shape[0]} projections")
-    if isinstance(k, bool) or int(k) != k or k < 2:
-        raise ValueError(f"k must be an integer of at least 2, got {k!r}")
-    held = held_out_projections(angles, int(k))
-    kept = np.setdiff1d(np.arange(angles.size), held)
-    if held.size < 2 or kept.size < 2:
-        raise ValueError(f"holding out every {k}-th of {angles.size} projections leaves too few to score")
-    volume = reconstruct(
-        data[kept], angles[kept], method=method, n_iter=n_iter, tilt_axis=tilt_axis, device=device, **options
-    )
-    predicted = project(volume, angles[held], tilt_axis=tilt_axis, device=device)
-    return 1.0 - normalised_cross_correlation(predicted, data[held])
+
+@dataclass(frozen=True)
+class _HoldOut:
+    """A tilt series split into kept and held-out projections (every ``k``-th held out)."""
+
+    data: np.ndarray
+    angles: np.ndarray
+    held: np.ndarray
+    kept: np.ndarray
+
+    @classmethod
+    def check(cls, tilt_series, angles, k) -> _HoldOut:
+        """Check the arguments (``ValueError`` naming the problem) and split."""
+        data = np.asarray(tilt_series)
+        angles = np.asarray(angles, dtype=np.float64)
+        if data.ndim not in (2, 3):
+            raise ValueError(f"tilt_series must be a sinogram or a tilt series, got shape {data.shape}")
+        if angles.ndim != 1 or angles.size != data.shape[0]:
+            raise ValueError(f"got {angles.size} angles for {data.shape[0]} projections")
+        if isinstance(k, bool) or int(k) != k or k < 2:
+            raise ValueError(f"k must be an integer of at least 2, got {k!r}")
+        held = held_out_projections(angles, int(k))
+        kept = np.setdiff1d(np.arange(angles.size), held)
+        if held.size < 2 or kept.size < 2:
+            raise ValueError(f"holding out every {k}-th of {angles.size} projections leaves too few to score")
+        return cls(data, angles, held, kept)
+
+    def score(self, *, tilt_axis: str, device, **reconstruct_options) -> float:
+        """NCC of the held-out projections with the reprojection of a reconstruction from the kept ones."""
+        from .problems.tilt_geometry import project
+        from .problems.tomography import reconstruct
+
+        volume = reconstruct(self.data[self.kept], self.angles[self.kept], tilt_axis=tilt_axis, device=device,
+                             **reconstruct_options)
+        predicted = project(volume, self.angles[self.held], tilt_axis=tilt_axis, device=device)
+        return normalised_cross_correlation(predicted, self.data[self.held])
 
 
 def cross_validate(
@@ -199,37 +218,20 @@ def cross_validate_iter(
     **options,
 ) -> Iterator[CrossValidation]:
     """Like :func:`cross_validate`, yielding the results so far after each λ (for progress and Stop)."""
-    from .problems.tilt_geometry import project
-    from .problems.tomography import METHODS, reconstruct
+    from .problems.tomography import METHODS
 
-    data = np.asarray(tilt_series)
-    angles = np.asarray(angles, dtype=np.float64)
-    if data.ndim not in (2, 3):
-        raise ValueError(f"tilt_series must be a sinogram or a tilt series, got shape {data.shape}")
-    if angles.ndim != 1 or angles.size != data.shape[0]:
-        raise ValueError(f"got {angles.size} angles for {data.shape[0]} projections")
+    split = _HoldOut.check(tilt_series, angles, k)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     spec = METHODS[method]
     if not spec.uses_lam:
         raise ValueError(f"method {method!r} has no regularisation weight λ to choose")
-    if isinstance(k, bool) or int(k) != k or k < 2:
-        raise ValueError(f"k must be an integer of at least 2, got {k!r}")
-    held = held_out_projections(angles, int(k))
-    kept = np.setdiff1d(np.arange(angles.size), held)
-    if held.size < 2 or kept.size < 2:
-        raise ValueError(f"holding out every {k}-th of {angles.size} projections leaves too few to cross-validate")
     lams = spec.default_lam * _DEFAULT_SPAN if lams is None else np.asarray(lams, dtype=np.float64).ravel()
     if lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams < 0):
         raise ValueError(f"lams must be finite non-negative numbers, got {lams}")
-    kept_data, held_data = data[kept], data[held]
     scores = []
     for lam in lams:
-        volume = reconstruct(
-            kept_data, angles[kept], method=method, lam=float(lam), n_iter=n_iter,
-            tilt_axis=tilt_axis, device=device, **options,
-        )
-        predicted = project(volume, angles[held], tilt_axis=tilt_axis, device=device)
-        scores.append(normalised_cross_correlation(predicted, held_data))
+        scores.append(split.score(method=method, lam=float(lam), n_iter=n_iter, tilt_axis=tilt_axis, device=device,
+                                  **options))
         tried = lams[: len(scores)]
-        yield CrossValidation(tried.copy(), np.asarray(scores), float(tried[int(np.argmax(scores))]), held)
+        yield CrossValidation(tried.copy(), np.asarray(scores), float(tried[int(np.argmax(scores))]), split.held)
