@@ -21,19 +21,26 @@ from .io.tilt_series import tilt_series_with_conventions
 
 def get_reader(path):
     """Return :func:`read_mrc_layers` if ``path`` is one readable MRC file, else None."""
+    return one_file_reader(path, MRC_SUFFIXES, check_mrc_header, read_mrc_layers)
+
+
+def one_file_reader(path, suffixes, check, reader):
+    """``reader`` when ``path`` names one existing file with one of ``suffixes`` that ``check(path)``
+    accepts, else None; a file of the right suffix that ``check`` refuses (``ValueError``, ``OSError``,
+    ``TypeError``) gets a warning with the reason, so the user learns why it did not open."""
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
             return None
         path = path[0]
     try:
         path = Path(path)
-        if path.suffix.lower() not in MRC_SUFFIXES or not path.is_file():
+        if path.suffix.lower() not in suffixes or not path.is_file():
             return None
-        check_mrc_header(path)
+        check(path)
     except (ValueError, OSError, TypeError) as error:
-        warnings.warn(f"napari-invprob cannot open {path}: {error}", stacklevel=2)
+        warnings.warn(f"napari-invprob cannot open {path}: {error}", stacklevel=3)
         return None
-    return read_mrc_layers
+    return reader
 
 
 def read_mrc_layers(path) -> list[tuple]:

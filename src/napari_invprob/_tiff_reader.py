@@ -12,32 +12,27 @@ TIFF-named files.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
+from ._reader import one_file_reader
 from .io import TIFF_SUFFIXES
 from .io.tiff import ANGSTROM_PER_UNIT, SPATIAL_AXES, read_tiff
 
 
 def get_tiff_reader(path):
     """Return :func:`read_tiff_layers` if ``path`` is one readable TIFF file, else None."""
-    if isinstance(path, (list, tuple)):
-        if len(path) != 1:
-            return None
-        path = path[0]
-    try:
-        path = Path(path)
-        if path.suffix.lower() not in TIFF_SUFFIXES or not path.is_file():
-            return None
-        import tifffile
+    return one_file_reader(path, TIFF_SUFFIXES, _check_tiff, read_tiff_layers)
 
+
+def _check_tiff(path: Path) -> None:
+    import tifffile
+
+    try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
                 raise ValueError("it holds no image")
-    except (ValueError, OSError, TypeError, tifffile.TiffFileError) as error:
-        warnings.warn(f"napari-invprob cannot open {path}: {error}", stacklevel=2)
-        return None
-    return read_tiff_layers
+    except tifffile.TiffFileError as error:
+        raise ValueError(str(error)) from error
 
 
 def read_tiff_layers(path) -> list[tuple]:
