@@ -3,30 +3,17 @@ the file, a PSF from the optics (issue 15). Data made with scipy, never with the
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import ndimage
+from test_widgets import PLUGIN, SCREENSHOT_DIR, errors  # noqa: F401 - errors: a fixture
+from test_widgets import dock as dock_named
 
 from napari_invprob import psf as psf_models
 from napari_invprob.problems.background import estimate_background
-from napari_invprob.widgets import _base
 from napari_invprob.widgets import deconvolution as deconvolution_widget
 
 pytestmark = pytest.mark.gui
-
-PLUGIN = "napari-invprob"
-#: Screenshots the tests save, for a person to look at.
-SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "napari-invprob-test-screenshots"
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(_base, "show_error", shown.append)
-    return shown
 
 
 @pytest.fixture
@@ -37,8 +24,7 @@ def infos(monkeypatch):
 
 
 def dock(viewer):
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Deconvolution")
-    return widget
+    return dock_named(viewer, "Deconvolution")
 
 
 def shown(control) -> bool:
