@@ -40,6 +40,8 @@ REFUSED = {
     "denoise sigma text": (lambda: denoise(IMG, sigma="a"), TypeError, "sigma must be a number, got str"),
     "option rho text": (lambda: deconvolve(IMG, PSF, rho="abc"), TypeError, "option rho must be a number"),
     "option step text": (lambda: deconvolve(IMG, PSF, method="landweber", step="big"), TypeError, "option step"),
+    "adam lr 1e38 (torch overflow)": (lambda: deconvolve(IMG, PSF, method="adam", lr=1e38, n_iter=3), ValueError,
+                                      "float32's range"),
     "option n_inner float": (lambda: deconvolve(IMG, PSF, method="fista-tv", n_inner=2.5), ValueError,
                              "option n_inner must be a positive integer"),
     # row 14: a constant image, noise level estimated: "sigma must be non-negative, got nan"
@@ -204,3 +206,27 @@ def test_a_replaced_file_keeps_its_mode(tmp_path, umask_022):
     path.chmod(0o640)
     write_volume(path, np.zeros((4, 4), np.float32), overwrite=True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+#: rows 4, 18 for reconstruct: λ beyond float32 gave NaN; a switch that is not a bool was taken as True;
+#: a step size beyond float32 turned the volume into NaN
+RECONSTRUCT_REFUSED = {
+    "lam 1e39 pnp-admm": (dict(method="pnp-admm", lam=1e39), ValueError, "float32"),
+    "lam 1e39 adam": (dict(method="adam", lam=1e39), ValueError, "float32"),
+    "nonneg maybe": (dict(method="sirt", nonneg="maybe"), TypeError, "nonneg must be True or False"),
+    "adam lr 1e30": (dict(method="adam", lr=1e30, n_iter=3), ValueError, "NaN or Inf at iteration"),
+}
+
+
+@pytest.mark.parametrize("row", list(RECONSTRUCT_REFUSED))
+def test_hostile_reconstructions_are_refused(row):
+    keywords, error, words = RECONSTRUCT_REFUSED[row]
+    with pytest.raises(error, match=words):
+        reconstruct(SINOGRAM, ANGLES, **keywords)
+
+
+# row 18: fbp's --n-iter 5 and --lam 1 were silently ignored
+@pytest.mark.parametrize("keywords", [dict(n_iter=5), dict(lam=1.0)])
+def test_reconstruct_reports_what_fbp_ignores(keywords):
+    with pytest.warns(UserWarning, match="is ignored"):
+        reconstruct(SINOGRAM, ANGLES, method="fbp", **keywords)

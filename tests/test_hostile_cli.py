@@ -194,6 +194,22 @@ def test_angles_in_radians_are_warned_about(tmp_path, capsys, angles):
     assert "warning: all 9 angles lie within ±1.05°, as angles in radians would" in err
 
 
+# row 18: fbp with --n-iter 5 or --lam 1 ran as if they meant something
+@pytest.mark.parametrize("flags, words", [(["--n-iter", "5"], "n_iter=5 is ignored"), (["--lam", "1"], "has no λ")])
+def test_reconstruct_reports_flags_fbp_ignores(tmp_path, capsys, flags, words):
+    from napari_invprob import project
+
+    angles = np.linspace(-60, 60, 9)
+    write_volume(tmp_path / "series.mrc", project(np.pad(np.ones((4, 8, 8), np.float32), ((0, 0), (8, 8), (8, 8))),
+                                                  angles))
+    (tmp_path / "series.rawtlt").write_text("".join(f"{a:.2f}\n" for a in angles))
+    status = main(["reconstruct", str(tmp_path / "series.mrc"), "--method", "fbp", *flags, "--out",
+                   str(tmp_path / "v.mrc"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert "warning: method 'fbp' " in err and words in err
+
+
 # row 20: the loser of two runs writing one output was told "pass overwrite=True" (the API's words)
 def test_an_output_written_meanwhile_is_reported_in_the_command_line_words(tmp_path):
     out = tmp_path / "o.tif"

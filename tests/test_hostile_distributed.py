@@ -140,3 +140,35 @@ def test_local_workers_die_with_their_parent(tmp_path):
     for pid in alive:  # do not leave them behind if the test fails
         psutil.Process(pid).kill()
     assert not alive, f"worker processes {alive} outlived their parent"
+
+
+SERIES = np.zeros((5, 4, 8), np.float32)
+SERIES[:, 1:3, 3:5] = 1.0
+SERIES_ANGLES = np.linspace(-60, 60, 5)
+
+#: row 16: reconstruct_distributed started a cluster and sent every chunk before these were refused
+RECONSTRUCT_BEFORE_ANY_CLUSTER = {
+    "unknown method": (dict(method="bogus"), ValueError, "unknown reconstruction method 'bogus'"),
+    "unknown option": (dict(method="sirt", colour="red"), TypeError, "unknown option"),
+    "negative lam": (dict(method="tv", lam=-1.0), ValueError, "lam"),
+    "lam beyond float32": (dict(method="tv", lam=1e39), ValueError, "float32"),
+    "zero iterations": (dict(method="sirt", n_iter=0), ValueError, "n_iter"),
+    "nonneg not a bool": (dict(method="sirt", nonneg="maybe"), TypeError, "nonneg must be True or False"),
+    "repeated angles": (dict(angles=[-60, -30, 0, 30, -60]), ValueError, "repeated projection angles"),
+}
+
+
+@pytest.mark.parametrize("row", list(RECONSTRUCT_BEFORE_ANY_CLUSTER))
+def test_bad_reconstruction_input_is_refused_before_any_cluster_starts(no_cluster, row):
+    keywords, error, words = RECONSTRUCT_BEFORE_ANY_CLUSTER[row]
+    keywords = dict(keywords)
+    angles = keywords.pop("angles", SERIES_ANGLES)
+    with pytest.raises(error, match=words):
+        nd.reconstruct_distributed(SERIES, angles, scheduler="local:1", **keywords)
+
+
+# row 8, distributed face: angles in radians are warned about here, not only in the workers' logs
+def test_angles_in_radians_are_warned_about_before_any_cluster_starts(no_cluster):
+    with pytest.warns(UserWarning, match="as angles in radians would"):
+        with pytest.raises(AssertionError, match="was started before"):  # the check passed: the cluster is next
+            nd.reconstruct_distributed(SERIES, np.deg2rad(SERIES_ANGLES), scheduler="local:1", method="sirt")

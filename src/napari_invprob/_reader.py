@@ -63,7 +63,11 @@ def read_mrc_layers(path) -> list[tuple]:
     metadata = {"source_path": str(path.resolve()), "pixel_size": None}
     angles, source, mdoc = None, None, None
     if data.ndim == 3:
-        found = find_angles(path)
+        try:
+            found = find_angles(path)
+        except (ValueError, OSError) as error:  # a sidecar that cannot be read: the stack still opens
+            warnings.warn(f"{error}; opened without angles", stacklevel=2)
+            found = None
         if found is not None:
             angles, source, mdoc = found
         elif mrc.tilt_angles is not None:

@@ -365,8 +365,8 @@ def reconstruct_distributed(data, angles, *, scheduler, chunk_slices: int | None
     ValueError
         If the data are not 2D/3D, the number of angles differs from the number of projections,
         ``tilt_axis`` is unknown, ``chunk_slices``/``retries`` are invalid, ``lam="auto"`` is given, or
-        ``scheduler`` names no cluster; other bad input is reported by the workers' ``reconstruct`` and
-        raised here.
+        ``scheduler`` names no cluster; and anything :func:`napari_invprob.reconstruct` refuses (checked
+        on a two-pixel stand-in before any cluster starts or task is sent).
     """
     check_scheduler(scheduler)
     _check_retries(retries)
@@ -389,6 +389,11 @@ def reconstruct_distributed(data, angles, *, scheduler, chunk_slices: int | None
     # prepared once for the whole series: a chunk alone would estimate its own background
     data, _ = prepare(data, contrast=options.pop("contrast", "auto"), background=options.pop("background", "auto"))
     options = {**options, "background": "none", "contrast": "dark-field"}
+    # everything else reconstruct refuses (method, options, λ, n_iter, thickness, angles; a warning for
+    # radians) is refused by its front door on a two-pixel stand-in, before any cluster starts
+    from .problems.tomography import reconstruct_iter
+
+    reconstruct_iter(np.zeros((data.shape[0], 1, 2), np.float32), angles, **dict(options, device="cpu"))
 
     if data.ndim == 2:
         pieces = [(np.asarray(data, np.float32), angles, tilt_axis, x0, options)]

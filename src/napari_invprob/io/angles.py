@@ -49,8 +49,9 @@ def read_angle_file(path: str | os.PathLike) -> np.ndarray:
     Parameters
     ----------
     path : str or path-like
-        A text file with one angle in degrees per line (blank lines ignored; a line may carry more
-        columns, the first is the angle).
+        A text file with one angle in degrees per line (blank lines and ``#`` comments ignored; a
+        line may carry more columns, separated by spaces, tabs or commas, the first is the angle; a
+        UTF-8 byte-order mark is skipped).
 
     Returns
     -------
@@ -60,18 +61,23 @@ def read_angle_file(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     ValueError
-        If a line does not start with a finite number, or the file holds no angle.
+        If the file is not text, a line does not start with a finite number, or the file holds no
+        angle.
     """
     path = Path(path)
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        raise ValueError(f"{path.name} is not a text file of angles (it holds binary data)")
     angles = []
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        fields = line.split()
-        if not fields:
+    for number, line in enumerate(raw.decode("utf-8-sig", errors="replace").splitlines(), start=1):
+        fields = re.split(r"[\s,]+", line.split("#", 1)[0].strip())
+        if not fields[0]:
             continue
         try:
             value = float(fields[0])
         except ValueError:
-            raise ValueError(f"{path.name}, line {number}: {line.strip()!r} is not an angle in degrees") from None
+            shown = line.strip() if len(line.strip()) <= 40 else line.strip()[:37] + "..."
+            raise ValueError(f"{path.name}, line {number}: {shown!r} is not an angle in degrees") from None
         if not np.isfinite(value):
             raise ValueError(f"{path.name}, line {number}: angle {fields[0]} is not finite")
         angles.append(value)
@@ -102,7 +108,7 @@ def read_mdoc(path: str | os.PathLike) -> MdocMetadata:
     sections: dict[int, dict[str, str]] = {}
     current: dict[str, str] | None = None
     pixel_size = axis_angle = None
-    for line in path.read_text(errors="replace").splitlines():
+    for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines():
         title_axis = _MDOC_TITLE_AXIS.match(line)
         if title_axis and axis_angle is None:
             axis_angle = _mdoc_number(path, "Tilt axis angle", title_axis.group(1))

@@ -37,7 +37,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from .._device import resolve_device, to_tensor
+from .._device import check_float32, resolve_device, to_tensor
 from ..operators.gradient import Gradient
 from ..operators.projector import ParallelBeamProjector, validate_angles
 from ..phantom import reconstruction_circle
@@ -45,7 +45,7 @@ from ..preparation import prepare
 from ..priors.denoisers import DENOISERS, get_denoiser
 from ..priors.tv import TVProx
 from ..solvers.adam import adam_l1
-from ..solvers.base import Clock, Iterate, last
+from ..solvers.base import Clock, Iterate, finite_iterates, last
 from ..solvers.cgls import cgls
 from ..solvers.conjugate_gradient import least_squares_step
 from ..solvers.fbp import angle_weights, check_filter, fbp
@@ -53,7 +53,7 @@ from ..solvers.fista import fista
 from ..solvers.pdhg import pdhg_tv
 from ..solvers.pnp import pnp_admm, pnp_fista
 from ..solvers.sirt import sirt
-from .methods import MethodSpec
+from .methods import MethodSpec, check_bool
 from .tilt_geometry import check_tilt_axis, from_slices, project, to_slices
 
 #: ``reconstruct_iter``: slices advanced together, at most this many pixels (or sinogram bins) per chunk;
@@ -366,7 +366,8 @@ class _Plan:
             rows = slice(i, i + size)
             problem = TomographyProblem(self.projector, self.sinograms[rows].contiguous(), self.angles)
             x0 = None if self.start is None else self.start[rows]
-            yield rows, self.spec.solver(problem, lam=self.lam, n_iter=self.n_iter, x0=x0, **self.options)
+            solver = self.spec.solver(problem, lam=self.lam, n_iter=self.n_iter, x0=x0, **self.options)
+            yield rows, finite_iterates(solver, what=f"reconstruction with method {self.spec.name!r} (λ = {self.lam})")
 
     def as_output(self, slices: torch.Tensor) -> torch.Tensor:
         """Slices ``(n_slices, rows, n_det)`` in the output layout (a view)."""
@@ -387,6 +388,7 @@ def _plan(data, angles, method, lam, n_iter, tilt_axis, thickness, x0, device, b
         )
     angles = _check_angles(angles, np.shape(data)[0])
     tilt_axis = check_tilt_axis(tilt_axis)
+    spec.warn_unused(lam, n_iter)
     lam = _check_lam(lam, spec)
     n_iter = _check_n_iter(n_iter, spec)
     thickness = _check_thickness(thickness)
@@ -530,6 +532,7 @@ _OPTION_CHECKS = {
     "lr": _positive,
     "n_inner": _positive_int,
     "n_cg": _positive_int,
+    "nonneg": lambda name, value: check_bool(value, name),
 }
 
 
@@ -562,7 +565,7 @@ def _check_lam(lam, spec: MethodSpec) -> float | str:
         raise TypeError(f"lam must be a number or None, got {lam!r}")
     if not np.isfinite(lam) or lam < 0:
         raise ValueError(f"lam must be a finite non-negative number, got {lam}")
-    return float(lam)
+    return check_float32(lam, "lam")
 
 
 def _check_n_iter(n_iter, spec: MethodSpec) -> int:
