@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -252,3 +253,25 @@ def test_a_signal_swallowed_by_a_finaliser_still_ends_the_run():
         signal.signal(signal.SIGINT, previous)
         forget_signals()
     assert len(consumed) <= 4
+
+
+# row 19: SIGINT early in a run printed a KeyboardInterrupt traceback (1 in ~10)
+@pytest.mark.parametrize("delay", [0.1, 0.4, 1.0])
+def test_sigint_at_any_moment_is_exit_130_and_one_line(files, delay):
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("napari-invprob")
+    process = subprocess.Popen(
+        [str(script), "deconvolve", str(files / "image.tif"), "--psf-sigma", "1", "--method", "landweber",
+         "--n-iter", "1000000", "--out", str(files / "o.tif")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    # the progress bar redraws with carriage returns; what is left besides it is the one line
+    lines = [line.strip() for line in re.split(r"[\r\n]+", err) if line.strip() and "%|" not in line]
+    assert process.returncode == 130, err
+    assert len(lines) == 1 and lines[0].endswith("interrupted; no output was written or replaced"), err
+    assert not (files / "o.tif").exists()
