@@ -84,6 +84,8 @@ REFUSED = {
     # row 13: "'>' not supported between instances of 'str' and 'int'"
     "option rho=abc": (["deconvolve", "{d}/image.tif", "--psf-sigma", "1", "--option", "rho=abc", "--out",
                         "{d}/o.tif"], "option rho must be a number, got str 'abc'"),
+    "option nonneg=maybe": (["deconvolve", "{d}/image.tif", "--psf-sigma", "1", "--option", "nonneg=maybe",
+                             "--out", "{d}/o.tif"], "set by its own flag here (--allow-negative)"),
     # row 14: "sigma must be non-negative, got nan", with numpy RuntimeWarnings on stderr
     "denoise constant image": (["denoise", "{d}/const.tif", "--out", "{d}/o.tif"],
                                "cannot estimate the noise of a constant image"),

@@ -103,9 +103,11 @@ def deconvolve(args) -> dict:
     spec = METHODS[args.method]
     n_iter = args.n_iter or spec.default_n_iter
     background = _camera_background(args, image, axis, time)
-    keywords = dict(method=args.method, lam=args.lam, n_iter=args.n_iter, channel_axis=axis,
-                    boundary=args.boundary, nonneg=not args.allow_negative, device=args.device,
-                    **({} if time is None else {"time_axis": time}), **background, **_inputs.options(args.option))
+    keywords = _inputs.with_options(
+        dict(method=args.method, lam=args.lam, n_iter=args.n_iter, channel_axis=axis, boundary=args.boundary,
+             nonneg=not args.allow_negative, device=args.device, **({} if time is None else {"time_axis": time}),
+             **background),
+        args.option)
     tile_shape = None if args.tile_size is None else (
         args.tile_size[0] if len(args.tile_size) == 1 else tuple(args.tile_size))
     result, iterations, elapsed = _solve(
@@ -184,9 +186,10 @@ def reconstruct(args) -> dict:
     prepared, preparation = prepare(series.data, contrast=args.contrast, background=args.background)
     conventions = _conventions(series, preparation, args)
     # the whole series is prepared once, so every chunk (here or on a worker) solves the same problem
-    keywords = dict(method=args.method, lam=args.lam, n_iter=args.n_iter, tilt_axis=series.tilt_axis,
-                    thickness=args.thickness, device=args.device, background="none", contrast="dark-field",
-                    **_inputs.options(args.option))
+    keywords = _inputs.with_options(
+        dict(method=args.method, lam=args.lam, n_iter=args.n_iter, tilt_axis=series.tilt_axis,
+             thickness=args.thickness, device=args.device, background="none", contrast="dark-field"),
+        args.option)
     result, iterations, elapsed = _solve(
         lambda: reconstruct_iter(prepared, series.angles, **keywords),
         lambda progress: reconstruct_distributed(

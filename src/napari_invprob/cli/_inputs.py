@@ -214,11 +214,21 @@ def check_shape(reference: np.ndarray | None, shape: tuple[int, ...], path) -> N
         raise CliError(f"the reference {path} has shape {reference.shape} but the result has shape {tuple(shape)}")
 
 
-def options(pairs) -> dict:
-    """``--option KEY=VALUE`` pairs as keyword arguments (a repeated key is an error)."""
-    result = {}
+#: Keywords set by a flag of their own, with the flag (``--option`` may not set them too).
+_FLAG_OF = {"nonneg": "--allow-negative"}
+
+
+def with_options(keywords: dict, pairs) -> dict:
+    """``keywords`` with the ``--option KEY=VALUE`` pairs added (a repeated key, or a key that a flag of
+    its own sets, is an error naming that flag)."""
+    result = dict(keywords)
+    given = set()
     for key, value in pairs:
-        if key in result:
+        if key in given:
             raise CliError(f"--option {key} is given twice")
+        if key in keywords:
+            flag = _FLAG_OF.get(key, "--" + key.replace("_", "-"))
+            raise CliError(f"--option {key}=...: {key} is set by its own flag here ({flag}), not by --option")
+        given.add(key)
         result[key] = value
     return result
