@@ -40,7 +40,7 @@ import numpy as np
 from scipy import fft, ndimage
 
 from .preparation import Preparation, resolve_preparation
-from .preprocessing import bin_series, estimate_tilt_axis, tukey_window
+from .preprocessing import bin_series, estimate_tilt_axis, tukey_window, wrap_axis_angle
 
 METHODS = ("projection-matching", "cross-correlation")
 _TAPER = 0.2  # fraction of each edge rolled off by the Tukey window
@@ -230,13 +230,13 @@ def _check_axis_angle(tilt_axis_angle, tilt_axis: str) -> None:
 
 
 def _nearest_axis(psi: float) -> str:
-    return "y" if abs((psi + 90.0) % 180.0 - 90.0) < 45.0 else "x"
+    return "y" if abs(wrap_axis_angle(psi)) < 45.0 else "x"
 
 
 def _off_grid(psi: float, tilt_axis: str) -> float:
     """Degrees from the grid axis ``tilt_axis`` to the direction ψ, in [-90, 90)."""
     grid = 0.0 if tilt_axis == "y" else 90.0
-    return float((psi - grid + 90.0) % 180.0 - 90.0)
+    return wrap_axis_angle(psi - grid)
 
 
 def tilt_axis_rotation(prepared: np.ndarray, tilt_axis: str, tilt_axis_angle) -> float:

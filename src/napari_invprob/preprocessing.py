@@ -221,7 +221,12 @@ def estimate_tilt_axis(tilt_series, *, max_size: int = 256) -> float:
     fine = np.arange(best - _REFINE_SPAN, best + _REFINE_SPAN + 1e-9, _REFINE_STEP)
     profiles = _AxisProfiles(data_for_profiles)
     best = fine[int(np.argmin([profiles.spread(psi) for psi in fine]))]
-    return float((best + 90.0) % 180.0 - 90.0)
+    return wrap_axis_angle(best)
+
+
+def wrap_axis_angle(angle: float) -> float:
+    """An axis direction in degrees (a line: ψ and ψ + 180 are one axis), in [-90, 90)."""
+    return float((angle + 90.0) % 180.0 - 90.0)
 
 
 class _AxisProfiles:

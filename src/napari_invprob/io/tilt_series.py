@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..preparation import PreparationWarning, prepare, storage_offset
-from ..preprocessing import bin_series, estimate_tilt_axis
+from ..preprocessing import bin_series, estimate_tilt_axis, wrap_axis_angle
 from .angles import MdocMetadata, read_angle_file, read_mdoc, sidecar_angle_files
 from .mrc import read_mrc
 from .tiff import read_tiff
@@ -262,7 +262,7 @@ def tilt_series_with_conventions(data, angles, pixel_size, angle_source, *, tilt
     if tilt_axis is not None:
         angle, origin = _given_axis_angle(tilt_axis), "given"
     elif file_axis_angle is not None and data.ndim == 3:
-        angle, origin = _wrap(-float(file_axis_angle)), "file"
+        angle, origin = wrap_axis_angle(-float(file_axis_angle)), "file"
     elif data.ndim == 2 or data.shape[0] < 3 or min(data.shape[1:]) < MIN_ESTIMATION_SIZE:
         angle, origin = 0.0, "default"
     else:
@@ -289,9 +289,4 @@ def _given_axis_angle(tilt_axis) -> float:
     if isinstance(tilt_axis, bool) or not isinstance(tilt_axis, (int, float, np.integer, np.floating)) \
             or not np.isfinite(tilt_axis):
         raise ValueError(f"tilt_axis must be 'y', 'x' or the tilt axis's in-plane angle in degrees, got {tilt_axis!r}")
-    return _wrap(float(tilt_axis))
-
-
-def _wrap(angle: float) -> float:
-    """An axis direction in degrees, in [-90, 90)."""
-    return float((angle + 90.0) % 180.0 - 90.0)
+    return wrap_axis_angle(float(tilt_axis))
