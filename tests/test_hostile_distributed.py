@@ -84,7 +84,7 @@ NAN_IMAGE[40, 50] = np.nan
 
 #: row 16: a cluster started, each tile was retried and logged, and the error came after seconds
 BEFORE_ANY_CLUSTER = {
-    "unknown method": (dict(method="bogus"), ValueError, "unknown method 'bogus'"),
+    "unknown method": (dict(method="bogus"), ValueError, "unknown deconvolution method 'bogus'"),
     "unknown option": (dict(method="admm-tv", colour="red"), TypeError, "unknown option"),
     "option of the wrong type": (dict(rho="abc"), TypeError, "option rho must be a number"),
     "negative lam": (dict(lam=-1.0), ValueError, "lam must be a finite number >= 0"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +167,8 @@ def test_pnp_admm_with_the_learned_denoiser_beats_tv_on_the_lecture_case():
 def test_pnp_admm_learned_default_follows_the_noise_schedule(monkeypatch):
     """σ_k falls geometrically from 0.15 to λ and ρ_k = 0.23·λ²/σ_k², one data step per ρ_k."""
     seen_sigma, seen_rho = [], []
-    monkeypatch.setitem(denoisers.DENOISERS, "learned", lambda: lambda x, sigma: seen_sigma.append(sigma) or x)
+    monkeypatch.setitem(denoisers.DENOISERS, "learned", replace(denoisers.DENOISERS["learned"],
+                        factory=lambda: lambda x, sigma: seen_sigma.append(sigma) or x))
     real_step = deconvolution.fourier_least_squares_step
     monkeypatch.setattr(deconvolution, "fourier_least_squares_step",
                         lambda op, y, *, rho: seen_rho.append(rho) or real_step(op, y, rho=rho))

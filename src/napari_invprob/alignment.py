@@ -41,6 +41,8 @@ from scipy import fft, ndimage
 
 from .preparation import Preparation, resolve_preparation
 from .preprocessing import bin_series, estimate_tilt_axis, tukey_window, wrap_axis_angle
+from .problems.methods import check_n_iter
+from .problems.tilt_geometry import check_tilt_axis
 
 METHODS = ("projection-matching", "cross-correlation")
 _TAPER = 0.2  # fraction of each edge rolled off by the Tukey window
@@ -202,17 +204,15 @@ def align_iter(
     series, angles = _checked(tilt_series, angles, tilt_axis)
     if method not in METHODS:
         raise ValueError(f"unknown alignment method {method!r}; choose one of {', '.join(METHODS)}")
-    if n_iter is None:
-        n_iter = 5
-    if method == "projection-matching" and (isinstance(n_iter, bool) or int(n_iter) != n_iter or n_iter < 1):
-        raise ValueError(f"n_iter must be a positive integer, got {n_iter!r}")
+    # n_iter counts rounds of projection matching; the other methods have none
+    n_iter = check_n_iter(n_iter, 5) if method == "projection-matching" else 5
     if max_shift is not None and not max_shift > 0:
         raise ValueError(f"max_shift must be positive, got {max_shift}")
     if isinstance(max_size, bool) or int(max_size) != max_size or max_size < 16:
         raise ValueError(f"max_size must be an integer of at least 16, got {max_size!r}")
     _check_axis_angle(tilt_axis_angle, tilt_axis)
     preparation = resolve_preparation(series, contrast=contrast, background=background)
-    return _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method, int(n_iter), max_shift,
+    return _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method, n_iter, max_shift,
                         centre, int(max_size), device)
 
 
@@ -324,8 +324,7 @@ def _checked(tilt_series, angles, tilt_axis: str) -> tuple[np.ndarray, np.ndarra
         raise ValueError("need at least 2 projections to align")
     if not np.all(np.isfinite(angles)) or np.any(np.abs(angles) >= 90):
         raise ValueError("angles must be finite tilts strictly between -90 and 90 degrees")
-    if tilt_axis not in ("y", "x"):
-        raise ValueError(f"tilt_axis must be 'y' or 'x', got {tilt_axis!r}")
+    check_tilt_axis(tilt_axis)
     if series.dtype.kind == "f" and not all(np.isfinite(p).all() for p in series):
         raise ValueError("tilt_series contains NaN or Inf values")
     return series, angles  # not converted: large integer stacks are converted one projection at a time

@@ -368,6 +368,8 @@ def reconstruct_distributed(data, angles, *, scheduler, chunk_slices: int | None
         ``scheduler`` names no cluster; and anything :func:`napari_invprob.reconstruct` refuses (checked
         on a two-pixel stand-in before any cluster starts or task is sent).
     """
+    from .problems.tilt_geometry import check_tilt_axis
+
     check_scheduler(scheduler)
     _check_retries(retries)
     data = np.asarray(data)
@@ -376,8 +378,7 @@ def reconstruct_distributed(data, angles, *, scheduler, chunk_slices: int | None
         raise ValueError(f"data must be a sinogram (2D) or a tilt series (3D), got shape {data.shape}")
     if angles.size != data.shape[0]:
         raise ValueError(f"{angles.size} angles for {data.shape[0]} projections")
-    if tilt_axis not in ("y", "x"):
-        raise ValueError(f"tilt_axis must be 'y' or 'x', got {tilt_axis!r}")
+    check_tilt_axis(tilt_axis)
     if isinstance(options.get("lam"), str):
         raise ValueError(
             "lam='auto' chooses λ per chunk in a distributed run; choose λ on the whole series first "
@@ -592,6 +593,7 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     from ._device import check_values
     from .problems.background import estimate_background
     from .problems.deconvolution import METHODS, POISSON_METHODS, deconvolve_iter
+    from .problems.methods import check_n_iter, method_spec
 
     check_scheduler(scheduler)
     _check_retries(retries)
@@ -613,9 +615,7 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
             "the number"
         )
     method = options.get("method", "admm-tv")
-    spec = METHODS.get(method)
-    if spec is None:
-        raise ValueError(f"unknown method {method!r}; valid methods are {', '.join(METHODS)}")
+    spec = method_spec(METHODS, method, "deconvolution")
     if tile_shape is None:
         tile_shape = DEFAULT_TILE_2D if len(spatial) == 2 else DEFAULT_TILE_3D
     tile_shape = (tile_shape,) * len(spatial) if np.ndim(tile_shape) == 0 else tuple(tile_shape)
@@ -626,7 +626,7 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         if min(size, n) < p:
             raise ValueError(f"tile size {size} is smaller than the PSF ({psf.shape}); use larger tiles")
     if overlap is None:
-        n_iter = options.get("n_iter") or spec.default_n_iter
+        n_iter = check_n_iter(options.get("n_iter"), spec.default_n_iter)
         overlap = default_overlap(psf.shape, n_iter, iterative=spec.iterative)
     if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
         raise ValueError(f"overlap must be a non-negative integer, got {overlap!r}")

@@ -268,7 +268,7 @@ DEMO_EXAMPLES = """examples:
 def build_parser() -> argparse.ArgumentParser:
     """The ``napari-invprob`` parser with its six subcommands."""
     from ..alignment import METHODS as ALIGN_METHODS
-    from ..priors.denoisers import DENOISER_SUMMARIES, DENOISERS
+    from ..priors.denoisers import DENOISERS
     from ..problems.deconvolution import BOUNDARIES as DECONVOLUTION_BOUNDARIES
     from ..problems.deconvolution import METHODS as DECONVOLUTION_METHODS
     from ..problems.tomography import METHODS as TOMOGRAPHY_METHODS
@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     project.add_argument("--tilt-axis", choices=["y", "x"], default="y", help="tilt axis (default y)")
 
-    denoisers = "denoisers:\n" + "\n".join(f"  {name:<9} {summary}" for name, summary in DENOISER_SUMMARIES.items())
+    denoisers = "denoisers:\n" + "\n".join(f"  {name:<9} {spec.summary}" for name, spec in DENOISERS.items())
     denoise = command("denoise", "remove Gaussian noise from a 2D/3D or multi-channel image",
                       f"{denoisers}\n\n{DENOISE_EXAMPLES}")
     denoise.add_argument("input", help="noisy image or volume: TIFF, PNG or MRC")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -21,19 +22,58 @@ from .tv import TVDenoiser
 
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
 
-#: Name -> factory of a fresh denoiser (keyword options go to the factory).
-DENOISERS: dict[str, Callable[..., Denoiser]] = {
-    "tv": TVDenoiser,
-    "gaussian": GaussianDenoiser,
-    "learned": learned_denoiser,
+
+@dataclass(frozen=True)
+class DenoiserSpec:
+    """One denoiser a user can pick.
+
+    Attributes
+    ----------
+    name : str
+        The name users type (``"tv"``, ...).
+    summary : str
+        What it is, in one line (the widgets' tooltips, the command line's help).
+    factory : callable
+        Returns a fresh denoiser ``D(x, sigma)``; keyword options go to it.
+    standalone : dict
+        Options :func:`denoise` gives the factory when the denoiser is used on its own, not as a prior.
+    annealed : bool
+        Whether plug-and-play ADMM should let its strength fall from large to λ over the iterations
+        (trained networks behave best that way) rather than hold it at λ.
+    """
+
+    name: str
+    summary: str
+    factory: Callable[..., Denoiser]
+    standalone: dict = field(default_factory=dict)
+    annealed: bool = False
+
+
+#: The denoisers, by name.
+DENOISERS: dict[str, DenoiserSpec] = {
+    spec.name: spec
+    for spec in (
+        DenoiserSpec("tv", "total variation (ROF): flat regions and sharp edges, in 2D or 3D", TVDenoiser,
+                     standalone={"n_iter": 100}),
+        DenoiserSpec("gaussian", "Gaussian smoothing of matching strength: fast, blurs edges", GaussianDenoiser),
+        DenoiserSpec("learned", "the shipped network, trained for Gaussian noise (sharpest; 3D volumes slice by "
+                     "slice)", learned_denoiser, annealed=True),
+    )
 }
 
-#: Name -> what the denoiser is, in one line (the widgets' tooltips, the command line's help).
-DENOISER_SUMMARIES: dict[str, str] = {
-    "tv": "total variation (ROF): flat regions and sharp edges, in 2D or 3D",
-    "gaussian": "Gaussian smoothing of matching strength: fast, blurs edges",
-    "learned": "the shipped network, trained for Gaussian noise (sharpest; 3D volumes slice by slice)",
-}
+
+def check_denoiser(name) -> DenoiserSpec:
+    """The entry of :data:`DENOISERS` named ``name``.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown (the message lists the valid ones).
+    """
+    spec = DENOISERS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise ValueError(f"unknown denoiser {name!r}; valid denoisers are {', '.join(sorted(DENOISERS))}")
+    return spec
 
 
 def get_denoiser(name: str, **options) -> Denoiser:
@@ -51,10 +91,7 @@ def get_denoiser(name: str, **options) -> Denoiser:
     ValueError
         If the name is unknown (the message lists the valid ones).
     """
-    factory = DENOISERS.get(name)
-    if factory is None:
-        raise ValueError(f"unknown denoiser {name!r}; valid denoisers are {', '.join(sorted(DENOISERS))}")
-    return factory(**options)
+    return check_denoiser(name).factory(**options)
 
 
 def denoise(image, *, method: str = "tv", sigma: float | None = None, channel_axis: int | None = None,
@@ -90,7 +127,7 @@ def denoise(image, *, method: str = "tv", sigma: float | None = None, channel_ax
     TypeError
         A ``sigma`` that is not a number, non-numeric or complex data.
     """
-    denoiser = get_denoiser(method, **({"n_iter": 100} if method == "tv" else {}))
+    denoiser = get_denoiser(method, **check_denoiser(method).standalone)
     if sigma is not None and check_float32(sigma, "sigma") < 0:
         raise ValueError(f"sigma must be non-negative, got {sigma}")
     x = to_tensor(image, device, name="image")
@@ -145,4 +182,4 @@ def noise_level(image, *, channel_axis: int | None = None) -> float:
     return sigma
 
 
-__all__ = ["DENOISERS", "DENOISER_SUMMARIES", "Denoiser", "denoise", "get_denoiser", "noise_level"]
+__all__ = ["DENOISERS", "Denoiser", "DenoiserSpec", "check_denoiser", "denoise", "get_denoiser", "noise_level"]

@@ -9,7 +9,6 @@ a peak of 1 (e.g. ``½‖Hx − y‖² + λ‖∇x‖₁`` for TV).
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import torch
 from .._device import check_float32, resolve_device, to_numpy, to_tensor
 from ..operators.convolution import Convolution, check_psf_fits
 from ..operators.gradient import Gradient
-from ..priors.denoisers import get_denoiser
+from ..priors.denoisers import check_denoiser, get_denoiser
 from ..priors.proximal import l1_norm, soft_threshold
 from ..priors.tv import TVProx
 from ..solvers.adam import adam_l1
@@ -37,7 +36,7 @@ from ..solvers.pnp import geometric_schedule, pnp_admm, pnp_fista
 from ..solvers.richardson_lucy import richardson_lucy, richardson_lucy_tv
 from .background import OFFSET_WARNING_FRACTION, background_levels
 from .lam_selection import minimise_risk_lam
-from .methods import MethodSpec, check_bool
+from .methods import MethodSpec, check_bool, check_lam, check_n_iter, check_options, check_x0, method_spec
 from .noise import estimate_noise_sigma, wiener_nsr
 
 #: Blur models at the image edges: those of :class:`Convolution`, and ``"reflect"``: the image is
@@ -197,14 +196,15 @@ LEARNED_RHO_WEIGHT = 0.23
 
 
 def _pnp_admm(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", rho=None):
-    """With ``denoiser="learned"`` and no ``rho``, runs the decreasing schedule of LEARNED_SIGMA_START."""
+    """With an annealed denoiser (``"learned"``) and no ``rho``, runs the decreasing schedule of
+    LEARNED_SIGMA_START."""
     def data_step(rho_k: float):
         if problem.op.boundary == "periodic":
             return fourier_least_squares_step(problem.op, problem.y, rho=rho_k)
         return least_squares_step(problem.op, problem.y, rho=rho_k)
 
     denoise = get_denoiser(denoiser)
-    if denoiser == "learned" and rho is None and lam > 0:
+    if check_denoiser(denoiser).annealed and rho is None and lam > 0:
         sigma = geometric_schedule(max(LEARNED_SIGMA_START, lam), lam, n_iter)
         rho = [LEARNED_RHO_WEIGHT * (lam / s) ** 2 for s in sigma]
     else:
@@ -286,7 +286,7 @@ def _rho(rho: float | None, default: float) -> float:
 _ADMM_TV = MethodSpec(
     "admm-tv",
     "Total variation by ADMM with a closed-form FFT step: the fastest edge-preserving answer.",
-    _admm_tv, uses_lam=True, iterative=True, default_lam=0.0075, default_n_iter=10,
+    _admm_tv, uses_lam=True, iterative=True, default_lam=0.0075, default_n_iter=10, auto_lam=True,
 )
 
 #: The deconvolution methods users pick from, by name.
@@ -294,25 +294,25 @@ METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
         MethodSpec("fourier", "Direct Fourier inversion H*Y/(|H|²+λ) (the lecture's eps = λ); small λ "
-                   "amplifies noise.", _fourier, uses_lam=True, iterative=False, default_lam=0.05),
+                   "amplifies noise.", _fourier, uses_lam=True, iterative=False, default_lam=0.05, auto_lam=True),
         MethodSpec("wiener", "Wiener filter; noise-to-signal ratio per frequency estimated from the data "
                    "(or the nsr option).", _wiener, uses_lam=False, iterative=False),
         MethodSpec("tikhonov", "Smoothness-regularised least squares (HᵀH+λDᵀD)⁻¹Hᵀy, closed form for "
-                   "periodic boundaries.", _tikhonov, uses_lam=True, iterative=False, default_lam=0.1),
+                   "periodic boundaries.", _tikhonov, uses_lam=True, iterative=False, default_lam=0.1,
+                   auto_lam=True),
         MethodSpec("landweber", "Gradient descent on the data fit; the iteration count regularises.",
                    _landweber, uses_lam=False, iterative=True, default_n_iter=10),
         MethodSpec("fista-l1", "FISTA with an L1 penalty on the pixels (sparse, e.g. bright spots).",
-                   _fista_l1, uses_lam=True, iterative=True, default_lam=0.01, default_n_iter=10),
+                   _fista_l1, uses_lam=True, iterative=True, default_lam=0.01, default_n_iter=10, auto_lam=True),
         MethodSpec("fista-tv", "FISTA with total variation (edge-preserving).", _fista_tv, uses_lam=True,
-                   iterative=True, default_lam=0.0075, default_n_iter=20),
+                   iterative=True, default_lam=0.0075, default_n_iter=20, auto_lam=True),
         _ADMM_TV,
         MethodSpec("pnp-fista", "Plug-and-play FISTA: a denoiser (option denoiser, default 'tv') as prior; "
                    "λ is its strength σ.", _pnp_fista, uses_lam=True, iterative=True, default_lam=0.015,
-                   default_n_iter=20),
+                   default_n_iter=20, auto_lam=True),
         MethodSpec("pnp-admm", "Plug-and-play ADMM: a denoiser (option denoiser, default 'tv') as prior; "
                    "λ is its strength σ (with 'learned': the end of a decreasing σ schedule).", _pnp_admm,
-                   uses_lam=True, iterative=True, default_lam=0.05,
-                   default_n_iter=10),
+                   uses_lam=True, iterative=True, default_lam=0.05, default_n_iter=10, auto_lam=True),
         MethodSpec("adam", "Adam with torch autograd on the data fit + λ‖x‖₁, as in the lecture.", _adam,
                    uses_lam=True, iterative=True, default_lam=1e-3, default_n_iter=30),
         MethodSpec("richardson-lucy", "Richardson-Lucy for Poisson (photon-counting) data; stop early.",
@@ -321,15 +321,11 @@ METHODS: dict[str, MethodSpec] = {
                    _rl_tv, uses_lam=True, iterative=True, default_lam=0.01, default_n_iter=10),
     )
 }
-METHODS["tv"] = MethodSpec(
-    "tv", f"Total variation by our fastest TV solver ({_ADMM_TV.name}).", _ADMM_TV.solver,
-    uses_lam=True, iterative=True, default_lam=_ADMM_TV.default_lam, default_n_iter=_ADMM_TV.default_n_iter,
-)
-
-#: Methods whose λ ``lam="auto"`` can set: their answer must depend smoothly on Gaussian-noise data.
-AUTO_LAM_METHODS = ("fourier", "tikhonov", "fista-tv", "admm-tv", "tv", "fista-l1", "pnp-fista", "pnp-admm")
+METHODS["tv"] = _ADMM_TV.alias("tv", f"Total variation by our fastest TV solver ({_ADMM_TV.name}).")
 #: Methods for Poisson (photon-counting) data: they take the option ``background`` (a camera's offset).
-POISSON_METHODS = ("richardson-lucy", "rl-tv")
+POISSON_METHODS = tuple(name for name, spec in METHODS.items() if "background" in spec.keywords())
+#: What :func:`deconvolve` passes to every method itself (``nonneg`` is its own argument, not an option).
+_PASSED = ("lam", "n_iter", "nonneg", "x0")
 #: Size of the Monte-Carlo probe of SURE's divergence, relative to the noise level.
 PROBE_SIZE = 0.01
 
@@ -377,15 +373,16 @@ def deconvolve_iter(
         return _channel_by_channel(image, psfs, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis,
                                    boundary=boundary, nonneg=nonneg, x0=x0, device=device, data_peak=data_peak,
                                    **options)
-    spec = _method_spec(method)
-    _check_options(spec, options)
+    spec = method_spec(METHODS, method, "deconvolution")
+    check_options(spec, options, passed=_PASSED)
     spec.warn_unused(lam, n_iter)
     nonneg = check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device,
                        data_peak=data_peak)
-    lam = _check_lam(lam, spec)
-    n_iter = _check_n_iter(n_iter, spec)
-    start = None if x0 is None else problem.to_internal(_check_x0(x0, image, problem.op.device))
+    lam = check_lam(lam, spec)
+    n_iter = check_n_iter(n_iter, spec.default_n_iter)
+    start = None if x0 is None else problem.to_internal(check_x0(x0, np.shape(image), problem.op.device,
+                                                                 "the image"))
     what = f"deconvolution with method {spec.name!r} (λ = {lam})"
     if lam == "auto":
         return _stream(problem, _auto_iterates(problem, spec, n_iter, nonneg, start, options), what)
@@ -527,12 +524,12 @@ def choose_lam(
     :func:`~napari_invprob.problems.noise.estimate_noise_sigma`). Costs six to ten solves. λ refers to
     the data scaled to a peak of 1, as everywhere in :func:`deconvolve`.
     """
-    spec = _method_spec(method)
-    _check_options(spec, options)
-    _check_lam("auto", spec)
+    spec = method_spec(METHODS, method, "deconvolution")
+    check_options(spec, options, passed=_PASSED)
+    check_lam("auto", spec)
     nonneg = check_bool(nonneg, "nonneg")
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
-    return _auto_lam(problem, spec, _check_n_iter(n_iter, spec), nonneg, options)
+    return _auto_lam(problem, spec, check_n_iter(n_iter, spec.default_n_iter), nonneg, options)
 
 
 def _time_points(image, psf, *, time_axis, first, channel_axis, x0, **keywords) -> Iterator[Iterate]:
@@ -605,7 +602,7 @@ def _channel_by_channel(image, psfs: list, *, channel_axis: int, x0, data_peak, 
     levels = (list(background) if isinstance(background, (list, tuple, np.ndarray)) and len(background) == len(psfs)
               else [background] * len(psfs))
     if x0 is not None:
-        x0 = _check_x0(x0, image, "cpu")
+        x0 = check_x0(x0, np.shape(image), "cpu", "the image")
     streams = [
         deconvolve_iter(data.select(axis, c), kernel, channel_axis=None, data_peak=peak,
                         x0=None if x0 is None else x0.select(axis, c),
@@ -659,87 +656,6 @@ def _auto_lam(problem, spec, n_iter, nonneg, options) -> float:
 
 
 # -- checks, all before any work ------------------------------------------------------------------------
-
-
-def _method_spec(method) -> MethodSpec:
-    spec = METHODS.get(method) if isinstance(method, str) else None
-    if spec is None:
-        raise ValueError(f"unknown deconvolution method {method!r}; valid methods are {', '.join(METHODS)}")
-    return spec
-
-
-def _check_options(spec: MethodSpec, options: dict) -> None:
-    allowed = [
-        name for name, p in inspect.signature(spec.solver).parameters.items()
-        if p.kind is p.KEYWORD_ONLY and name not in ("lam", "n_iter", "nonneg", "x0")
-    ]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        takes = f"takes {', '.join(allowed)}" if allowed else "takes no options"
-        raise TypeError(f"method {spec.name!r} got unknown option(s) {', '.join(unknown)}; it {takes}")
-    for name, value in options.items():
-        check = _OPTION_CHECKS.get(name)
-        if check is not None and value is not None:
-            check(f"option {name}", value)
-
-
-def _non_negative(name, value):
-    if check_float32(value, name) < 0:
-        raise ValueError(f"{name} must be non-negative, got {value}")
-
-
-def _positive(name, value):
-    if not check_float32(value, name) > 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-
-
-def _positive_int(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _text(name, value):
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a name (text), got {type(value).__name__} {value!r}")
-
-
-#: Checks of the methods' options (their type and range), run when the call is made, before any work.
-_OPTION_CHECKS = {
-    "eps": _non_negative,
-    "nsr": _non_negative,
-    "regulariser": _text,
-    "step": _positive,
-    "n_inner": _positive_int,
-    "rho": _positive,
-    "denoiser": _text,
-    "lr": _positive,
-}
-
-
-def _check_lam(lam, spec: MethodSpec):
-    if lam is None:
-        return spec.default_lam if spec.default_lam is not None else 0.0
-    if isinstance(lam, str):
-        if lam != "auto":
-            raise ValueError(f"lam must be a number, None or 'auto', got {lam!r}")
-        if spec.name not in AUTO_LAM_METHODS:
-            raise ValueError(
-                f"lam='auto' is not available for method {spec.name!r}; it is for {', '.join(AUTO_LAM_METHODS)}"
-            )
-        return lam
-    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)):
-        raise TypeError(f"lam must be a number, None or 'auto', got {type(lam).__name__}")
-    if not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be a finite number >= 0, got {lam}")
-    return check_float32(lam, "lam")
-
-
-def _check_n_iter(n_iter, spec: MethodSpec) -> int:
-    if n_iter is None:
-        return spec.default_n_iter
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive integer, got {n_iter!r}")
-    return int(n_iter)
 
 
 def _problem(image, psf, *, channel_axis, boundary, device, data_peak=None) -> DeconvolutionProblem:
@@ -819,13 +735,6 @@ def _reflect_pad(x: torch.Tensor, margins) -> torch.Tensor:
         return x
     pad = [p for before_after in reversed(margins) for p in before_after]
     return torch.nn.functional.pad(x.unsqueeze(0), pad, mode="reflect")[0]
-
-
-def _check_x0(x0, image, device) -> torch.Tensor:
-    start = to_tensor(x0, device, name="x0")
-    if tuple(start.shape) != tuple(np.shape(image)):
-        raise ValueError(f"x0 has shape {tuple(start.shape)}, the image has shape {tuple(np.shape(image))}")
-    return start
 
 
 __all__ = ["METHODS", "DeconvolutionProblem", "choose_lam", "deconvolve", "deconvolve_iter"]

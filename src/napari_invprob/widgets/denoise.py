@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from magicgui.widgets import CheckBox, ComboBox
 
-from ..priors.denoisers import DENOISER_SUMMARIES, DENOISERS, denoise, noise_level
+from ..priors.denoisers import DENOISERS, denoise, noise_level
 from . import _estimate
 from ._base import Plan, ResultWidget, one_step
 from ._controls import LogValue
@@ -30,7 +30,7 @@ class DenoiseWidget(ResultWidget):
     def __init__(self, napari_viewer):
         super().__init__(napari_viewer)
         self.method = ComboBox(choices=list(DENOISERS), value="learned", label="denoiser",
-                               tooltip=DENOISER_SUMMARIES["learned"])
+                               tooltip=DENOISERS["learned"].summary)
         self.estimate = CheckBox(value=True, text="estimate σ from the image",
                                  tooltip="wavelet median absolute deviation (skimage.restoration.estimate_sigma)")
         self.sigma = LogValue(value=0.05, min_exp=-4.0, max_exp=4.0, label="noise σ",
@@ -45,7 +45,7 @@ class DenoiseWidget(ResultWidget):
         return [self.sigma]
 
     def _method_changed(self, name: str) -> None:
-        self.method.tooltip = DENOISER_SUMMARIES.get(name, "")
+        self.method.tooltip = DENOISERS[name].summary
 
     def _estimate_changed(self, estimate: bool) -> None:
         self.sigma.enabled = not estimate
