@@ -9,7 +9,7 @@ import torch
 import napari_invprob
 from napari_invprob import project, reconstruct
 from napari_invprob.operators.projector import ParallelBeamProjector
-from napari_invprob.problems import tilt_geometry, tomography
+from napari_invprob.problems import chunks, tilt_geometry, tomography
 from napari_invprob.problems.tomography import METHODS, reconstruct_iter
 from napari_invprob.solvers.fbp import angle_weights, filter_projections
 from napari_invprob.testing import adjoint_test
@@ -59,7 +59,7 @@ def test_a_tilt_series_reconstructs_as_its_slices_do(monkeypatch, tilt_axis, met
     series_copy = series.copy()
     # chunks of two slices, so the lockstep stitching of chunks is exercised too
     monkeypatch.setattr(tomography, "MAX_CHUNK_ELEMENTS", 2 * 24 * 24)
-    monkeypatch.setattr(tomography, "MIN_CHUNK_SLICES", 1)
+    monkeypatch.setattr(chunks, "MIN_CHUNK_SLICES", 1)
     result = reconstruct(series, ANGLES, method=method, n_iter=5, tilt_axis=tilt_axis, device="cpu")
     assert result.shape == volume.shape and result.dtype == np.float32
     np.testing.assert_array_equal(series, series_copy)
@@ -112,7 +112,7 @@ GOOD = np.zeros((11, 24), np.float32)
         (GOOD, ANGLES, {"method": "art"}, ValueError, "valid methods are fbp"),
         (GOOD, ANGLES, {"filter": "parzen"}, ValueError, "valid filters"),
         (np.zeros((11, 3, 24)), ANGLES, {"tilt_axis": "z"}, ValueError, "tilt_axis"),
-        (GOOD, ANGLES, {"method": "tv", "lam": -0.1}, ValueError, "non-negative"),
+        (GOOD, ANGLES, {"method": "tv", "lam": -0.1}, ValueError, "lam must be a finite number >= 0"),
         (GOOD, ANGLES, {"method": "tv", "lam": "best"}, ValueError, "'auto'"),
         (GOOD, ANGLES, {"method": "sirt", "lam": "auto"}, ValueError, "has no λ"),
         (GOOD, ANGLES, {"method": "sirt", "n_iter": 0}, ValueError, "n_iter"),
@@ -135,8 +135,8 @@ def test_reconstruct_solves_chunk_after_chunk_as_the_stream_does(monkeypatch):
     volume = _volume((24, 5, 24))
     series = project(volume, ANGLES, tilt_axis="x", device="cpu")
     streamed = list(reconstruct_iter(series, ANGLES, method="tv", n_iter=15, tilt_axis="x", device="cpu"))[-1].x
-    monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)  # chunks of 2, 2 and 1 slices
-    monkeypatch.setattr(tomography, "MIN_CHUNK_SLICES", 1)
+    monkeypatch.setattr(chunks, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)  # chunks of 2, 2 and 1 slices
+    monkeypatch.setattr(chunks, "MIN_CHUNK_SLICES", 1)
     chunked = reconstruct(series, ANGLES, method="tv", n_iter=15, tilt_axis="x", device="cpu")
     np.testing.assert_allclose(chunked, streamed.numpy(), atol=1e-6)
 
@@ -145,8 +145,8 @@ def test_reconstruct_solves_chunk_after_chunk_as_the_stream_does(monkeypatch):
 def test_chunks_solved_side_by_side_on_one_thread_each_match_one_after_another(monkeypatch, method):
     volume = _volume((24, 7, 24))
     series = project(volume, ANGLES, tilt_axis="x", device="cpu")
-    monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)  # four chunks
-    monkeypatch.setattr(tomography, "MIN_CHUNK_SLICES", 1)
+    monkeypatch.setattr(chunks, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)  # four chunks
+    monkeypatch.setattr(chunks, "MIN_CHUNK_SLICES", 1)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -161,16 +161,16 @@ def test_chunks_solved_side_by_side_on_one_thread_each_match_one_after_another(m
 
 def test_chunks_hold_at_least_min_chunk_slices_when_the_series_has_them(monkeypatch):
     series = project(_volume((24, 20, 24)), ANGLES, tilt_axis="x", device="cpu")
-    monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 24 * 24)  # one slice's worth
-    plan = tomography._plan(series, ANGLES, "sirt", None, 2, "x", None, None, "cpu", "auto", "auto", {})
-    rows = [r for r, _ in plan.chunks(tomography.SOLVE_CHUNK_ELEMENTS)]
+    monkeypatch.setattr(chunks, "SOLVE_CHUNK_ELEMENTS", 24 * 24)  # one slice's worth
+    plan = chunks.make_plan(series, ANGLES, method="sirt", n_iter=2, tilt_axis="x", device="cpu")
+    rows = [r for r, _ in plan.chunks(chunks.SOLVE_CHUNK_ELEMENTS)]
     assert rows == [slice(0, 8), slice(8, 16), slice(16, 24)]
 
 
 def test_an_error_in_a_chunk_solved_in_parallel_reaches_the_caller(monkeypatch):
     series = project(_volume((24, 7, 24)), ANGLES, tilt_axis="x", device="cpu")
-    monkeypatch.setattr(tomography, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)
-    monkeypatch.setattr(tomography, "MIN_CHUNK_SLICES", 1)
+    monkeypatch.setattr(chunks, "SOLVE_CHUNK_ELEMENTS", 2 * 24 * 24)
+    monkeypatch.setattr(chunks, "MIN_CHUNK_SLICES", 1)
 
     def failing(problem, **kwargs):
         raise RuntimeError("solver failed")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .solvers.fbp import reconstruction_circle  # the mask a reconstruction is scored in
+
 # Toft's modified Shepp-Logan: value, semi-axes a (along X' ) and b, centre (x0, y0), rotation (degrees)
 SHEPP_LOGAN_ELLIPSES = np.array(
     [
@@ -130,16 +132,6 @@ def shepp_logan_sinogram(n: int, angles_deg, *, n_detector: int | None = None) -
         sinogram += 2.0 * value * a * b / s**2 * area
     # line integrals scale by R (pixel units) and the bin width in unit-disc units is 1 / R
     return (sinogram * radius * radius).astype(np.float32)
-
-
-def reconstruction_circle(n: int) -> np.ndarray:
-    """Boolean ``(n, n)`` mask of the reconstruction circle, as ``skimage.transform.iradon`` uses it.
-
-    Centre pixel ``n // 2``, radius ``n // 2``, boundary included.
-    """
-    n = _check_int(n, "n", 2)
-    r = np.arange(n) - n // 2
-    return (r[:, None] ** 2 + r[None, :] ** 2) <= (n // 2) ** 2
 
 
 def rods_and_spheres(shape=(64, 96, 96), *, seed: int = 0) -> np.ndarray:

@@ -20,6 +20,17 @@ from .base import Clock, Iterate
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
 
 
+def reconstruction_circle(n: int) -> np.ndarray:
+    """Boolean ``(n, n)`` mask of the reconstruction circle, as ``skimage.transform.iradon`` uses it.
+
+    Centre pixel ``n // 2``, radius ``n // 2``, boundary included.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    r = np.arange(n) - n // 2
+    return (r[:, None] ** 2 + r[None, :] ** 2) <= (n // 2) ** 2
+
+
 def padded_size(n_detector: int) -> int:
     """Length of the zero-padded projections that are filtered, as in ``skimage.transform.iradon``.
 

@@ -25,7 +25,7 @@ from ..alignment import align_iter, apply_alignment
 from ..io.angles import read_angle_file
 from ..preparation import CONTRASTS, prepare
 from ..problems import tomography
-from ..tomo import cross_validate_iter
+from ..problems.cross_validation import cross_validate_iter
 from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import RESULT_MARK, layer_picker
