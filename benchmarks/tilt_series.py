@@ -100,7 +100,8 @@ def projector_floor(series: np.ndarray, n_iter: int) -> tuple[float, float]:
     count's worth of TV can run faster than this with our projector on this machine."""
     from napari_invprob.operators import ParallelBeamProjector
     from napari_invprob.problems.tilt_geometry import to_slices
-    from napari_invprob.problems.tomography import MIN_CHUNK_SLICES, SOLVE_CHUNK_ELEMENTS, _torch_threads
+    from napari_invprob._device import torch_threads
+    from napari_invprob.problems.tomography import MIN_CHUNK_SLICES, SOLVE_CHUNK_ELEMENTS
 
     sinograms = to_slices(torch.from_numpy(series), "y")
     projector = ParallelBeamProjector((N, N), ANGLES)  # built (and cached) before the clock starts
@@ -109,7 +110,7 @@ def projector_floor(series: np.ndarray, n_iter: int) -> tuple[float, float]:
     workers = torch.get_num_threads()
     start, start_cpu = time.perf_counter(), time.process_time()
     # as reconstruct runs them: one chunk per thread, side by side
-    with _torch_threads(1), ThreadPoolExecutor(workers) as pool:
+    with torch_threads(1), ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda chunk: projector.forward(projector.adjoint(chunk)), chunks))
     return (time.perf_counter() - start) * n_iter, (time.process_time() - start_cpu) * n_iter
 

@@ -1,5 +1,7 @@
 """reconstruct / reconstruct_iter: layouts (2D, 3D with either tilt axis), warm starts, bad input."""
 
+import concurrent.futures
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -206,3 +208,42 @@ def test_lam_auto_is_the_cross_validated_lam_and_lands_near_the_psnr_best():
     assert score(auto) >= best_psnr - 1.0
     streamed = reconstruct_iter(case.sinogram, case.angles, lam="auto", **kwargs)  # λ chosen at the first next
     np.testing.assert_array_equal(list(streamed)[-1].x.numpy(), auto)
+
+
+def test_overlapping_runs_leave_the_thread_count_intact():
+    """Two runs that overlap (two widgets, or a widget's run around the chunk engine) and end in the
+    order they did not start in restore torch's thread count (each saving and restoring its own, the
+    second run restored the first one's limit: 2 here)."""
+    from napari_invprob._device import torch_threads
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+        def first():
+            with torch_threads(2):
+                first_in.set()
+                second_in.wait(5)
+            first_out.set()
+
+        def second():
+            first_in.wait(5)
+            with torch_threads(1):
+                second_in.set()
+                first_out.wait(5)
+
+        runs = [threading.Thread(target=first), threading.Thread(target=second)]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join(10)
+        assert torch.get_num_threads() == 3
+
+        series = project(_volume((24, 7, 24)), ANGLES, tilt_axis="x", device="cpu")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:  # two real runs side by side
+            results = list(pool.map(lambda m: reconstruct(series, ANGLES, method=m, n_iter=3, tilt_axis="x",
+                                                          device="cpu"), ["sirt", "tv"]))
+        assert len(results) == 2 and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)

@@ -6,6 +6,10 @@ arrays. Input arrays are never modified: conversion always copies or reads.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -189,6 +193,55 @@ def _numeric(array, name: str) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     return arr
+
+
+class _ThreadCount:
+    """The one owner of torch's process-wide intra-op thread count (see :func:`torch_threads`)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._requests: list[int] = []
+        self._before = 0
+
+    @contextlib.contextmanager
+    def limit(self, n: int) -> Iterator[None]:
+        with self._lock:
+            if not self._requests:
+                self._before = torch.get_num_threads()
+            self._requests.append(n)
+            torch.set_num_threads(min([self._before, *self._requests]))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._requests.remove(n)
+                torch.set_num_threads(min([self._before, *self._requests]))
+
+
+_THREAD_COUNT = _ThreadCount()
+
+
+def torch_threads(n: int) -> contextlib.AbstractContextManager[None]:
+    """A block that computes with at most ``n`` torch intra-op threads; the count is restored after.
+
+    torch's thread count is one setting for the whole process. Blocks may overlap (two widgets'
+    runs, the chunk engine inside a run, in any threads): while any is open the count is the smallest
+    of their limits and of the count before the first one opened, and when the last one closes that
+    count comes back, whatever the order in which they close.
+
+    Parameters
+    ----------
+    n : int
+        The most threads the block's work should use (at least 1).
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Use it in a ``with`` statement.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return _THREAD_COUNT.limit(n)
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:

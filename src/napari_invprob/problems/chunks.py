@@ -12,14 +12,13 @@ whole volume poses it, so chunks here and on a dask worker agree.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .._device import resolve_device
+from .._device import resolve_device, torch_threads
 from ..operators.projector import ParallelBeamProjector, validate_angles
 from ..preparation import prepare
 from ..solvers.base import Clock, Iterate, finite_iterates, last
@@ -131,7 +130,7 @@ def solve_in_chunks(plan: Plan) -> np.ndarray:
     On a CPU with several torch threads, as many chunks as threads are solved at once, each on one
     thread: the sparse products scale better that way than with all threads on one chunk (a forward
     and adjoint projection of 8-slice chunks, 77 angles of 256, two threads: 2.9 ms per slice side by
-    side, 3.6 ms one chunk at a time). torch's thread count is restored afterwards.
+    side, 3.6 ms one chunk at a time); :func:`~napari_invprob._device.torch_threads` restores the count.
     """
     output = np.empty(plan.output_shape, dtype=np.float32)
     slices = torch.from_numpy(output).unsqueeze(0) if plan.ndim == 2 else to_slices(torch.from_numpy(output),
@@ -146,7 +145,7 @@ def solve_in_chunks(plan: Plan) -> np.ndarray:
         for rows, solver in chunks:
             solve(rows, solver)
         return output
-    with _torch_threads(1), concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    with torch_threads(1), concurrent.futures.ThreadPoolExecutor(workers) as pool:
         running: set[concurrent.futures.Future] = set()
         for rows, solver in chunks:  # at most `workers` chunks (and their solver state) alive at once
             if len(running) == workers:
@@ -157,17 +156,6 @@ def solve_in_chunks(plan: Plan) -> np.ndarray:
         for future in running:
             future.result()
     return output
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def stream(plan: Plan) -> Iterator[Iterate]:

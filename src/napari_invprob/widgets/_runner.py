@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from qtpy.QtCore import QTimer
 from superqt.utils import GeneratorWorker
 
+from .._device import torch_threads
 from ..solvers.base import Iterate
 from ._frames import FRAME_INTERVAL, Frame, Reference, frames
 
@@ -70,14 +70,13 @@ class ClosingWorker(GeneratorWorker):
     arrays are freed in the worker thread, before the next run starts."""
 
     def work(self):
-        threads = torch.get_num_threads()
-        # Process-wide in PyTorch: the GUI thread runs no PyTorch, and the setting is restored after.
-        torch.set_num_threads(min(threads, solver_threads()))
-        try:
-            return super().work()
-        finally:
-            self._gen.close()
-            torch.set_num_threads(threads)
+        # Process-wide in PyTorch (the GUI thread runs no PyTorch); torch_threads restores it, also when
+        # runs of two widgets overlap.
+        with torch_threads(solver_threads()):
+            try:
+                return super().work()
+            finally:
+                self._gen.close()
 
 
 class _SolveWorker(ClosingWorker):
