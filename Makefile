@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[testing]"
 	touch $(STAMP)
 
-# The whole test suite, headless (pytest-xvfb starts a virtual display for the GUI tests).
+# The layers' import contracts (pyproject.toml, [tool.importlinter]), ruff, then the whole test suite,
+# headless (pytest-xvfb starts a virtual display for the GUI tests).
 test: setup
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # Opens napari with the sample data and the plugin's widget; with no display it runs under Xvfb,

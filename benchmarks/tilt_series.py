@@ -98,9 +98,9 @@ def projector_floor(series: np.ndarray, n_iter: int) -> tuple[float, float]:
     """Wall and CPU seconds of the projections alone that ``n_iter`` TV iterations need: one forward and
     one adjoint of every chunk of slices per iteration, the solver's other work left out. No iteration
     count's worth of TV can run faster than this with our projector on this machine."""
+    from napari_invprob._device import torch_threads
     from napari_invprob.operators import ParallelBeamProjector
     from napari_invprob.problems.tilt_geometry import to_slices
-    from napari_invprob._device import torch_threads
     from napari_invprob.problems.tomography import MIN_CHUNK_SLICES, SOLVE_CHUNK_ELEMENTS
 
     sinograms = to_slices(torch.from_numpy(series), "y")

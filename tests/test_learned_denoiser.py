@@ -19,9 +19,9 @@ from napari_invprob.metrics import psnr
 from napari_invprob.operators import ParallelBeamProjector
 from napari_invprob.phantom import shepp_logan_image
 from napari_invprob.priors import denoisers, learned
-from napari_invprob.problems import deconvolution
 from napari_invprob.priors.denoisers import denoise
 from napari_invprob.priors.learned import SIGMA_MAX, learned_denoiser, load_net
+from napari_invprob.problems import deconvolution
 from napari_invprob.solvers.pnp import pnp_admm, pnp_fista
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_denoiser.py"

@@ -2,14 +2,13 @@
 
 import pytest
 import torch
+from _dense import random_nonneg_system
 
 from napari_invprob.operators.base import Identity
 from napari_invprob.operators.gradient import Gradient
 from napari_invprob.priors.tv import TVProx
 from napari_invprob.solvers.base import last
 from napari_invprob.solvers.pdhg import pdhg_tv
-
-from _dense import random_nonneg_system
 
 
 def test_without_tv_it_solves_least_squares():

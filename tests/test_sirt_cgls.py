@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from _dense import random_nonneg_system
 
 from napari_invprob.datasets import shepp_logan_case
 from napari_invprob.operators.projector import ParallelBeamProjector
 from napari_invprob.solvers.base import last
 from napari_invprob.solvers.cgls import cgls
 from napari_invprob.solvers.sirt import sirt
-
-from _dense import random_nonneg_system
 
 
 def _least_squares(op, y):

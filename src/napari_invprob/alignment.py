@@ -31,10 +31,9 @@ found in each; the aligned series is the prepared input rotated and moved by ``â
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import warnings
 
 import numpy as np
 from scipy import fft, ndimage

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .solvers.fbp import reconstruction_circle  # the mask a reconstruction is scored in
+from .solvers.fbp import reconstruction_circle  # noqa: F401 - public here too: the mask a reconstruction is scored in
 
 # Toft's modified Shepp-Logan: value, semi-axes a (along X' ) and b, centre (x0, y0), rotation (degrees)
 SHEPP_LOGAN_ELLIPSES = np.array(

@@ -299,9 +299,9 @@ def denoise(args) -> dict:
 
 def demo(args) -> dict:
     """The lecture's case: the astronaut blurred by a 7x7 Gaussian (σ 4) plus noise (σ 0.05), restored."""
+    from .._device import to_numpy
     from ..datasets import lecture_astronaut
     from ..problems.deconvolution import METHODS, deconvolve_iter
-    from .._device import to_numpy
 
     directory = Path(args.out_dir)
     directory.mkdir(parents=True, exist_ok=True)

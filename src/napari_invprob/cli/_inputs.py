@@ -11,7 +11,6 @@ import numpy as np
 from .. import io
 from .errors import CliError
 
-
 #: The flags that name input files.
 INPUT_FLAGS = ("input", "psf", "reference", "angles")
 

@@ -199,13 +199,6 @@ def _check_thickness(thickness) -> int | None:
     return int(thickness)
 
 
-def _slices_of_x0(x0, output_shape, ndim, tilt_axis, device) -> torch.Tensor:
-    start = to_tensor(x0, device, name="x0")
-    if tuple(start.shape) != tuple(output_shape):
-        raise ValueError(f"x0 has shape {tuple(start.shape)}, the reconstruction has shape {tuple(output_shape)}")
-    return start.unsqueeze(0) if ndim == 2 else to_slices(start, tilt_axis).contiguous()
-
-
 __all__ = [
     "MAX_CHUNK_ELEMENTS",
     "MIN_CHUNK_SLICES",

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.fft
 import torch
 
-from .._device import check_float32, resolve_device, to_numpy, to_tensor
+from .._device import resolve_device, to_numpy, to_tensor
 from ..operators.convolution import Convolution, check_psf_fits
 from ..operators.gradient import Gradient
 from ..priors.denoisers import check_denoiser, get_denoiser

@@ -8,8 +8,8 @@ import torch
 
 from ..operators.base import LinearOperator
 from .base import Clock, Iterate
-from .step_size import check_n_iter, check_step
 from .start import initial_estimate
+from .step_size import check_n_iter, check_step
 
 
 def landweber(

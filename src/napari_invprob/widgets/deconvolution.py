@@ -18,9 +18,9 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_info
 
 from .. import psf as psf_models
+from ..distributed import default_overlap
 from ..priors.denoisers import DENOISERS
 from ..problems import deconvolution
-from ..distributed import default_overlap
 from ..problems.background import estimate_background
 from ..problems.preview import crop_around
 from . import _estimate
