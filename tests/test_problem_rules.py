@@ -1,10 +1,12 @@
 """One front door per problem, one set of rules: every method of deconvolution and tomography refuses
-a bad λ, iteration count, warm start or option alike, with the same error (problems/methods.py)."""
+a bad λ, iteration count, warm start or option alike, with the same error (problems/methods.py), and
+reports the data residual of its iterates in the user's units."""
 
 import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from napari_invprob.problems import deconvolution, tomography
 from napari_invprob.problems.methods import MethodSpec
@@ -85,3 +87,39 @@ def test_aliases_are_their_methods_under_another_name():
         assert alias.name == "tv" and alias.solver is spec.solver
         assert (alias.default_lam, alias.default_n_iter, alias.auto_lam) == (spec.default_lam,
                                                                              spec.default_n_iter, spec.auto_lam)
+
+
+#: Methods whose solver has no data residual at no extra cost: they report their own measure instead.
+NO_FREE_RESIDUAL = {_deconvolve: {"admm-tv", "tv", "pnp-admm", "adam"}, _reconstruct: {"pnp-admm", "adam"}}
+
+
+@pytest.mark.parametrize("front, name", EVERY_METHOD, ids=IDS)
+def test_the_data_residual_is_that_of_the_iterate_in_the_users_units(front, name):
+    """``Iterate.residual`` is ``‖Hx − y‖`` of the iterate it comes with, in the units of the data given
+    (not the peak-scaled or angle-weighted problem the solver saw); ADMM's primal residual is apart."""
+    from napari_invprob import project
+    from napari_invprob.operators.convolution import Convolution
+
+    psf = np.outer(np.hanning(5), np.hanning(5))
+    psf /= psf.sum()
+    if front is _deconvolve:
+        data = IMAGE * 200.0  # a peak far from 1: a residual of the scaled problem would be 200x off
+        iterates = list(deconvolution.deconvolve_iter(data, psf, method=name, n_iter=3, device="cpu"))
+        blur = Convolution(torch.as_tensor(psf, dtype=torch.float32), data.shape, device="cpu")
+
+        def forward(x):
+            return blur.forward(x).numpy()
+    else:
+        data = SINOGRAM * 7.0
+        iterates = list(tomography.reconstruct_iter(data, ANGLES, method=name, n_iter=3, device="cpu",
+                                                    background="none", contrast="dark-field"))
+
+        def forward(x):
+            return project(x.numpy(), ANGLES, device="cpu")
+
+    for it in iterates:
+        if name in NO_FREE_RESIDUAL[front]:
+            assert it.residual is None and (it.objective is not None or it.algorithm_residual is not None)
+        else:
+            true = float(np.linalg.norm(forward(it.x) - data))
+            assert it.residual == pytest.approx(true, rel=1e-4), it.iteration

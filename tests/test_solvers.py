@@ -120,7 +120,7 @@ def test_conjugate_gradient_solves_spd_systems_and_tikhonov(problem):
     b = torch.randn(20, generator=gen)
     iterates = list(conjugate_gradient(lambda v: spd @ v, b, n_iter=40, tol=1e-6))
     assert torch.allclose(iterates[-1].x, torch.linalg.solve(spd, b), atol=1e-4)
-    assert iterates[-1].residual < iterates[0].residual
+    assert iterates[-1].algorithm_residual < iterates[0].algorithm_residual
     lam = 0.5
     normal = op.matrix.T @ op.matrix + lam * torch.eye(20)
     expected = torch.linalg.solve(normal, (y @ op.matrix).T).T

@@ -112,7 +112,8 @@ def test_result_metadata_reproduces_the_result(make_napari_viewer, qtbot):
     clean = viewer.layers["clean"].data  # scored with the reference's peak-to-peak range
     assert meta["psnr_db"] == pytest.approx(metrics.psnr(clean, viewer.layers[-1].data, data_range=np.ptp(clean)),
                                             abs=1e-3)
-    convergence = widget.plot.curves()["residual"]  # admm-tv reports the residual, not an objective
+    convergence = widget.plot.curves()["algorithm residual"]  # admm-tv: ADMM's primal residual, no objective
+    assert widget.plot._objective_plot.getAxis("left").labelText == "primal residual"  # labelled as what it is
     np.testing.assert_array_equal(convergence[0], np.arange(1, 16))  # every iteration, not only those shown
     expected = {"method", "parameters", "source_layer", "psf", "iterations", "elapsed_s", "status",
                 "napari_invprob_version", "psf_source"}

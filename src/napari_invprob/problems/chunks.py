@@ -24,7 +24,7 @@ from ..preparation import prepare
 from ..solvers.base import Clock, Iterate, finite_iterates, last
 from .methods import MethodSpec, check_lam, check_n_iter, check_options, check_x0, method_spec
 from .tilt_geometry import check_tilt_axis, from_slices, to_slices
-from .tomography_methods import METHODS, TomographyProblem
+from .tomography_methods import METHODS, TomographyProblem, data_weight
 
 #: ``reconstruct_iter``: slices advanced together, at most this many pixels (or sinogram bins) per chunk;
 #: small chunks keep the sparse products in cache (a SIRT iteration of 77x256x256 streamed as one
@@ -159,17 +159,31 @@ def solve_in_chunks(plan: Plan) -> np.ndarray:
 
 
 def stream(plan: Plan) -> Iterator[Iterate]:
-    """All chunks in lockstep, one yield per iteration for the whole output."""
+    """All chunks in lockstep, one yield per iteration for the whole output.
+
+    ``residual`` is ``‖Ax − y‖`` in the data's units: the chunks' residuals of the weighted problem
+    combined and unweighted, or computed for a direct method's answer (which comes without one);
+    ``algorithm_residual`` combines the chunks' own (e.g. pnp-admm's primal residual).
+    """
     clock = Clock()
     streams = [solver for _, solver in plan.chunks(MAX_CHUNK_ELEMENTS)]
-    weight = 1.0 / float(np.sqrt(len(plan.angles)))  # TomographyProblem.weight
+    weight = data_weight(len(plan.angles))
     for iterates in zip(*streams):
         x = torch.cat([it.x for it in iterates]) if len(iterates) > 1 else iterates[0].x
         objectives = [it.objective for it in iterates]
-        residuals = [it.residual for it in iterates]
         objective = None if None in objectives else float(sum(objectives))
-        residual = None if None in residuals else float(np.sqrt(sum(r * r for r in residuals))) / weight
-        yield Iterate(iterates[0].iteration, plan.as_output(x).contiguous(), objective, residual, clock())
+        if plan.spec.iterative:
+            residual = _norm_of_parts([it.residual for it in iterates])
+            residual = None if residual is None else residual / weight
+        else:
+            residual = float(torch.linalg.vector_norm(plan.projector.forward(x) - plan.sinograms))
+        yield Iterate(iterates[0].iteration, plan.as_output(x).contiguous(), objective, residual, clock(),
+                      algorithm_residual=_norm_of_parts([it.algorithm_residual for it in iterates]))
+
+
+def _norm_of_parts(norms: list[float | None]) -> float | None:
+    """The norm of a vector from the norms of its parts (None if one is missing)."""
+    return None if None in norms else float(np.sqrt(sum(n * n for n in norms)))
 
 
 # -- checks, all before any work ------------------------------------------------------------------------

@@ -116,15 +116,30 @@ class DeconvolutionProblem:
         """``‖Hx − y‖²`` in the scaled units."""
         return float(torch.sum((self.op.forward(x) - self.y) ** 2))
 
+    def to_output_iterate(self, it: Iterate) -> Iterate:
+        """An iterate in the input's layout and scale: ``x``, and the residuals in the input's units (with
+        ``boundary="reflect"`` the data residual covers the mirrored margins too)."""
+        return replace(it, x=self.to_output(it.x), residual=_scaled(it.residual, self.scale),
+                       algorithm_residual=_scaled(it.algorithm_residual, self.scale))
+
+
+def _scaled(value: float | None, scale: float) -> float | None:
+    return None if value is None else value * scale
+
 
 # -- the methods: each adapts one solver to the problem; keyword-only options are its parameters ----
 
 
-def _clamped(iterates: Iterator[Iterate], nonneg: bool) -> Iterator[Iterate]:
-    """Direct methods honour ``nonneg`` by projecting their answer onto ``x ≥ 0``."""
+def _clamped(problem: DeconvolutionProblem, iterates: Iterator[Iterate], nonneg: bool) -> Iterator[Iterate]:
+    """Direct methods honour ``nonneg`` by projecting their answer onto ``x ≥ 0`` (and report the data
+    residual of the projected answer)."""
     if not nonneg:
         return iterates
-    return (replace(it, x=it.x.clamp(min=0.0)) for it in iterates)
+    return (_with_residual(problem, replace(it, x=it.x.clamp(min=0.0))) for it in iterates)
+
+
+def _with_residual(problem: DeconvolutionProblem, it: Iterate) -> Iterate:
+    return replace(it, residual=math.sqrt(problem.residual_sq(it.x)))
 
 
 def _require_periodic(problem: DeconvolutionProblem, method: str) -> None:
@@ -137,7 +152,7 @@ def _fourier(problem, *, lam, n_iter, nonneg, x0, eps=None):
     _require_periodic(problem, "fourier")
     if eps is not None and not eps >= 0:
         raise ValueError(f"eps must be non-negative, got {eps}")
-    return _clamped(fourier_filter(problem.op, problem.y, symbol=lam if eps is None else eps), nonneg)
+    return _clamped(problem, fourier_filter(problem.op, problem.y, symbol=lam if eps is None else eps), nonneg)
 
 
 def _wiener(problem, *, lam, n_iter, nonneg, x0, nsr=None):
@@ -146,7 +161,7 @@ def _wiener(problem, *, lam, n_iter, nonneg, x0, nsr=None):
         nsr = wiener_nsr(problem.op, problem.y, problem.noise_sigma)
     elif not nsr >= 0:
         raise ValueError(f"nsr must be non-negative, got {nsr}")
-    return _clamped(fourier_filter(problem.op, problem.y, symbol=nsr), nonneg)
+    return _clamped(problem, fourier_filter(problem.op, problem.y, symbol=nsr), nonneg)
 
 
 def _tikhonov(problem, *, lam, n_iter, nonneg, x0, regulariser="gradient"):
@@ -155,9 +170,9 @@ def _tikhonov(problem, *, lam, n_iter, nonneg, x0, regulariser="gradient"):
     gradient = problem.gradient if regulariser == "gradient" else None
     if problem.op.boundary == "periodic":
         symbol = lam * gradient.gram_symbol() if gradient is not None else lam
-        return _clamped(fourier_filter(problem.op, problem.y, symbol=symbol), nonneg)
+        return _clamped(problem, fourier_filter(problem.op, problem.y, symbol=symbol), nonneg)
     start = x0 if x0 is not None else problem.y
-    return _clamped(tikhonov(problem.op, problem.y, lam=lam, n_iter=n_iter, regulariser=gradient, x0=start),
+    return _clamped(problem, tikhonov(problem.op, problem.y, lam=lam, n_iter=n_iter, regulariser=gradient, x0=start),
                     nonneg)
 
 
@@ -362,7 +377,9 @@ def deconvolve_iter(
         Each ``Iterate.x`` is a new float32 tensor of the input image's shape and scale. With
         ``time_axis``, it is one float32 CPU tensor of the whole series, updated in place (copy it to
         keep it): the time points done, the current one's iterate, zeros for those to come; the
-        iterations count on over the time points.
+        iterations count on over the time points. ``residual`` is ``‖Hx − y‖`` in the input's units
+        where the method has it for free (admm-tv, pnp-admm and adam report ``algorithm_residual``,
+        ADMM's primal residual, or the objective instead).
     """
     if time_axis is not None:
         return _time_points(image, psf, time_axis=time_axis, first=first_time_point, channel_axis=channel_axis,
@@ -623,8 +640,9 @@ def _stacked(streams: list, axis: int) -> Iterator[Iterate]:
 
 
 def _stream(problem: DeconvolutionProblem, iterates: Iterator[Iterate], what: str) -> Iterator[Iterate]:
-    """The iterates in the input's layout and scale; NaN or Inf (a diverged solve) raises ``ValueError``."""
-    return finite_iterates((replace(it, x=problem.to_output(it.x)) for it in iterates), what=what)
+    """The iterates in the input's layout and scale (residuals too); NaN or Inf (a diverged solve) raises
+    ``ValueError``."""
+    return finite_iterates((problem.to_output_iterate(it) for it in iterates), what=what)
 
 
 def _auto_iterates(problem, spec, n_iter, nonneg, x0, options) -> Iterator[Iterate]:

@@ -72,7 +72,9 @@ def reconstruct_iter(
     -------
     iterator of Iterate
         Each ``Iterate.x`` is a new float32 tensor: the image ``(n, n)`` or the volume ``(z, y, x)``.
-        ``residual`` is ``‖Ax − y‖`` in the data's units; ``objective`` that of the weighted problem.
+        ``residual`` is ``‖Ax − y‖`` in the data's units (None for adam and pnp-admm, which report their
+        objective or ``algorithm_residual``, ADMM's primal residual); ``objective`` that of the weighted
+        problem.
     """
     checked = make_plan(data, angles, method=method, lam=lam, n_iter=n_iter, tilt_axis=tilt_axis,
                         thickness=thickness, x0=x0, device=device, background=background, contrast=contrast,

@@ -30,6 +30,11 @@ from ..solvers.sirt import sirt
 from .methods import MethodSpec
 
 
+def data_weight(n_angles: int) -> float:
+    """``w = 1/√n_angles``: the weight of the data term, so that λ does not depend on the angle count."""
+    return 1.0 / float(np.sqrt(n_angles))
+
+
 @dataclass
 class TomographyProblem:
     """One chunk of slices with its forward model, in the solvers' layout.
@@ -50,8 +55,8 @@ class TomographyProblem:
 
     @cached_property
     def weight(self) -> float:
-        """``1/√n_angles``: the regularised methods fit ``w·A x`` to ``w·y``."""
-        return 1.0 / float(np.sqrt(len(self.angles)))
+        """:func:`data_weight`: the regularised methods fit ``w·A x`` to ``w·y``."""
+        return data_weight(len(self.angles))
 
     @cached_property
     def op(self):
@@ -166,4 +171,4 @@ METHODS: dict[str, MethodSpec] = {
 METHODS["tv"] = _PDHG_TV.alias("tv", f"Total variation by our best TV solver ({_PDHG_TV.name}).")
 
 
-__all__ = ["METHODS", "TomographyProblem", "projector_norm"]
+__all__ = ["METHODS", "TomographyProblem", "data_weight", "projector_norm"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import torch
@@ -55,7 +54,8 @@ def adam_l1(
     Yields
     ------
     Iterate
-        ``x_k``, with the objective and residual evaluated at ``x_{k−1}`` (where the gradient was taken).
+        ``x_k``, with the objective evaluated at ``x_{k−1}`` (where the gradient was taken); no data
+        residual (that of ``x_k`` would cost another application of ``A``).
     """
     n_iter = check_n_iter(n_iter)
     if lam < 0:
@@ -75,4 +75,4 @@ def adam_l1(
         if nonneg:
             with torch.no_grad():
                 x.clamp_(min=0.0)
-        yield Iterate(k, x.detach(), float(loss.detach()), math.sqrt(2.0 * float(data_fit.detach())), clock())
+        yield Iterate(k, x.detach(), float(loss.detach()), None, clock())

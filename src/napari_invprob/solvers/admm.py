@@ -51,7 +51,8 @@ def admm(
     ------
     Iterate
         The image estimate (``x_k`` without a transform, ``z_k`` with one) and the objective when given;
-        ``residual`` is the primal residual ``‖K z_k − x_k‖``, which goes to 0 as ADMM converges.
+        ``algorithm_residual`` is the primal residual ``‖K z_k − x_k‖``, which goes to 0 as ADMM
+        converges (the data residual is not computed: it would cost an application of ``H``).
     """
     n_iter = check_n_iter(n_iter)
     forward = transform.forward if transform is not None else (lambda v: v)
@@ -66,4 +67,4 @@ def admm(
         s = s + gap
         image = z if transform is not None else x
         value = objective(image) if objective is not None else None
-        yield Iterate(k, image, value, float(torch.linalg.vector_norm(gap)), clock())
+        yield Iterate(k, image, value, None, clock(), algorithm_residual=float(torch.linalg.vector_norm(gap)))

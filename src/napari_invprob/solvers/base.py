@@ -27,9 +27,14 @@ class Iterate:
     objective : float or None
         Value of the objective the method minimises, when it is cheap to evaluate.
     residual : float or None
-        Data residual ``‖Hx − y‖₂``, when the method tracks it.
+        The data residual ``‖Hx − y‖₂`` of this ``x``, for the ``H`` and ``y`` the solver was given,
+        when the method has it at no extra cost; None otherwise. The problems' front doors
+        (``deconvolve_iter``, ``reconstruct_iter``) always fill it in, in the user's units.
     elapsed : float
         Seconds since the solver started.
+    algorithm_residual : float or None
+        The method's own measure of convergence when it has one that is not the data residual: ADMM's
+        primal residual ``‖Kz − x‖``, the residual of the linear system conjugate gradients solve.
     """
 
     iteration: int
@@ -37,6 +42,7 @@ class Iterate:
     objective: float | None
     residual: float | None
     elapsed: float
+    algorithm_residual: float | None = None
 
 
 class Clock:
@@ -101,7 +107,8 @@ def finite_iterates(iterates: Iterable[Iterate], *, what: str) -> Iterator[Itera
             if "overflow" not in str(error):
                 raise
             raise ValueError(f"{what} failed: {advice}") from error
-        if not bool(torch.isfinite(it.x).all()):
+        # a finite sum proves every value finite (one cheap pass); an overflowing sum is checked in full
+        if not (bool(torch.isfinite(it.x.sum())) or bool(torch.isfinite(it.x).all())):
             raise ValueError(f"{what} produced NaN or Inf at iteration {it.iteration}: {advice}")
         yield it
 

@@ -49,7 +49,7 @@ def conjugate_gradient(
     Yields
     ------
     Iterate
-        ``x_k`` with ``residual = ‖b − M x_k‖`` (the system's residual) and no objective.
+        ``x_k`` with ``algorithm_residual = ‖b − M x_k‖`` (the system's residual) and no objective.
     """
     n_iter = check_n_iter(n_iter)
     if x0 is not None and x0.shape != b.shape:
@@ -73,7 +73,7 @@ def conjugate_gradient(
         rs_new = torch.sum(r * r)
         p = r + (rs_new / rs) * p
         rs = rs_new
-        yield Iterate(k, x, None, float(rs.sqrt()), clock())
+        yield Iterate(k, x, None, None, clock(), algorithm_residual=float(rs.sqrt()))
 
 
 def cg_solve(
@@ -139,7 +139,7 @@ def tikhonov(
     Yields
     ------
     Iterate
-        One per CG iteration, ``residual`` being the normal equations' residual.
+        One per CG iteration, ``algorithm_residual`` being the normal equations' residual.
     """
     if lam < 0:
         raise ValueError(f"lam must be non-negative, got {lam}")

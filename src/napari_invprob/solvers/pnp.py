@@ -190,7 +190,7 @@ def pnp_admm(
     Yields
     ------
     Iterate
-        ``x_k`` (the denoised iterate), with the primal residual ``‖z_k − x_k‖``.
+        ``x_k`` (the denoised iterate), with the primal residual ``‖z_k − x_k‖`` as ``algorithm_residual``.
     """
     n_iter = check_n_iter(n_iter)
     sigmas = iter(schedule_values(sigma, n_iter, "sigma"))

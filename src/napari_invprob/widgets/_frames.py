@@ -57,9 +57,10 @@ class Frame:
         Iterations completed when ``image`` was taken.
     image : numpy.ndarray
         Float32 copy of the estimate, owned by the frame.
-    objectives, residuals : tuple of (int, float)
-        ``(iteration, objective)`` and ``(iteration, residual)`` for every iteration since the
-        previous frame that reported one.
+    objectives, residuals, algorithm_residuals : tuple of (int, float)
+        ``(iteration, value)`` of the objective, the data residual ``‖Hx − y‖`` and the method's own
+        residual (:class:`~napari_invprob.solvers.base.Iterate`) for every iteration since the previous
+        frame that reported one.
     psnr, ssim : float or None
         Scores of ``image`` against the reference, when one was given (SSIM only on some frames).
     display_range : (float, float)
@@ -79,6 +80,7 @@ class Frame:
     display_range: tuple[float, float]
     value_range: tuple[float, float]
     elapsed: float
+    algorithm_residuals: tuple[tuple[int, float], ...] = ()
 
 
 def display_range(image: np.ndarray) -> tuple[float, float]:
@@ -156,6 +158,7 @@ def frames(
         reference = replace(reference, image=image, data_range=data_range)
     objectives: list[tuple[int, float]] = []
     residuals: list[tuple[int, float]] = []
+    algorithm_residuals: list[tuple[int, float]] = []
     pending: Iterate | None = None
     next_frame = 0.0
     next_ssim = time.perf_counter() + SSIM_DELAY
@@ -177,7 +180,7 @@ def frames(
             next_ssim = time.perf_counter() + _wait_after(time.perf_counter() - framed, min_interval)
         next_frame = time.perf_counter() + _wait_after(framed - started, min_interval)
         return Frame(iterate.iteration, image, tuple(objectives), tuple(residuals), psnr, ssim, low_high, value_range,
-                     iterate.elapsed)
+                     iterate.elapsed, tuple(algorithm_residuals))
 
     made = None
     for iterate in iterates:
@@ -185,6 +188,8 @@ def frames(
             objectives.append((iterate.iteration, float(iterate.objective)))
         if iterate.residual is not None:
             residuals.append((iterate.iteration, float(iterate.residual)))
+        if iterate.algorithm_residual is not None:
+            algorithm_residuals.append((iterate.iteration, float(iterate.algorithm_residual)))
         pending = iterate
         if should_stop():
             yield frame(iterate, ssim_due=False)
@@ -192,7 +197,7 @@ def frames(
         now = time.perf_counter()
         if now >= next_frame and ready():
             made = frame(iterate, ssim_due=now >= next_ssim)
-            objectives, residuals, pending = [], [], None
+            objectives, residuals, algorithm_residuals, pending = [], [], [], None
             yield made
     if pending is not None or (made is not None and reference is not None and made.ssim is None):
         yield frame(pending or iterate, ssim_due=True)

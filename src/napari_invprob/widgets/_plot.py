@@ -22,9 +22,18 @@ _TICK_FONT = QFont()
 _TICK_FONT.setPointSize(8)
 
 
+#: What the upper plot can show, in order of preference: the Frame field and the axis label.
+MEASURES = {
+    "objective": ("objectives", "objective"),
+    "residual": ("residuals", "‖Hx − y‖"),
+    "algorithm residual": ("algorithm_residuals", "primal residual"),
+}
+
+
 class ConvergencePlot(QWidget):
-    """Objective per iteration (log scale; the residual ‖Hx − y‖ for methods that report no
-    objective) and, with a reference, PSNR and SSIM."""
+    """Objective per iteration (log scale; the data residual ‖Hx − y‖ for methods that report no
+    objective, else the method's own residual, e.g. ADMM's primal residual ‖Kz − x‖), labelled as
+    what it is, and, with a reference, PSNR and SSIM."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -83,18 +92,20 @@ class ConvergencePlot(QWidget):
 
     def add(self, frame: Frame) -> None:
         """Append a frame's objectives (or residuals) and scores and redraw."""
-        if self._measure is None and (frame.objectives or frame.residuals):
-            self._measure = "objective" if frame.objectives else "residual"
-            self._objective_plot.setLabel("left", self._measure, color="#4fc3f7")
+        if self._measure is None:
+            self._measure = next((name for name, (field, _) in MEASURES.items() if getattr(frame, field)), None)
+            if self._measure is not None:
+                self._objective_plot.setLabel("left", MEASURES[self._measure][1], color="#4fc3f7")
         iterations, values = self._convergence
-        for iteration, value in frame.objectives if self._measure == "objective" else frame.residuals:
+        points = getattr(frame, MEASURES[self._measure][0]) if self._measure is not None else ()
+        for iteration, value in points:
             if value > 0:  # a log axis cannot show zero or negative values
                 iterations.append(iteration)
                 values.append(value)
         if values:
             self._objective_curve.setData(np.asarray(iterations), np.asarray(values))
             self._objective_plot.getAxis("left").setTicks([log_ticks(min(values), max(values))])
-            self._objective_plot.setTitle(f"{self._measure} {values[-1]:.4g} (iteration {iterations[-1]})")
+            self._objective_plot.setTitle(f"{MEASURES[self._measure][1]} {values[-1]:.4g} (iteration {iterations[-1]})")
         (psnr_its, psnrs), (ssim_its, ssims) = self._quality
         if frame.psnr is not None:
             psnr_its.append(frame.iteration)
@@ -111,8 +122,8 @@ class ConvergencePlot(QWidget):
             self._quality_plot.setTitle(f"PSNR {psnrs[-1]:.2f} dB{ssim_text}")
 
     def curves(self) -> dict[str, np.ndarray]:
-        """The plotted data as ``(2, n)`` arrays of iterations and values: ``"objective"`` or
-        ``"residual"`` (whichever the method reports), ``"psnr"``, ``"ssim"``."""
+        """The plotted data as ``(2, n)`` arrays of iterations and values: one of :data:`MEASURES`
+        (the first the method reports), ``"psnr"``, ``"ssim"``."""
         psnr, ssim = self._quality
         return {
             self._measure or "objective": np.asarray(self._convergence, dtype=float).reshape(2, -1),
