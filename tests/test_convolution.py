@@ -135,3 +135,46 @@ def test_wrong_input_shape_is_refused():
     op = Convolution(random_psf((3, 3)), (8, 8), device="cpu")
     with pytest.raises(ValueError, match=r"trailing axes of shape \(8, 8\)"):
         op(torch.zeros(8, 9))
+
+
+@pytest.fixture
+def plane_by_plane(monkeypatch):
+    """Every image takes the plane-by-plane transforms (the path of stacks above WHOLE_TRANSFORM_ELEMENTS)."""
+    import napari_invprob.operators.convolution as convolution
+
+    monkeypatch.setattr(convolution, "WHOLE_TRANSFORM_ELEMENTS", 0)
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "zero"])
+@pytest.mark.parametrize(("psf_shape", "symmetric"), [((5, 7, 3), False), ((5, 7, 3), True), ((4, 6, 5), False)])
+def test_plane_by_plane_transforms_match_scipy_in_place_and_with_channels(plane_by_plane, boundary, psf_shape,
+                                                                          symmetric):
+    rng = np.random.default_rng(3)
+    psf = rng.random(psf_shape).astype(np.float32)
+    if symmetric:
+        psf = psf + psf[::-1, ::-1, ::-1]
+    psf /= psf.sum()
+    x = rng.random((2, 12, 14, 16)).astype(np.float32)
+    if boundary == "zero":  # linear convolution, the centre pixel size // 2 at zero shift
+        crop = tuple(slice(k // 2, k // 2 + n) for k, n in zip(psf.shape, x.shape[1:]))
+        expected = np.stack([scipy.signal.fftconvolve(image, psf, mode="full")[crop] for image in x])
+    else:
+        expected = np.stack([ndi.convolve(image.astype(np.float64), psf, mode="wrap") for image in x])
+    op = Convolution(psf, x.shape[1:], boundary=boundary, device="cpu")
+    assert op.symmetric == symmetric
+    np.testing.assert_allclose(op(torch.from_numpy(x)).numpy(), expected, atol=2e-6)
+    work = op.scratch((2,))  # in place: the spectrum lives in the image's memory
+    work.copy_(torch.from_numpy(x))
+    np.testing.assert_allclose(op.forward_into(work, work).numpy(), expected, atol=2e-6)
+    assert adjoint_test(op, batch_shape=(2,)) < 1e-4
+    channels = Convolution(psf, (12, 3, 14, 16), boundary=boundary, channel_axis=1, device="cpu")
+    by_channel = channels(torch.from_numpy(np.ascontiguousarray(np.repeat(x[:, :, None], 3, axis=2))))
+    np.testing.assert_allclose(by_channel.numpy()[:, :, 1], expected, atol=2e-6)
+
+
+def test_a_periodic_blur_knows_its_column_sums_and_a_zero_boundary_computes_them():
+    psf = random_psf((5, 5), seed=4)
+    assert float(Convolution(psf, (20, 24), device="cpu").adjoint_ones()) == pytest.approx(1.0, abs=1e-6)
+    sums = Convolution(psf, (20, 24), boundary="zero", device="cpu").adjoint_ones()
+    expected = scipy.signal.correlate(np.ones((20, 24)), psf, mode="same")  # odd PSF: "same" is centred
+    np.testing.assert_allclose(sums.numpy(), expected, atol=1e-6)

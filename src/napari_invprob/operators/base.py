@@ -47,6 +47,26 @@ class LinearOperator:
         """Apply the adjoint: ``y`` of shape ``(*batch, *out_shape)`` -> ``(*batch, *in_shape)``."""
         raise NotImplementedError
 
+    # -- in place, for solvers that keep few full-size buffers ------------------------------------
+    def forward_into(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``out ← A x`` and return ``out`` (shaped like ``forward(x)``; it may be ``x`` itself when the
+        shapes agree). Operators that can work without a temporary of the output's size override it."""
+        return out.copy_(self.forward(x))
+
+    def adjoint_into(self, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``out ← Aᴴ y`` and return ``out``, as :meth:`forward_into`."""
+        return out.copy_(self.adjoint(y))
+
+    def adjoint_ones(self) -> torch.Tensor:
+        """``Aᴴ1`` (the column sums of ``A``; Richardson-Lucy's normalisation), a tensor that broadcasts
+        against ``(*batch, *in_shape)``: one number where the operator knows it is constant."""
+        return self.adjoint(torch.ones(self.out_shape, dtype=DTYPE, device=self.device))
+
+    def scratch(self, batch: tuple[int, ...] = ()) -> torch.Tensor:
+        """A zeroed tensor ``(*batch, *out_shape)`` laid out for :meth:`forward_into` and
+        :meth:`adjoint_into` to work in (e.g. with room for a convolution's spectrum)."""
+        return torch.zeros((*batch, *self.out_shape), dtype=DTYPE, device=self.device)
+
     # -- algebra ---------------------------------------------------------------------------------
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(x)

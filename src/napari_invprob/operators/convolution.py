@@ -23,6 +23,9 @@ the forward map in both modes.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import scipy.fft
 import torch
 
@@ -30,6 +33,18 @@ from .._device import to_tensor
 from .base import LinearOperator
 
 BOUNDARIES = ("periodic", "zero")
+#: A transfer function whose imaginary part stays below this fraction of its peak is taken as real (the
+#: PSF is point-symmetric, e.g. Gaussian or Born & Wolf): stored real, half the memory, and the
+#: adjoint is the forward map.
+SYMMETRY_TOLERANCE = 1e-6
+#: Images (with their batch) of at most this many elements are transformed by one FFT call each way
+#: (fastest; its temporaries are a few times the image, at most tens of MB); larger ones plane by plane,
+#: with no full-size temporary besides the spectrum (64x512x512: Richardson-Lucy's peak memory 8x the
+#: stack instead of 15x).
+WHOLE_TRANSFORM_ELEMENTS = 2**22
+#: Elements per block of the FFT along the first of three spatial axes (the only temporary of a
+#: transform besides one plane): 2**19 complex numbers, 4 MB.
+BLOCK_ELEMENTS = 2**19
 
 
 class Convolution(LinearOperator):
@@ -61,7 +76,11 @@ class Convolution(LinearOperator):
 
     Notes
     -----
-    Inputs are float32 tensors of shape ``(*batch, *shape)``; leading axes are a batch.
+    Inputs are float32 tensors of shape ``(*batch, *shape)``; leading axes are a batch. The transforms
+    run plane by plane (a 2D FFT per plane, then the FFT along the first of three spatial axes in
+    blocks of :data:`BLOCK_ELEMENTS`), so applying the operator needs no full-size temporary besides
+    the spectrum, and with :meth:`forward_into` / :meth:`adjoint_into` on a :meth:`scratch` tensor not
+    even that. A point-symmetric PSF keeps a real transfer function (:attr:`symmetric`).
     """
 
     def __init__(self, psf, shape, *, boundary="periodic", channel_axis=None, device=None):
@@ -86,8 +105,15 @@ class Convolution(LinearOperator):
             self._grid = tuple(
                 scipy.fft.next_fast_len(n + k // 2, real=True) for n, k in zip(self.spatial_shape, self.psf_shape)
             )
-        self._otf = _centred_otf(psf_t, self._grid)
-        self._otf_conj = self._otf.conj().resolve_conj()
+        transfer = _centred_otf(psf_t, self._grid)
+        parts = torch.view_as_real(transfer)
+        #: True when the PSF is point-symmetric (its transfer function real): the adjoint is the forward map
+        self.symmetric = float(parts[..., 1].abs().max()) <= SYMMETRY_TOLERANCE * float(parts.abs().max())
+        if self.symmetric:  # kept real on a large grid (half the memory), exactly real on a small one
+            real = transfer.real.contiguous()
+            self._transfer = real if real.numel() > WHOLE_TRANSFORM_ELEMENTS // 2 else torch.complex(real, 0 * real)
+        else:
+            self._transfer = transfer
 
     # -- Fourier-space access for closed-form solvers (periodic only) ----------------------------
     @property
@@ -95,10 +121,17 @@ class Convolution(LinearOperator):
         """Transfer function: complex ``rfftn`` of the centred PSF on the spatial grid.
 
         Shape ``(*spatial_shape[:-1], spatial_shape[-1] // 2 + 1)``; it broadcasts against
-        :meth:`rfft` outputs. Only for ``boundary="periodic"``.
+        :meth:`rfft` outputs. Only for ``boundary="periodic"``. A new complex tensor on every call
+        when the PSF is point-symmetric (the operator keeps only the real part then).
         """
         self._require_periodic("otf")
-        return self._otf
+        return self._transfer if self._transfer.is_complex() else self._transfer.to(torch.complex64)
+
+    @property
+    def otf_power(self) -> torch.Tensor:
+        """``|otf|²``, real, on the grid of :attr:`otf` (a new tensor; ``boundary="periodic"`` only)."""
+        self._require_periodic("otf_power")
+        return self._transfer.abs().square_()
 
     def rfft(self, x: torch.Tensor) -> torch.Tensor:
         """Real FFT over the spatial axes, on the operator's grid (``boundary="periodic"`` only).
@@ -126,22 +159,119 @@ class Convolution(LinearOperator):
 
     # -- the operator ------------------------------------------------------------------------------
     def forward(self, x):
-        return self._apply(x, self._otf)
+        return self._convolve(x, adjoint=False)
 
     def adjoint(self, y):
-        return self._apply(y, self._otf_conj)
+        return self._convolve(y, adjoint=True)
 
-    def _apply(self, x: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
-        self.batch_shape(x)
-        x = self._channels_first(x)
-        spectrum = torch.fft.rfftn(x, s=self._grid, dim=self._spatial_dims).mul_(transfer)
-        out = torch.fft.irfftn(spectrum, s=self._grid, dim=self._spatial_dims)
-        if self.boundary == "zero":
+    def forward_into(self, x, out):
+        # out may be x, or a scratch tensor sharing its memory with the spectrum
+        return self._convolve(x, adjoint=False, out=out)
+
+    def adjoint_into(self, y, out):
+        return self._convolve(y, adjoint=True, out=out)
+
+    def adjoint_ones(self) -> torch.Tensor:
+        """``Aᵀ1``: the PSF's sum (a 0-d tensor) for a periodic blur, an image for ``boundary="zero"``."""
+        if self.boundary == "periodic":
+            return self._transfer.flatten()[0].real.clone()
+        return super().adjoint_ones()
+
+    def scratch(self, batch=()) -> torch.Tensor:
+        """A zeroed tensor ``(*batch, *shape)`` whose memory also holds its spectrum on the grid:
+        :meth:`forward_into` and :meth:`adjoint_into` with it as ``out`` allocate no spectrum."""
+        spectrum = torch.zeros((*batch, *self._channels, *self._half_grid), dtype=torch.complex64, device=self.device)
+        return self._channels_back(self._image_view(spectrum))
+
+    def _convolve(self, x: torch.Tensor, *, adjoint: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+        batch = self.batch_shape(x)
+        if out is None:
+            out = x.new_empty(x.shape)
+        elif tuple(out.shape) != tuple(x.shape):
+            raise ValueError(f"out has shape {tuple(out.shape)}, expected {tuple(x.shape)}")
+        source, target = self._channels_first(x), self._channels_first(out)
+        if x.numel() <= WHOLE_TRANSFORM_ELEMENTS:  # one FFT call each way: fastest, and small temporaries
+            spectrum = torch.fft.rfftn(source, s=self._grid, dim=self._spatial_dims)
+            result = torch.fft.irfftn(self._multiply(spectrum, adjoint), s=self._grid, dim=self._spatial_dims)
             for dim, n in zip(self._spatial_dims, self.spatial_shape):
-                out = out.narrow(dim, 0, n)
-        return self._channels_back(out.contiguous())
+                result = result.narrow(dim, 0, n)
+            target.copy_(result)
+            return out
+        spectrum = self._spectrum_of(target)
+        if spectrum is None:
+            spectrum = torch.empty((*batch, *self._channels, *self._half_grid), dtype=torch.complex64,
+                                   device=x.device)
+        self._transform(source, spectrum)
+        self._inverse(self._multiply(spectrum, adjoint), target)
+        return out
 
-    # -- helpers -------------------------------------------------------------------------------------
+    def _multiply(self, spectrum: torch.Tensor, adjoint: bool) -> torch.Tensor:
+        """``spectrum`` times the transfer function (its conjugate for the adjoint), in place."""
+        if not self._transfer.is_complex():  # slower than a complex product, but half the memory
+            torch.view_as_real(spectrum).mul_(self._transfer.unsqueeze(-1))
+        elif self.symmetric or not adjoint:
+            spectrum.mul_(self._transfer)
+        else:  # Y·conj(H) as conj(conj(Y)·H): no conjugated copy of H
+            spectrum.conj_physical_().mul_(self._transfer).conj_physical_()
+        return spectrum
+
+    # -- transforms plane by plane (no full-size temporaries; in place when the storage is shared) --
+    def _transform(self, x: torch.Tensor, spectrum: torch.Tensor) -> None:
+        """``spectrum ← rfftn(x)`` on the grid (x zero-padded); ``spectrum`` may share ``x``'s storage
+        laid out as :meth:`scratch` lays it out (each plane is read before it is overwritten)."""
+        spatial = len(self.spatial_shape)
+        for index in np.ndindex(*x.shape[: x.ndim - 2]):
+            spectrum[index].copy_(torch.fft.rfft2(x[index], s=self._grid[-2:]))
+        if spatial == 3:
+            spectrum.narrow(-3, self.spatial_shape[0], self._grid[0] - self.spatial_shape[0]).zero_()
+            for index in np.ndindex(*spectrum.shape[: spectrum.ndim - 3]):
+                for block in spectrum[index].split(self._block_rows, dim=1):
+                    block.copy_(torch.fft.fft(block, dim=0))
+
+    def _inverse(self, spectrum: torch.Tensor, out: torch.Tensor) -> None:
+        """``out ← irfftn(spectrum)`` cropped to the spatial shape; ``spectrum`` is overwritten and may
+        share ``out``'s storage."""
+        if len(self.spatial_shape) == 3:
+            for index in np.ndindex(*spectrum.shape[: spectrum.ndim - 3]):
+                for block in spectrum[index].split(self._block_rows, dim=1):
+                    block.copy_(torch.fft.ifft(block, dim=0))
+        rows, columns = self.spatial_shape[-2:]
+        for index in np.ndindex(*out.shape[: out.ndim - 2]):
+            out[index].copy_(torch.fft.irfft2(spectrum[index], s=self._grid[-2:])[:rows, :columns])
+
+    @property
+    def _half_grid(self) -> tuple[int, ...]:
+        return (*self._grid[:-1], self._grid[-1] // 2 + 1)
+
+    @property
+    def _channels(self) -> tuple[int, ...]:
+        return () if self.channel_axis is None else (self.in_shape[self.channel_axis],)
+
+    @property
+    def _block_rows(self) -> int:
+        """Rows per block of the FFT along the first of three spatial axes (:data:`BLOCK_ELEMENTS` per block)."""
+        return max(1, BLOCK_ELEMENTS // (self._grid[0] * self._half_grid[-1]))
+
+    def _image_view(self, spectrum: torch.Tensor) -> torch.Tensor:
+        """The real image ``(..., *spatial_shape)`` in the memory of ``spectrum`` (``(..., *half grid)``)."""
+        image = torch.view_as_real(spectrum).flatten(-2)
+        for dim, n in zip(self._spatial_dims, self.spatial_shape):
+            image = image.narrow(dim, 0, n)
+        return image
+
+    def _spectrum_of(self, image: torch.Tensor) -> torch.Tensor | None:
+        """The spectrum sharing ``image``'s memory when ``image`` was made by :meth:`scratch`, else None."""
+        shape = (*image.shape[: image.ndim - len(self.spatial_shape)], *self._half_grid)
+        strides = [1] * len(shape)
+        for dim in range(len(shape) - 2, -1, -1):
+            strides[dim] = strides[dim + 1] * shape[dim + 1]
+        if (image.dtype != torch.float32 or image.storage_offset() != 0
+                or image.stride() != (*(2 * s for s in strides[:-1]), 1)
+                or image.untyped_storage().nbytes() < 8 * math.prod(shape)):
+            return None
+        return torch.empty(0, dtype=torch.complex64, device=image.device).set_(
+            image.untyped_storage(), 0, shape, strides)
+
     def _channels_first(self, x: torch.Tensor) -> torch.Tensor:
         if self.channel_axis is None:
             return x
@@ -184,7 +314,6 @@ def check_psf_fits(psf_shape, spatial_shape, image_shape) -> None:
 def _centred_otf(psf: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
     """rfftn of ``psf`` zero-padded to ``grid`` with its pixel ``size // 2`` moved to index 0."""
     padded = psf.new_zeros(grid)
-    padded[tuple(slice(0, k) for k in psf.shape)] = psf
-    shifts = tuple(-(k // 2) for k in psf.shape)
-    padded = torch.roll(padded, shifts=shifts, dims=tuple(range(psf.ndim)))
+    wrapped = [(torch.arange(k, device=psf.device) - k // 2) % n for k, n in zip(psf.shape, grid)]
+    padded[torch.meshgrid(*wrapped, indexing="ij")] = psf
     return torch.fft.rfftn(padded)

@@ -19,6 +19,10 @@ from .._device import to_tensor
 #: Width in pixels per axis of the box the data are averaged over before the percentile (fewer on a
 #: shorter axis): at 100 counts of Poisson noise a 7x7 box leaves a spread of 1.4 counts, 7x7x7 0.2.
 SMOOTHING = 7
+#: In 3D the boxes start at every BOX_STEP-th pixel along each axis (overlapping boxes of 7 pixels
+#: hardly differ from their neighbours'; 8x fewer boxes: 128^3 took 30 ms instead of 250 ms with all of
+#: them by avg_pool3d). 2D images use every box.
+BOX_STEP = 2
 #: The background is this percentile of the smoothed data: at least this share of the image (here
 #: 1 %) must be background (no specimen within a box's width).
 PERCENTILE = 1.0
@@ -29,14 +33,22 @@ OFFSET_WARNING_FRACTION = 0.05
 
 def background_levels(y: torch.Tensor) -> torch.Tensor:
     """The background of each image of a batch ``(n, *spatial)`` (2 or 3 spatial axes): the
-    :data:`PERCENTILE` of the data averaged over :data:`SMOOTHING` pixels per axis, shape ``(n,)``,
-    never below 0."""
-    spatial = tuple(y.shape[1:])
-    pool = torch.nn.functional.avg_pool2d if len(spatial) == 2 else torch.nn.functional.avg_pool3d
-    box = tuple(min(SMOOTHING, n) for n in spatial)
-    smoothed = pool(y.unsqueeze(1), box, stride=1).flatten(start_dim=1)  # the box inside the image only
-    rank = max(1, math.ceil(PERCENTILE / 100 * smoothed.shape[1]))
-    return smoothed.kthvalue(rank, dim=1).values.clamp(min=0.0)
+    :data:`PERCENTILE` of the data averaged over boxes of :data:`SMOOTHING` pixels per axis (in 3D at every
+    :data:`BOX_STEP`-th pixel), shape ``(n,)``, never below 0."""
+    sums = y
+    step = BOX_STEP if y.ndim == 4 else 1
+    for dim, n in enumerate(y.shape[1:], start=1):  # separable: a few additions per pixel, not 7^3
+        width = min(SMOOTHING, n)
+        boxes = [slice(None)] * y.ndim
+        boxes[dim] = slice(0, n - width + 1, step)
+        total = sums[tuple(boxes)].clone()
+        for shift in range(1, width):
+            boxes[dim] = slice(shift, n - width + 1 + shift, step)
+            total.add_(sums[tuple(boxes)])
+        sums = total
+    sums = sums.flatten(start_dim=1)  # boxes inside the image only
+    rank = max(1, math.ceil(PERCENTILE / 100 * sums.shape[1]))
+    return sums.kthvalue(rank, dim=1).values.div_(math.prod(min(SMOOTHING, n) for n in y.shape[1:])).clamp_(min=0.0)
 
 
 def estimate_background(image, *, channel_axis: int | None = None) -> float | list[float]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 from ..operators.base import LinearOperator
@@ -19,13 +21,11 @@ EPS = 1e-6
 #: iterates blew up (camera/4, 7x7 PSF, λ = 0.3: a peak of 1e5 on data of peak 0.25; NaN at λ = 10).
 #: Floored, they stay within a few times the data's peak and a too large λ over-smooths instead.
 TV_DENOMINATOR_FLOOR = 0.5
-
-
-def _i_divergence(y: torch.Tensor, ax: torch.Tensor, constant: float) -> float:
-    """Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax``, the Poisson negative log-likelihood up to a
-    constant (zero for a perfect fit); ``constant`` is ``Σ y log y − y``."""
-    # Ax ≥ EPS > 0, so log is safe; a sum and a dot product make fewer passes than xlogy or y·log(Ax)
-    return float(ax.sum()) - float(torch.dot(y.flatten(), torch.log(ax).flatten())) + constant
+#: ``Aᵀ1`` varying by less than this fraction of its peak is taken as a constant (one number, not an image).
+CONSTANT_SENSITIVITY = 1e-5
+#: Elements per block of the elementwise passes (8 MB of float32): the temporaries of a block stay
+#: small beside a large stack, and a 128^3 volume is one block (each pass is one call).
+BLOCK_ELEMENTS = 2**21
 
 
 def _start(op: LinearOperator, y: torch.Tensor, x0: torch.Tensor | None, background) -> torch.Tensor:
@@ -135,25 +135,68 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background) -> Iterato
     if bool(torch.any(torch.as_tensor(background) < 0)):
         raise ValueError("the background must be non-negative (counts the camera adds)")
     clock = Clock()
-    y = y.clamp(min=0.0)
+    if bool((y < 0).any()):  # a copy only for data that need one
+        y = y.clamp(min=0.0)
     x = _start(op, y, x0, background)
-    # Aᵀ1 of one image; it broadcasts over batches
-    sensitivity = op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device))
-    inverse_sensitivity = 1.0 / sensitivity.clamp(min=EPS)
-    floor = TV_DENOMINATOR_FLOOR * sensitivity.clamp(min=EPS)
-    constant = float(torch.sum(torch.xlogy(y, y) - y))
-    ax = op.forward(x).add_(background).clamp_(min=EPS)
+    sensitivity = _sensitivity(op)
+    batch = op.batch_shape(y, op.out_shape)
+    background = torch.as_tensor(background, dtype=y.dtype, device=y.device).expand_as(y)
+    tiny = torch.finfo(y.dtype).tiny  # 0·log(tiny) = 0, the limit of y log y at 0
+    constant = sum(float(torch.log(part.clamp(min=tiny)).mul_(part).sum() - part.sum()) for (part,) in _blocks(y))
+    # the one full-size buffer: A x + b, then y / (A x + b), then the correction Aᵀ(y / (A x + b))
+    work = op.scratch(batch)
+    correction = work if op.in_shape == op.out_shape else x.new_empty(x.shape)
+    _fit_and_ratio(op.forward_into(x, work), y, background, constant)
     for k in range(1, n_iter + 1):
-        correction = op.adjoint(y / ax)
+        op.adjoint_into(work, correction)
         if lam:
             dx = gradient.forward(x)
             unit = dx / torch.sqrt(gradient_magnitude(gradient, dx) ** 2 + EPS**2).unsqueeze(
                 -(len(gradient.in_shape) + 1)
             )
-            denominator = torch.maximum(sensitivity + lam * gradient.adjoint(unit), floor)
-            x = x * correction / denominator
+            denominator = gradient.adjoint(unit).mul_(lam).add_(sensitivity)
+            floor = torch.as_tensor(TV_DENOMINATOR_FLOOR * sensitivity, dtype=x.dtype, device=x.device)
+            x.mul_(correction).div_(torch.maximum(denominator, floor, out=denominator))
         else:
-            x = correction.mul_(x).mul_(inverse_sensitivity)
-        ax = op.forward(x).add_(background).clamp_(min=EPS)
-        objective = _i_divergence(y, ax, constant) + (lam * tv_norm(gradient, x) if lam else 0.0)
-        yield Iterate(k, x, objective, float(torch.dist(ax, y)), clock())
+            x.mul_(correction)
+            if not isinstance(sensitivity, float) or sensitivity != 1.0:
+                x.div_(sensitivity)
+        divergence, distance = _fit_and_ratio(op.forward_into(x, work), y, background, constant)
+        objective = divergence + (lam * tv_norm(gradient, x) if lam else 0.0)
+        yield Iterate(k, x, objective, distance, clock())
+
+
+def _sensitivity(op: LinearOperator) -> float | torch.Tensor:
+    """``Aᵀ1`` floored at EPS: one number when it is constant (1 for a blur by a PSF of sum 1), else an
+    image."""
+    sensitivity = op.adjoint_ones()
+    high, low = float(sensitivity.max()), float(sensitivity.min())
+    if high - low <= CONSTANT_SENSITIVITY * high:
+        return 1.0 if abs(high - 1.0) <= CONSTANT_SENSITIVITY else max(high, EPS)
+    return sensitivity.clamp(min=EPS)
+
+
+def _fit_and_ratio(work, y, background, constant) -> tuple[float, float]:
+    """Turn ``work = A x`` into ``y / (A x + b)`` in place, block by block, and return the fit of
+    ``A x + b`` (floored at EPS) measured on the way: Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax``
+    (the Poisson negative log-likelihood up to a constant, zero for a perfect fit; ``constant`` is
+    ``Σ y log y − y``) and ``‖Ax + b − y‖``."""
+    divergence, squares = constant, 0.0
+    for predicted, counts, level in _blocks(work, y, background):
+        predicted.add_(level).clamp_(min=EPS)
+        divergence += float(predicted.sum()) - float(torch.log(predicted).mul_(counts).sum())
+        squares += float(torch.dist(predicted, counts)) ** 2
+        torch.div(counts, predicted, out=predicted)
+    return divergence, math.sqrt(squares)
+
+
+def _blocks(*tensors: torch.Tensor) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Matching blocks of same-shaped tensors of about :data:`BLOCK_ELEMENTS` elements (slices along
+    the leading axes), so that elementwise passes over them stay in cache and need no full-size
+    temporaries."""
+    shape = tensors[0].shape
+    dim = next(d for d in range(len(shape)) if math.prod(shape[d + 1:]) <= BLOCK_ELEMENTS)
+    size = max(1, BLOCK_ELEMENTS // math.prod(shape[dim + 1:]))
+    for index in np.ndindex(*shape[:dim]):
+        for start in range(0, shape[dim], size):
+            yield tuple(t[index].narrow(0, start, min(size, shape[dim] - start)) for t in tensors)
