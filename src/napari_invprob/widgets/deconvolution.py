@@ -130,7 +130,7 @@ class DeconvolutionWidget(SolverWidget):
         self._reference_from_simulation(layer, layer.data.shape)
 
     def _show_denoiser(self, method: str) -> None:
-        self.denoiser.visible = _takes_denoiser(method)
+        self.denoiser.visible = deconvolution.METHODS[method].takes_denoiser
 
     def _show_background(self, *_) -> None:
         poisson = self.method.value in deconvolution.POISSON_METHODS
@@ -225,7 +225,7 @@ class DeconvolutionWidget(SolverWidget):
             method=method, lam=self._lam(), n_iter=self._n_iter(), channel_axis=channel_axis,
             boundary=self.boundary.value, nonneg=bool(self.nonneg.value),
         )
-        if _takes_denoiser(method):
+        if deconvolution.METHODS[method].takes_denoiser:
             parameters["denoiser"] = self.denoiser.value
         if method in deconvolution.POISSON_METHODS:
             parameters["background"] = self._background()
@@ -363,8 +363,3 @@ def _deconvolution(image, psf, metadata: dict, *, view=None, layer_kwargs=None, 
         layer_kwargs["translate"] = tuple(np.asarray(layer_kwargs["translate"]) + corner * layer_kwargs["scale"])
         image = image[crop]
     yield from deconvolution.deconvolve_iter(image, psf, **parameters)
-
-
-def _takes_denoiser(method: str) -> bool:
-    """Plug-and-play methods take a denoiser as their prior."""
-    return method.startswith("pnp-")
