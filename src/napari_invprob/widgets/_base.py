@@ -72,6 +72,34 @@ class Plan:
     layer_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Run:
+    """What a widget keeps of one run while its frames arrive (the :class:`Job`'s ``context``).
+
+    Attributes
+    ----------
+    plan : Plan
+        The run.
+    layer : napari.layers.Image or None
+        The result layer (None until the first frame when the shape is only known then).
+    created : bool
+        Whether the run made the layer (rather than reusing one), so a run with no frame removes it.
+    frames : int
+        Frames shown so far.
+    error : Exception or None
+        What ended the run, if it failed.
+    contrast : (float, float) or None
+        The contrast limits last set for the run (a user who moves them takes over).
+    """
+
+    plan: Plan
+    layer: Image | None
+    created: bool
+    frames: int = 0
+    error: Exception | None = None
+    contrast: tuple[float, float] | None = None
+
+
 def one_step(make: Callable[[], np.ndarray]) -> Iterator[Iterate]:
     """A one-step stream of ``make()``'s array, so a one-shot computation (a simulation, a denoising)
     runs in the same worker machinery as a solver."""
@@ -206,7 +234,7 @@ class ResultWidget(Container):
         if verdict is not None:
             show_warning(f"{self.title}: {verdict[1]}")
         layer, created = self._target_layer(plan)
-        job = Job(plan.iterates, plan.reference, context={"plan": plan, "layer": layer, "created": created, "frames": 0})
+        job = Job(plan.iterates, plan.reference, context=Run(plan, layer, created))
         self._before_start(plan)
         worker = self._runner.start(job)
         self._stop_button.enabled = True
@@ -265,16 +293,16 @@ class ResultWidget(Container):
 
     # -- frames from the worker (GUI thread: assignments only) ------------------------------------------
     def _show_frame(self, job: Job, frame: Frame) -> None:
-        plan = job.context["plan"]
-        if job.context["layer"] is None:
-            job.context["layer"] = self._add_result(plan, frame.image)
-        layer = job.context["layer"]
+        plan = job.context.plan
+        if job.context.layer is None:
+            job.context.layer = self._add_result(plan, frame.image)
+        layer = job.context.layer
         if layer not in self._viewer.layers:  # the user deleted the result layer: nothing to show
             self._runner.stop()
             return
-        if job.context["frames"] == 0:  # the layer now shows this run: describe this run only
+        if job.context.frames == 0:  # the layer now shows this run: describe this run only
             layer.metadata = self._provenance(plan)
-        job.context["frames"] += 1
+        job.context.frames += 1
         layer.metadata.update(status="running", iterations=frame.iteration, elapsed_s=round(frame.elapsed, 3))
         if frame.objectives:
             layer.metadata["objective"] = frame.objectives[-1][1]
@@ -293,14 +321,14 @@ class ResultWidget(Container):
         """Hook: update progress displays."""
 
     def _failed(self, job: Job, exc: Exception) -> None:
-        job.context["error"] = exc
+        job.context.error = exc
         self._notify_error(exc)
 
     def _done(self, job: Job, stopped: bool) -> None:
-        layer, plan = job.context["layer"], job.context["plan"]
-        error = job.context.get("error")
-        if job.context["frames"] == 0:
-            if job.context["created"] and layer is not None and layer in self._viewer.layers:
+        layer, plan = job.context.layer, job.context.plan
+        error = job.context.error
+        if job.context.frames == 0:
+            if job.context.created and layer is not None and layer in self._viewer.layers:
                 self._viewer.layers.remove(layer)  # nothing computed: leave no empty layer behind
             self._status.value = f"{plan.metadata.get('method', '')}: {'failed' if error else 'stopped'}"
         else:
@@ -434,10 +462,10 @@ class SolverWidget(ResultWidget):
         self.plot.add(frame)
 
 
-def _follow_contrast(layer: Image, frame: Frame, context: dict) -> None:
+def _follow_contrast(layer: Image, frame: Frame, run: Run) -> None:
     """Set contrast limits from the first frame; later, follow large changes unless the user took over."""
     low, high = frame.display_range
-    ours = context.get("contrast")
+    ours = run.contrast
     if ours is not None:
         if tuple(layer.contrast_limits) != ours:
             return  # the user moved the contrast slider: leave it
@@ -447,4 +475,4 @@ def _follow_contrast(layer: Image, frame: Frame, context: dict) -> None:
     vmin, vmax = frame.value_range
     layer.contrast_limits_range = (min(vmin, low), max(vmax, high, low + 1e-6))
     layer.contrast_limits = (low, high)
-    context["contrast"] = tuple(layer.contrast_limits)
+    run.contrast = tuple(layer.contrast_limits)

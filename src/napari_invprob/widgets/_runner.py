@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from qtpy.QtCore import QTimer
@@ -35,13 +35,14 @@ class Job:
         e.g. building a projector, happens off the GUI thread too).
     reference : Reference, optional
         Ground truth for PSNR/SSIM.
-    context : dict
-        Whatever the widget needs to route the frames (target layer, metadata); opaque here.
+    context : object
+        Whatever the widget needs to route the frames (for the solver widgets a
+        :class:`~napari_invprob.widgets._base.Run`); opaque here.
     """
 
     iterates: Callable[[], Iterator[Iterate]]
     reference: Reference | None = None
-    context: dict[str, Any] = field(default_factory=dict)
+    context: Any = None
 
 
 def _solve(job: Job, min_interval: float, display_ready: threading.Event, stop: threading.Event) -> Iterator[Frame]:

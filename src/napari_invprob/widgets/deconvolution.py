@@ -278,8 +278,8 @@ class DeconvolutionWidget(SolverWidget):
 
     def _show_frame(self, job, frame) -> None:
         """A preview of a new crop moves its (reused) layer over the crop before showing it."""
-        layer, plan = job.context["layer"], job.context["plan"]
-        if layer is not None and job.context["frames"] == 0 and "crop" in plan.metadata:
+        layer, plan = job.context.layer, job.context.plan
+        if layer is not None and job.context.frames == 0 and "crop" in plan.metadata:
             layer.translate = plan.layer_kwargs["translate"]
         super()._show_frame(job, frame)
 
