@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._version import __version__
+from .._provenance import provenance
 from . import _inputs
 from ._output import OutputPlan, check_volume_suffix, sidecar_path
 from ._progress import ChunkProgress, follow, progress_bar
@@ -25,19 +25,18 @@ from .errors import CliError
 
 def record(problem: str, *, method, parameters: dict, source, iterations, elapsed: float, **extra) -> dict:
     """How a result was made: the JSON sidecar, with the keys of a result layer's metadata."""
-    return {
-        "napari_invprob_version": __version__,
-        "problem": problem,
-        "method": method,
-        "parameters": {k: v for k, v in parameters.items() if k != "method"},
-        "source": None if source is None else str(Path(source).resolve()),
-        "iterations": iterations,
-        "elapsed_s": round(float(elapsed), 4),
-        "status": "finished",
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "argv": ["napari-invprob", *sys.argv[1:]],
+    return provenance(
+        problem,
+        method=method,
+        parameters={k: v for k, v in parameters.items() if k != "method"},
+        source=None if source is None else str(Path(source).resolve()),
+        iterations=iterations,
+        elapsed_s=round(float(elapsed), 4),
+        status="finished",
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        argv=["napari-invprob", *sys.argv[1:]],
         **extra,
-    }
+    )
 
 
 def _quality(reference, result, channel_axis) -> dict:

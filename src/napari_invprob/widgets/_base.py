@@ -20,11 +20,11 @@ from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import Qt, QTimer
 
-from .._version import __version__
+from .._provenance import RESULT_MARK, provenance
 from ..problems.methods import MethodSpec
 from ..solvers.base import Clock, Iterate
 from . import _estimate
-from ._controls import RESULT_MARK, LogValue, layer_picker
+from ._controls import LogValue, layer_picker
 from ._frames import Frame, Reference
 from ._plot import ConvergencePlot
 from ._runner import Job, SolveRunner
@@ -271,7 +271,7 @@ class ResultWidget(Container):
         return None
 
     def _provenance(self, plan: Plan) -> dict[str, Any]:
-        return {RESULT_MARK: __version__, "problem": self.problem, **plan.metadata}
+        return provenance(self.problem, **plan.metadata)
 
     # -- live mode -----------------------------------------------------------------------------------
     def _live_changed(self, *_):

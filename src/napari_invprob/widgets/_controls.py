@@ -6,9 +6,6 @@ import math
 
 from magicgui.widgets import ComboBox, Container, FloatSlider, LineEdit
 
-#: The key under which result layers made by this plugin are marked in ``layer.metadata``.
-RESULT_MARK = "napari_invprob_version"
-
 
 def parse_float(text: str, what: str) -> float:
     """Parse a typed number, with an error message that names the field."""

@@ -19,7 +19,7 @@ from napari.utils.notifications import show_info, show_warning
 from superqt.utils import FunctionWorker
 
 from .. import fourier
-from .._version import __version__
+from .._provenance import provenance
 from ..alignment import METHODS as ALIGNMENT_METHODS
 from ..alignment import align_iter, apply_alignment
 from ..io.angles import read_angle_file
@@ -28,7 +28,7 @@ from ..problems import tomography
 from ..problems.cross_validation import cross_validate_iter
 from . import _estimate
 from ._base import Plan, SolverWidget
-from ._controls import RESULT_MARK, layer_picker
+from ._controls import layer_picker
 from ._runner import ClosingWorker
 
 ANGLES_FROM_METADATA = "input's metadata"
@@ -337,11 +337,10 @@ class TomographyWidget(SolverWidget):
 
         def add_aligned(result):
             aligned, step = result
-            metadata = {
-                RESULT_MARK: __version__, "problem": "alignment", "source_layer": layer.name, "angles": angles,
-                "tilt_axis": tilt_axis, "method": method, "shifts": step.shifts, "rotation": step.rotation,
-                "preparation": step.preparation.record(),
-            }
+            metadata = provenance(
+                "alignment", source_layer=layer.name, angles=angles, tilt_axis=tilt_axis, method=method,
+                shifts=step.shifts, rotation=step.rotation, preparation=step.preparation.record(),
+            )
             rotated = f": Align rotated the projections {step.rotation:.1f}°" if step.rotation else ""
             metadata["conventions"] = f"tilt axis {tilt_axis} (on the grid{rotated})"
             if file_angle is not None:
@@ -431,7 +430,7 @@ class TomographyWidget(SolverWidget):
             return None
         worker = FunctionWorker(_power_spectrum, np.asarray(layer.data), rgb=bool(layer.rgb))
         name = f"{layer.name} (power spectrum)"
-        metadata = {RESULT_MARK: __version__, "problem": "fourier", "source_layer": layer.name}
+        metadata = provenance("fourier", source_layer=layer.name)
         worker.returned.connect(
             lambda spectrum: self._viewer.add_image(spectrum, name=name, colormap="magma", metadata=metadata)
         )
