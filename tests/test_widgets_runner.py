@@ -12,7 +12,7 @@ import torch
 from napari_invprob.solvers.base import Clock, Iterate
 from napari_invprob.widgets._frames import Reference, display_range, frames
 from napari_invprob.widgets._plot import log_ticks
-from napari_invprob.widgets._runner import Job, SolveRunner
+from napari_invprob.widgets._runner import Job, SolveRunner, Task
 
 
 def fake_solver(n_iter=50, delay=0.0, shape=(16, 16), nan_at=None, active=None):
@@ -159,3 +159,30 @@ def test_workers_leave_a_core_for_the_gui_and_restore_the_thread_count(qtbot):
     qtbot.waitUntil(lambda: not runner.running, timeout=5000)
     assert seen == [min(before, solver_threads())]
     assert torch.get_num_threads() == before
+
+
+def test_a_side_task_runs_through_the_same_runner_one_at_a_time(qtbot):
+    """An alignment or a choice of λ (a Task) runs as solves run: its messages and result reach its own
+    callbacks, a solve started meanwhile waits for it to end, and Stop ends it without a result."""
+    rec, seen = Recorder(), []
+
+    def steps(n, delay):
+        for k in range(n):
+            time.sleep(delay)
+            yield f"step {k}"
+        return "result"
+
+    task = Task(steps, (3, 0.01), on_message=seen.append, on_result=lambda r: seen.append(("result", r)),
+                on_done=lambda: seen.append("done"))
+    rec.runner.start(task)
+    assert rec.runner.running
+    qtbot.waitUntil(lambda: "done" in seen, timeout=5000)
+    assert seen == ["step 0", "step 1", "step 2", ("result", "result"), "done"] and not rec.runner.running
+    assert not rec.done and not rec.frames  # the solves' callbacks saw nothing of it
+
+    seen.clear()
+    rec.runner.start(Task(steps, (100_000, 0.002), on_result=lambda r: seen.append("result"),
+                          on_done=lambda: seen.append("done")))
+    rec.runner.start(rec.job("after", n_iter=5))  # supersedes the task once it has stopped
+    qtbot.waitUntil(lambda: ("after", False) in rec.done, timeout=5000)
+    assert seen == ["done"]  # stopped: no result

@@ -45,6 +45,36 @@ class Job:
     context: Any = None
 
 
+def _ignore(*args) -> None:
+    """A callback that does nothing."""
+
+
+@dataclass
+class Task:
+    """A side computation the runner can start in place of a solve (an alignment, a choice of λ, a
+    Fourier view), under the same one-at-a-time rule.
+
+    Attributes
+    ----------
+    steps : callable
+        A generator function, called in the worker thread with ``args``: its yields are progress
+        messages, its return value is the result.
+    args : tuple
+        Its arguments.
+    on_message, on_result, on_error : callable
+        Called on the GUI thread with each message, the result (not when stopped) and an exception.
+    on_done : callable
+        Called on the GUI thread, without arguments, when the task has ended in any way.
+    """
+
+    steps: Callable[..., Iterator[Any]]
+    args: tuple = ()
+    on_message: Callable[[Any], None] = _ignore
+    on_result: Callable[[Any], None] = _ignore
+    on_error: Callable[[Exception], None] = _ignore
+    on_done: Callable[[], None] = _ignore
+
+
 def _solve(job: Job, min_interval: float, display_ready: threading.Event, stop: threading.Event) -> Iterator[Frame]:
     """The worker's generator: the job's iterates thinned to frames, one at a time to the GUI,
     ending after the iterate in progress once ``stop`` is set."""
@@ -107,7 +137,8 @@ def _rest_then(event: threading.Event, busy: float) -> None:
 
 
 class SolveRunner:
-    """Runs at most one :class:`Job` at a time; a newer job supersedes (cancels) an older one.
+    """Runs at most one :class:`Job` (a solve) or :class:`Task` at a time; a newer one supersedes
+    (cancels) an older one. The callbacks below are the solves'; a task carries its own.
 
     Parameters
     ----------
@@ -131,8 +162,8 @@ class SolveRunner:
         self._on_error = on_error
         self._min_interval = min_interval
         self._worker: GeneratorWorker | None = None
-        self._job: Job | None = None
-        self._pending: tuple[GeneratorWorker, Job] | None = None
+        self._job: Job | Task | None = None
+        self._pending: tuple[GeneratorWorker, Job | Task] | None = None
         self._stop_requested_at: float | None = None
         #: Seconds from the last ``stop()`` to the end of the worker it stopped.
         self.last_stop_latency: float | None = None
@@ -149,16 +180,21 @@ class SolveRunner:
             return self._pending[0]
         return self._worker
 
-    def start(self, job: Job) -> GeneratorWorker:
-        """Start ``job``; a running job is stopped first and the new one starts when it has ended.
+    def start(self, job: Job | Task) -> GeneratorWorker:
+        """Start ``job``; a running job or task is stopped first and the new one starts when it has ended.
 
         Returns
         -------
         GeneratorWorker
             The new job's worker (not yet started while the previous one winds down).
         """
-        worker = _SolveWorker(job, self._min_interval)
-        worker.yielded.connect(lambda frame: self._frame(worker, frame))
+        if isinstance(job, Task):
+            worker = ClosingWorker(job.steps, *job.args)
+            worker.yielded.connect(job.on_message)
+            worker.returned.connect(job.on_result)
+        else:
+            worker = _SolveWorker(job, self._min_interval)
+            worker.yielded.connect(lambda frame: self._frame(worker, frame))
         worker.errored.connect(lambda exc: self._error(worker, exc))
         worker.finished.connect(lambda: self._finished(worker))
         worker.warned.connect(lambda args: self._warned(worker, args))
@@ -182,7 +218,7 @@ class SolveRunner:
         self._on_warning = None
         self.stop()
 
-    def _launch(self, worker: GeneratorWorker, job: Job) -> None:
+    def _launch(self, worker: GeneratorWorker, job: Job | Task) -> None:
         self._worker, self._job = worker, job
         self._stop_requested_at = None
         worker.start()
@@ -198,7 +234,10 @@ class SolveRunner:
 
     def _error(self, worker: GeneratorWorker, exc: Exception) -> None:
         if worker is self._worker:
-            self._on_error(self._job, exc)
+            if isinstance(self._job, Task):
+                self._job.on_error(exc)
+            else:
+                self._on_error(self._job, exc)
 
     def _warned(self, worker: GeneratorWorker, showwarning_args: tuple) -> None:
         if worker is self._worker and self._on_warning is not None:
@@ -211,7 +250,10 @@ class SolveRunner:
         if self._stop_requested_at is not None:
             self.last_stop_latency = time.perf_counter() - self._stop_requested_at
         self._worker = self._job = None
-        self._on_done(job, stopped)
+        if isinstance(job, Task):
+            job.on_done()
+        else:
+            self._on_done(job, stopped)
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._launch(*pending)

@@ -9,14 +9,14 @@ the full run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 from napari.layers import Image
-from napari.utils.notifications import show_info, show_warning
-from superqt.utils import FunctionWorker
+from napari.utils.notifications import show_info
 
 from .. import fourier
 from .._provenance import provenance
@@ -29,7 +29,7 @@ from ..problems.cross_validation import cross_validate_iter
 from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import layer_picker
-from ._runner import ClosingWorker
+from ._runner import Task
 
 ANGLES_FROM_METADATA = "input's metadata"
 ANGLES_FROM_FILE = "angle file (.tlt, .rawtlt)"
@@ -114,8 +114,7 @@ class TomographyWidget(SolverWidget):
                            self._choose_lam_button)
         self._finish_layout()
         self.append(fourier_row)
-        self._fourier_worker: FunctionWorker | None = None
-        self._task: ClosingWorker | None = None
+        self._task: Task | None = None
         self._prepared = _PreparedSeries()
         self._announced_preparation: dict | None = None
         self._sinogram_method = self.method.value
@@ -382,21 +381,15 @@ class TomographyWidget(SolverWidget):
                                                  tilt_axis), adopt, "choosing λ")
 
     def _start_task(self, steps, args: tuple, on_result, doing: str):
-        """Run the generator function ``steps(*args)`` in a worker: its yields are progress messages,
-        its return value goes to ``on_result``."""
-        if self._task is not None or self.runner.running:
+        """Run the generator function ``steps(*args)`` through the widget's runner, as solves run: its
+        yields are progress messages, its return value goes to ``on_result``."""
+        if self.runner.running:
             self._notify_error("a run is in progress: wait for it to end or press Stop")
             return None
-        worker = ClosingWorker(steps, *args)
-        worker.yielded.connect(lambda message: setattr(self._status, "value", f"{doing}: {message}"))
-        worker.returned.connect(on_result)
-        worker.errored.connect(self._notify_error)
-        worker.warned.connect(lambda args: show_warning(f"{self.title}: {args[0]}"))
-        worker.finished.connect(self._task_finished)
-        self._task = worker
+        self._task = Task(steps, args, on_message=lambda message: setattr(self._status, "value", f"{doing}: {message}"),
+                          on_result=on_result, on_error=self._notify_error, on_done=self._task_finished)
         self._stop_button.enabled = True
-        worker.start()
-        return worker
+        return self.runner.start(self._task)
 
     def _task_finished(self):
         self._task = None
@@ -410,9 +403,7 @@ class TomographyWidget(SolverWidget):
         return super()._start(live=live)
 
     def stop(self) -> None:
-        """Stop the reconstruction, alignment or choice of λ in progress."""
-        if self._task is not None:
-            self._task.quit()
+        """Stop the reconstruction, alignment, choice of λ or Fourier view in progress."""
         super().stop()
 
     # -- Fourier view ---------------------------------------------------------------------------------------
@@ -421,27 +412,28 @@ class TomographyWidget(SolverWidget):
 
         Returns
         -------
-        FunctionWorker or None
-            The worker computing it, or None when no layer is chosen.
+        GeneratorWorker or None
+            The worker computing it (through the widget's runner), or None when no layer is chosen or a
+            run is in progress.
         """
         layer = self.fourier_layer.value
         if layer is None:
             self._notify_error("pick a layer to show the power spectrum of")
             return None
-        worker = FunctionWorker(_power_spectrum, np.asarray(layer.data), rgb=bool(layer.rgb))
         name = f"{layer.name} (power spectrum)"
         metadata = provenance("fourier", source_layer=layer.name)
-        worker.returned.connect(
-            lambda spectrum: self._viewer.add_image(spectrum, name=name, colormap="magma", metadata=metadata)
-        )
-        worker.errored.connect(self._notify_error)
-        self._fourier_worker = worker
-        worker.start()
-        return worker
+
+        def add_spectrum(spectrum):
+            self._viewer.add_image(spectrum, name=name, colormap="magma", metadata=metadata)
+
+        return self._start_task(_power_spectrum, (np.asarray(layer.data), bool(layer.rgb)), add_spectrum,
+                                "power spectrum")
 
 
-def _power_spectrum(data: np.ndarray, *, rgb: bool) -> np.ndarray:
-    """The power spectrum of an image or volume (of the channel mean for RGB); runs in a worker."""
+def _power_spectrum(data: np.ndarray, rgb: bool) -> Iterator[str]:
+    """Worker generator: the power spectrum of an image or volume (of the channel mean for RGB), returned
+    after one progress message."""
+    yield "computing"
     return fourier.power_spectrum(data.mean(axis=-1) if rgb else data)
 
 
