@@ -88,6 +88,7 @@ def test_the_reader_splits_channels_and_keeps_their_wavelengths(tmp_path, stack)
 
 def test_napari_builtin_reader_drops_the_voxel_size_so_the_manifest_offers_ours(tmp_path, stack):
     """Why we ship a TIFF reader: napari's own opens ImageJ and OME files without ``scale``."""
+    pytest.importorskip("napari")  # its built-in reader
     import npe2
 
     npe2.PluginManager.instance().discover()  # napari's own manifest too

@@ -29,7 +29,8 @@ def open_demo(*, show: bool):
     viewer.open_sample("napari-invprob", "astronaut")
     _, widget = viewer.window.add_plugin_dock_widget("napari-invprob", "Deconvolution")
     widget.reference.value = viewer.layers["astronaut (reference)"]
-    viewer.grid.enabled = True  # the blurred input and the result side by side
+    # the blurred input and the result side by side (viewer.canvas.grid since napari 0.9, viewer.grid before)
+    getattr(viewer, "canvas", viewer).grid.enabled = True
     return viewer, widget
 
 
