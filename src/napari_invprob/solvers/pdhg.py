@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -23,6 +24,24 @@ def _project_dual_ball_(q: torch.Tensor, lam: float, component_dim: int) -> None
     q.div_(pointwise_norm(q, component_dim).div_(lam).clamp_min_(1.0).unsqueeze(component_dim))
 
 
+@dataclass
+class Duals:
+    """The dual variables of :func:`pdhg_tv`: ``data`` (``p``, shaped like the data) and ``gradient``
+    (``q``, shaped like ``∇x``).
+
+    Given to :func:`pdhg_tv` they are its starting point and are updated in place, so that after the
+    run they hold the final duals, ready to be carried to a finer grid (:mod:`~napari_invprob.problems.coarse_to_fine`).
+    """
+
+    data: torch.Tensor
+    gradient: torch.Tensor
+
+    @classmethod
+    def zeros(cls, y: torch.Tensor, gradient_of_x: torch.Tensor) -> Duals:
+        """Zero duals for data like ``y`` and a gradient field like ``gradient_of_x``."""
+        return cls(torch.zeros_like(y), torch.zeros_like(gradient_of_x))
+
+
 def pdhg_tv(
     op: LinearOperator,
     y: torch.Tensor,
@@ -33,26 +52,31 @@ def pdhg_tv(
     nonneg: bool = True,
     gradient: LinearOperator | None = None,
     step_ratio: float = 3.0,
+    relaxation: float = 1.8,
+    duals: Duals | None = None,
 ) -> Iterator[Iterate]:
-    """Diagonally preconditioned primal-dual TV: ``min_x ½‖Ax − y‖² + λ‖∇x‖₂,₁ + ι(x ≥ 0)``.
+    """Diagonally preconditioned, over-relaxed primal-dual TV: ``min_x ½‖Ax − y‖² + λ‖∇x‖₂,₁ + ι(x ≥ 0)``.
 
     Chambolle–Pock with the diagonal step sizes of Pock & Chambolle (ICCV 2011, α = 1) on the stacked
     operator ``K = [A; ∇]``: a dual step ``σ = 1/Σⱼ|Kᵢⱼ|`` per row (for ``A``, the inverse ray sums, as in
     SIRT) and a primal step ``τ = 1/Σᵢ|Kᵢⱼ|`` per pixel, then ``τ ← ρτ`` and ``σ ← σ/ρ`` with
-    ``ρ = step_ratio``. Update rule (``p`` dual to the data fit, ``q`` dual to the gradient)::
+    ``ρ = step_ratio``; over-relaxed by ``γ = relaxation`` (Condat, JOTA 2013; Chambolle & Pock, Acta
+    Numerica 2016, §5.1). Update rule (``p`` dual to the data fit, ``q`` dual to the gradient)::
 
-        p ← (p + σ_A ⊙ (A x̄ − y)) / (1 + σ_A)            (prox of the conjugate of ½‖· − y‖²)
-        q ← proj_{|qᵢ| ≤ λ}(q + σ_∇ ⊙ ∇x̄)                 (pixel-wise projection, isotropic TV)
-        x' ← max(0, x − τ ⊙ (Aᵀp + ∇ᵀq))                  (no clamp when not nonneg)
-        x̄ ← 2x' − x,  x ← x'
+        p̃ ← (p + σ_A ⊙ (A x − y)) / (1 + σ_A)              (prox of the conjugate of ½‖· − y‖²)
+        q̃ ← proj_{|qᵢ| ≤ λ}(q + σ_∇ ⊙ ∇x)                   (pixel-wise projection, isotropic TV)
+        x̃ ← max(0, x − τ ⊙ (Aᵀ(2p̃ − p) + ∇ᵀ(2q̃ − q)))      (no clamp when not nonneg)
+        (x, p, q) ← (x, p, q) + γ ((x̃, p̃, q̃) − (x, p, q))
 
-    ``A x̄`` is formed from ``Ax'`` and ``Ax`` by linearity, so an iteration costs one forward and one
-    adjoint of ``A`` (the expensive operator) and two forwards and one adjoint of the cheap ``∇`` (one
-    for ``∇x̄``, one for the TV of the objective). The state kept between iterations is ``x``, ``x̄``,
-    ``q`` (two or three times ``x``) and ``Ax``, ``Ax̄``, ``p`` (sinogram-sized); updates are made in
-    place on buffers that are neither yielded nor an operator's input, so the peak is about nine times
-    the unknown's size plus four times the data's. Converges for any ``ρ > 0`` and any non-negative
-    ``A``-weights; ``ρ`` only changes the speed.
+    and ``x̃`` (feasible) is the estimate yielded. ``γ = 1`` is plain Chambolle–Pock; any ``γ < 2``
+    converges. On the tomography cases ``γ = 1.8`` reached in 80 iterations the PSNR that ``γ = 1``
+    reached in 150 (Shepp–Logan, 77 angles over ±76°, λ = 0.05: 32.75 against 31.50 dB at 80 iterations).
+
+    ``A x`` is carried by linearity, so an iteration costs one forward and one adjoint of ``A`` (the
+    expensive operator) and two forwards and one adjoint of the cheap ``∇`` (one for the dual step, one
+    for the TV of the objective). The state is ``x`` and ``x̃``, ``q``, ``q̃`` (two or three times
+    ``x`` each), ``Ax``, ``Ax̃``, ``p``, ``p̃`` (data-sized). Converges for any ``ρ > 0`` and any
+    non-negative ``A``-weights; ``ρ`` only changes the speed.
 
     Parameters
     ----------
@@ -66,7 +90,7 @@ def pdhg_tv(
     n_iter : int
         Number of iterations (one yield each).
     x0 : torch.Tensor, optional
-        Warm start (default zeros); the dual variables start at 0.
+        Warm start (default zeros).
     nonneg : bool
         Constrain ``x ≥ 0``.
     gradient : LinearOperator, optional
@@ -76,6 +100,10 @@ def pdhg_tv(
         ``ρ > 0``: primal steps are multiplied by it and dual steps divided by it. The default suits
         tomography with the data term divided by the number of angles (2 to 3 were best over 150
         iterations on the Shepp-Logan wedge and full-range cases; 0.1 or 10 need several times more).
+    relaxation : float
+        ``γ`` in ``(0, 2)``: 1 is plain Chambolle–Pock, larger moves further along each step.
+    duals : Duals, optional
+        Starting duals, updated in place (default: zeros, not returned).
 
     Yields
     ------
@@ -87,6 +115,8 @@ def pdhg_tv(
         raise ValueError(f"lam must be non-negative, got {lam}")
     if not step_ratio > 0:
         raise ValueError(f"step_ratio must be positive, got {step_ratio}")
+    if not 0 < relaxation < 2:
+        raise ValueError(f"relaxation must lie in (0, 2), got {relaxation}")
     clock = Clock()
     grad = Gradient(op.in_shape, device=op.device) if gradient is None else gradient
     component_dim = -len(op.in_shape) - 1
@@ -97,23 +127,27 @@ def pdhg_tv(
     tau = step_ratio * inverse_sums(column_sums + 2.0 * grad.out_shape[0])  # ∇: ±1 twice per axis
     x = initial_estimate(op, y, x0)
     ax = op.forward(x)
-    p = torch.zeros_like(ax)
-    q = grad.forward(torch.zeros_like(x))
-    x_bar, ax_bar = x, ax
+    if duals is None:
+        duals = Duals.zeros(ax, grad.forward(x))
+    p, q = duals.data, duals.gradient
     for k in range(1, n_iter + 1):
-        p.add_(torch.sub(ax_bar, y).mul_(sigma_data)).div_(1.0 + sigma_data)
-        q.add_(grad.forward(x_bar), alpha=sigma_grad)
-        _project_dual_ball_(q, lam, component_dim)
-        x_new = torch.add(op.adjoint(p), grad.adjoint(q)).mul_(tau).neg_().add_(x)  # operators may return their input
+        p_new = torch.sub(ax, y).mul_(sigma_data).add_(p).div_(1.0 + sigma_data)
+        q_new = grad.forward(x).mul_(sigma_grad).add_(q)
+        _project_dual_ball_(q_new, lam, component_dim)
+        step = torch.add(op.adjoint(torch.mul(p_new, 2.0).sub_(p)), grad.adjoint(torch.mul(q_new, 2.0).sub_(q)))
+        x_new = step.mul_(tau).neg_().add_(x)  # a new tensor: the yielded estimate is never written again
         if nonneg:
             x_new.clamp_min_(0.0)
         ax_new = op.forward(x_new)
-        x_bar = torch.sub(x_new, x).add_(x_new)
-        ax_bar = torch.mul(ax_new, 2.0).sub_(ax)
-        x, ax = x_new, ax_new
-        residual = float(torch.dist(ax, y))
-        tv = float(pointwise_norm(grad.forward(x), component_dim).sum())
-        yield Iterate(k, x, 0.5 * residual**2 + lam * tv, residual, clock())
+        # (1 − γ)·old + γ·new (not torch.lerp: its result depends on the thread count); x and Ax not in
+        # place (x may be the caller's x0, and an operator may return its input)
+        x = torch.mul(x, 1.0 - relaxation).add_(x_new, alpha=relaxation)
+        ax = torch.mul(ax, 1.0 - relaxation).add_(ax_new, alpha=relaxation)
+        p.mul_(1.0 - relaxation).add_(p_new, alpha=relaxation)
+        q.mul_(1.0 - relaxation).add_(q_new, alpha=relaxation)
+        residual = float(torch.dist(ax_new, y))
+        tv = float(pointwise_norm(grad.forward(x_new), component_dim).sum())
+        yield Iterate(k, x_new, 0.5 * residual**2 + lam * tv, residual, clock())
 
 
-__all__ = ["pdhg_tv"]
+__all__ = ["Duals", "pdhg_tv"]
