@@ -69,7 +69,8 @@ class Plan:
         size = self.chunk_slices(max_elements)
         for i in range(0, self.sinograms.shape[0], size):
             rows = slice(i, i + size)
-            problem = TomographyProblem(self.projector, self.sinograms[rows].contiguous(), self.angles)
+            problem = TomographyProblem(self.projector, self.sinograms[rows].contiguous(), self.angles,
+                                        series=self.ndim == 3)
             x0 = None if self.start is None else self.start[rows]
             solver = self.spec.solver(problem, lam=self.lam, n_iter=self.n_iter, x0=x0, **self.options)
             yield rows, finite_iterates(solver, what=f"reconstruction with method {self.spec.name!r} (λ = {self.lam})")
@@ -145,7 +146,10 @@ def solve_in_chunks(plan: Plan) -> np.ndarray:
         for rows, solver in chunks:
             solve(rows, solver)
         return output
-    with torch_threads(1), concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    # each worker sets the block's count itself before its first operation: a new thread's first ones
+    # ran on more threads, and a chunk's result differed in the last bit from one solved on one thread
+    with torch_threads(1), concurrent.futures.ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                                 initargs=(1,)) as pool:
         running: set[concurrent.futures.Future] = set()
         for rows, solver in chunks:  # at most `workers` chunks (and their solver state) alive at once
             if len(running) == workers:

@@ -165,6 +165,18 @@ def _positive_int(name, value):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _relaxation(name, value):
+    if not 0 < check_float32(value, name) < 2:
+        raise ValueError(f"{name} must lie in (0, 2), got {value}")
+
+
+def _levels(name, value):
+    if isinstance(value, str) and value == "auto":
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be 'auto' or a positive integer, got {value!r}")
+
+
 def _text(name, value):
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a name (text), got {type(value).__name__} {value!r}")
@@ -189,6 +201,8 @@ OPTION_CHECKS: dict[str, Callable[[str, object], None]] = {
     "denoiser": _denoiser,
     "step": _positive,
     "step_ratio": _positive,
+    "relaxation": _relaxation,
+    "levels": _levels,
     "rho": _positive,
     "lr": _positive,
     "n_inner": _positive_int,

@@ -143,7 +143,9 @@ def reconstruct(
         ``"auto"`` detects them (all positive, a bright empty area).
     **options
         Method options: ``filter`` (fbp), ``nonneg`` (all but fbp and cgls; default True),
-        ``step_ratio`` (pdhg-tv: primal/dual step ratio), ``n_inner`` (fista-tv), ``lr`` (adam),
+        ``step_ratio``, ``relaxation`` and ``levels`` (pdhg-tv: primal/dual step ratio, over-relaxation
+        in (0, 2), resolution levels: ``"auto"`` is 3 on a tilt series without ``x0``, 1 on a sinogram),
+        ``n_inner`` (fista-tv), ``lr`` (adam),
         ``denoiser`` (``pnp-*``: "tv", "gaussian", ...), ``rho`` and ``n_cg`` (pnp-admm).
 
     Returns

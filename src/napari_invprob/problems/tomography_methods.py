@@ -27,7 +27,13 @@ from ..solvers.fista import fista
 from ..solvers.pdhg import pdhg_tv
 from ..solvers.pnp import pnp_admm, pnp_fista
 from ..solvers.sirt import sirt
+from .coarse_to_fine import coarse_to_fine_tv
 from .methods import MethodSpec
+
+#: ``pdhg-tv``/``tv`` on a tilt series without a warm start: resolution levels of the coarse-to-fine
+#: solve (:mod:`~napari_invprob.problems.coarse_to_fine`: 4x- and 2x-binned data first, fewer for small
+#: detectors). A sinogram, quick at full resolution, is solved there (``levels=1``).
+SERIES_LEVELS = 3
 
 
 def data_weight(n_angles: int) -> float:
@@ -47,11 +53,14 @@ class TomographyProblem:
         The chunk's sinograms ``(n_slices, n_angles, n_det)``.
     angles : numpy.ndarray
         Angles in degrees.
+    series : bool
+        The slices come from a tilt series (not one sinogram): ``tv`` then solves coarse to fine.
     """
 
     projector: ParallelBeamProjector
     data: torch.Tensor
     angles: np.ndarray
+    series: bool = False
 
     @cached_property
     def weight(self) -> float:
@@ -113,9 +122,14 @@ def _cgls(problem, *, lam, n_iter, x0):
     return cgls(problem.op, problem.y, n_iter=n_iter, x0=x0)
 
 
-def _pdhg_tv(problem, *, lam, n_iter, x0, nonneg=True, step_ratio=3.0):
+def _pdhg_tv(problem, *, lam, n_iter, x0, nonneg=True, step_ratio=3.0, relaxation=1.8, levels="auto"):
+    if levels == "auto":
+        levels = SERIES_LEVELS if problem.series else 1
+    if x0 is None and levels > 1:  # a warm start is already at full resolution
+        return coarse_to_fine_tv(problem, lam=lam, n_iter=n_iter, levels=levels, nonneg=nonneg,
+                                 step_ratio=step_ratio, relaxation=relaxation)
     return pdhg_tv(problem.op, problem.y, lam=lam, n_iter=n_iter, x0=problem.start(x0), nonneg=nonneg,
-                   gradient=problem.gradient, step_ratio=step_ratio)
+                   gradient=problem.gradient, step_ratio=step_ratio, relaxation=relaxation)
 
 
 def _fista_tv(problem, *, lam, n_iter, x0, nonneg=True, n_inner=10):
