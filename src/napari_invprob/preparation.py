@@ -78,7 +78,12 @@ class Preparation:
     background: np.ndarray | None
     background_source: str
 
-    def apply(self, data) -> np.ndarray:
+    @property
+    def changes_nothing(self) -> bool:
+        """No offset, no contrast step and no background: the values are line integrals as they are."""
+        return not self.offset and self.i0 is None and self.background is None
+
+    def apply(self, data, *, copy: bool = True) -> np.ndarray:
         """The prepared projections: a new float32 array of the shape of ``data``.
 
         Parameters
@@ -86,11 +91,20 @@ class Preparation:
         data : array-like
             A tilt series ``(n_angles, rows, cols)`` or a sinogram ``(n_angles, n_detector)`` with as
             many projections as this preparation was resolved for.
+        copy : bool
+            False: when this preparation :attr:`changes_nothing` and ``data`` is a writeable float32
+            array already, return ``data`` itself (for a caller that only reads it: one copy less of a
+            whole series).
 
         Returns
         -------
         numpy.ndarray
         """
+        if not copy and self.changes_nothing and isinstance(data, np.ndarray) and data.dtype == np.float32 \
+                and data.flags.writeable:
+            if not np.all(np.isfinite(data)):
+                raise ValueError("the prepared projections contain NaN or Inf values")
+            return data
         stack = _as_stack(data)
         n = stack.shape[0]
         for name, levels in (("i0", self.i0), ("background", self.background)):
@@ -240,13 +254,15 @@ def resolve_preparation(data, *, contrast: str = "auto", background="auto") -> P
     return preparation
 
 
-def prepare(data, *, contrast: str = "auto", background="auto") -> tuple[np.ndarray, Preparation]:
+def prepare(data, *, contrast: str = "auto", background="auto", copy: bool = True) -> tuple[np.ndarray, Preparation]:
     """Resolve the preparation of ``data`` and apply it.
 
     Parameters
     ----------
     data, contrast, background
         As for :func:`resolve_preparation`.
+    copy : bool
+        As for :meth:`Preparation.apply` (False: ``data`` itself when there is nothing to do).
 
     Returns
     -------
@@ -256,7 +272,7 @@ def prepare(data, *, contrast: str = "auto", background="auto") -> tuple[np.ndar
         What was done.
     """
     preparation = resolve_preparation(data, contrast=contrast, background=background)
-    return preparation.apply(data), preparation
+    return preparation.apply(data, copy=copy), preparation
 
 
 # -- helpers ---------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import scipy.sparse
 import torch
 
 from .._device import DTYPE
+from .._memory import release_freed_memory
 from .base import LinearOperator
 
 _CHUNK_ELEMENTS = 1 << 16  # pixel-angle pairs evaluated at once (small enough to stay in cache)
@@ -272,6 +273,7 @@ def _cached_system(shape, angles_deg: np.ndarray, n_detector: int, device: torch
             _cache.move_to_end(key)
             return _cache[key]
         transpose = _system_matrix_transpose(shape, np.deg2rad(angles_deg), n_detector)
+        release_freed_memory()  # the build's pieces, freed in its worker threads' heaps
         if device.type == "cpu":
             system = _System(_to_torch_csr(transpose, device), None, transpose)
         else:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .._device import resolve_device, torch_threads
+from .._memory import map_large_blocks
 from ..operators.projector import ParallelBeamProjector, validate_angles
 from ..preparation import prepare
 from ..solvers.base import Clock, Iterate, finite_iterates, last
@@ -106,7 +107,7 @@ def make_plan(data, angles, *, method="fbp", lam=None, n_iter=None, tilt_axis="y
     n_iter = check_n_iter(n_iter, spec.default_n_iter)
     thickness = _check_thickness(thickness)
     device = resolve_device(device)
-    prepared, _ = prepare(data, contrast=contrast, background=background)
+    prepared, _ = prepare(data, contrast=contrast, background=background, copy=False)  # only read from here on
     sinograms = torch.from_numpy(prepared).to(device)
     sinograms = sinograms.unsqueeze(0) if ndim == 2 else to_slices(sinograms, tilt_axis)
     n_det = sinograms.shape[-1]
@@ -133,6 +134,7 @@ def solve_in_chunks(plan: Plan) -> np.ndarray:
     and adjoint projection of 8-slice chunks, 77 angles of 256, two threads: 2.9 ms per slice side by
     side, 3.6 ms one chunk at a time); :func:`~napari_invprob._device.torch_threads` restores the count.
     """
+    map_large_blocks()  # the chunks' arrays go back to the system when freed, not to per-thread heaps
     output = np.empty(plan.output_shape, dtype=np.float32)
     slices = torch.from_numpy(output).unsqueeze(0) if plan.ndim == 2 else to_slices(torch.from_numpy(output),
                                                                                    plan.tilt_axis)

@@ -74,9 +74,10 @@ def pdhg_tv(
 
     ``A x`` is carried by linearity, so an iteration costs one forward and one adjoint of ``A`` (the
     expensive operator) and two forwards and one adjoint of the cheap ``∇`` (one for the dual step, one
-    for the TV of the objective). The state is ``x`` and ``x̃``, ``q``, ``q̃`` (two or three times
-    ``x`` each), ``Ax``, ``Ax̃``, ``p``, ``p̃`` (data-sized). Converges for any ``ρ > 0`` and any
-    non-negative ``A``-weights; ``ρ`` only changes the speed.
+    for the TV of the objective). The extrapolated duals ``2p̃ − p`` and ``2q̃ − q`` overwrite ``p``
+    and ``q``, from which the relaxed duals follow, so the state is ``x``, ``x̃``, ``q``, ``q̃`` (two or
+    three times ``x`` each) and ``Ax``, ``Ax̃``, ``p``, ``p̃`` (data-sized). Converges for any ``ρ > 0``
+    and any non-negative ``A``-weights; ``ρ`` only changes the speed.
 
     Parameters
     ----------
@@ -134,17 +135,21 @@ def pdhg_tv(
         p_new = torch.sub(ax, y).mul_(sigma_data).add_(p).div_(1.0 + sigma_data)
         q_new = grad.forward(x).mul_(sigma_grad).add_(q)
         _project_dual_ball_(q_new, lam, component_dim)
-        step = torch.add(op.adjoint(torch.mul(p_new, 2.0).sub_(p)), grad.adjoint(torch.mul(q_new, 2.0).sub_(q)))
-        x_new = step.mul_(tau).neg_().add_(x)  # a new tensor: the yielded estimate is never written again
+        # the extrapolated duals d = 2·new − old overwrite the old ones (no extra buffers); the relaxed
+        # duals (1 − γ)·old + γ·new are then (2 − γ)·new − (1 − γ)·d
+        p.mul_(-1.0).add_(p_new, alpha=2.0)
+        q.mul_(-1.0).add_(q_new, alpha=2.0)
+        x_new = torch.add(op.adjoint(p), grad.adjoint(q)).mul_(tau).neg_().add_(x)  # new: never written again
         if nonneg:
             x_new.clamp_min_(0.0)
         ax_new = op.forward(x_new)
-        # (1 − γ)·old + γ·new (not torch.lerp: its result depends on the thread count); x and Ax not in
-        # place (x may be the caller's x0, and an operator may return its input)
+        p.mul_(relaxation - 1.0).add_(p_new, alpha=2.0 - relaxation)
+        q.mul_(relaxation - 1.0).add_(q_new, alpha=2.0 - relaxation)
+        del p_new, q_new  # not held through the objective's gradient below
+        # x and Ax not in place (x may be the caller's x0, and an operator may return its input); not
+        # torch.lerp, whose result depends on the thread count
         x = torch.mul(x, 1.0 - relaxation).add_(x_new, alpha=relaxation)
         ax = torch.mul(ax, 1.0 - relaxation).add_(ax_new, alpha=relaxation)
-        p.mul_(1.0 - relaxation).add_(p_new, alpha=relaxation)
-        q.mul_(1.0 - relaxation).add_(q_new, alpha=relaxation)
         residual = float(torch.dist(ax_new, y))
         tv = float(pointwise_norm(grad.forward(x_new), component_dim).sum())
         yield Iterate(k, x_new, 0.5 * residual**2 + lam * tv, residual, clock())
