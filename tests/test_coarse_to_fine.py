@@ -7,10 +7,10 @@ import torch
 
 from napari_invprob import reconstruct, reconstruct_iter
 from napari_invprob.metrics import psnr
+from napari_invprob.operators import ParallelBeamProjector
 from napari_invprob.phantom import shepp_logan_image, shepp_logan_sinogram
 from napari_invprob.problems.coarse_to_fine import coarse_size, double, halve, level_iterations, useful_levels
-from napari_invprob.problems.tomography import TomographyProblem
-from napari_invprob.operators import ParallelBeamProjector
+from napari_invprob.problems.tomography_methods import TomographyProblem
 
 ANGLES = np.linspace(-76.0, 76.0, 77)
 
