@@ -95,3 +95,14 @@ def test_bad_levels_and_relaxation_are_refused():
                            ({"relaxation": 0}, "relaxation")]:
         with pytest.raises(ValueError, match=match):
             reconstruct(series, ANGLES, method="tv", tilt_axis="y", n_iter=2, device="cpu", **options)
+
+
+def test_the_forecast_counts_binned_iterations_at_their_cost():
+    from napari_invprob.problems.coarse_to_fine import full_resolution_iterations
+    from napari_invprob.problems.tomography_methods import run_cost
+
+    assert full_resolution_iterations(150, 3, 256) == pytest.approx(45 / 64 + 45 / 8 + 60)
+    assert full_resolution_iterations(150, 3, 40) == 150  # too few bins to bin
+    assert run_cost("tv", 150, series=True, n_detector=256, warm_start=False) == pytest.approx(66.328125)
+    for method, series, warm in [("tv", False, False), ("tv", True, True), ("sirt", True, False)]:
+        assert run_cost(method, 150, series=series, n_detector=256, warm_start=warm) == 150

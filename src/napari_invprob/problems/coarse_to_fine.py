@@ -120,12 +120,22 @@ def level_iterations(n_iter: int, levels: int) -> list[int]:
 
 def useful_levels(problem, levels: int) -> int:
     """``levels``, fewer if binning would leave fewer than :data:`MIN_COARSE_BINS` detector bins."""
-    n = problem.projector.n_detector
+    return _levels_for(problem.projector.n_detector, levels)
+
+
+def _levels_for(n_detector: int, levels: int) -> int:
     usable = 1
-    while usable < levels and coarse_size(n) >= MIN_COARSE_BINS:
-        n = coarse_size(n)
+    while usable < levels and coarse_size(n_detector) >= MIN_COARSE_BINS:
+        n_detector = coarse_size(n_detector)
         usable += 1
     return usable
+
+
+def full_resolution_iterations(n_iter: int, levels: int, n_detector: int) -> float:
+    """The work of :func:`coarse_to_fine_tv` in iterations at full resolution: a level binned ``k``
+    times costs ``8⁻ᵏ`` of one (a quarter of the pixels and half the slices per binning)."""
+    schedule = level_iterations(n_iter, _levels_for(n_detector, levels))
+    return sum(count / 8.0 ** (len(schedule) - 1 - level) for level, count in enumerate(schedule))
 
 
 def coarse_to_fine_tv(
@@ -196,4 +206,5 @@ def _finer_duals(duals: Duals, stage, lam: float) -> Duals:
     return Duals(data.contiguous(), gradient)
 
 
-__all__ = ["coarse_to_fine_tv", "coarser", "coarse_size", "double", "halve", "level_iterations", "useful_levels"]
+__all__ = ["coarse_to_fine_tv", "coarser", "coarse_size", "double", "full_resolution_iterations", "halve",
+           "level_iterations", "useful_levels"]

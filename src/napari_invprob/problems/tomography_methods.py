@@ -27,7 +27,7 @@ from ..solvers.fista import fista
 from ..solvers.pdhg import pdhg_tv
 from ..solvers.pnp import pnp_admm, pnp_fista
 from ..solvers.sirt import sirt
-from .coarse_to_fine import coarse_to_fine_tv
+from .coarse_to_fine import coarse_to_fine_tv, full_resolution_iterations
 from .methods import MethodSpec
 
 #: ``pdhg-tv``/``tv`` on a tilt series without a warm start: resolution levels of the coarse-to-fine
@@ -130,6 +130,14 @@ def _pdhg_tv(problem, *, lam, n_iter, x0, nonneg=True, step_ratio=3.0, relaxatio
                                  step_ratio=step_ratio, relaxation=relaxation)
     return pdhg_tv(problem.op, problem.y, lam=lam, n_iter=n_iter, x0=problem.start(x0), nonneg=nonneg,
                    gradient=problem.gradient, step_ratio=step_ratio, relaxation=relaxation)
+
+
+def run_cost(method: str, n_iter: int, *, series: bool, n_detector: int, warm_start: bool) -> float:
+    """The work of a reconstruction in iterations at full resolution: ``n_iter``, less for ``tv`` on a
+    tilt series solved coarse to fine (options at their defaults), for time forecasts."""
+    if METHODS[method].solver is _pdhg_tv and series and not warm_start:
+        return full_resolution_iterations(n_iter, SERIES_LEVELS, n_detector)
+    return float(n_iter)
 
 
 def _fista_tv(problem, *, lam, n_iter, x0, nonneg=True, n_inner=10):

@@ -19,10 +19,10 @@ DECONVOLUTION_ARRAYS = 16
 DECONVOLUTION_SECONDS = 40e-9
 #: Volume-sized float32 arrays a tomography solver keeps (x, dual variables, gradients).
 TOMOGRAPHY_ARRAYS = 12
-#: Non-zeros per pixel and angle of the projector's sparse matrix, and bytes per non-zero
-#: (value, column index, and the transpose's copy).
+#: Non-zeros per pixel and angle of the projector's sparse matrix, and bytes per non-zero (value and
+#: column index, one matrix serving both directions on the CPU).
 PROJECTOR_NNZ_PER_PIXEL_ANGLE = 2.0
-PROJECTOR_BYTES_PER_NNZ = 16
+PROJECTOR_BYTES_PER_NNZ = 8
 #: Seconds per sparse-matrix non-zero per slice for an iteration (a forward and adjoint projection and the
 #: solver's element-wise work), on one torch thread: streamed over 77x256x256, SIRT-50 took ~34 s (0.26 ns)
 #: and TV-150 ~140 s (0.36 ns) on an idle 2-core machine.
@@ -55,9 +55,10 @@ def deconvolution(n_elements: int, n_iter: int, seconds_per_iteration: float | N
 
 
 def tomography(
-    n_angles: int, slice_pixels: int, n_slices: int, n_iter: int, seconds_per_iteration: float | None = None
+    n_angles: int, slice_pixels: int, n_slices: int, n_iter: float, seconds_per_iteration: float | None = None
 ) -> Estimate:
-    """Forecast a reconstruction of ``n_slices`` slices of ``slice_pixels`` pixels from ``n_angles`` angles."""
+    """Forecast a reconstruction of ``n_slices`` slices of ``slice_pixels`` pixels from ``n_angles`` angles,
+    ``n_iter`` iterations at full resolution (see ``problems.tomography_methods.run_cost``)."""
     nnz = PROJECTOR_NNZ_PER_PIXEL_ANGLE * n_angles * slice_pixels
     memory = 4.0 * TOMOGRAPHY_ARRAYS * slice_pixels * n_slices + PROJECTOR_BYTES_PER_NNZ * nnz
     per_iteration = seconds_per_iteration or TOMOGRAPHY_SECONDS_PER_NNZ * nnz * n_slices

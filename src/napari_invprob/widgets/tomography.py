@@ -26,6 +26,7 @@ from ..io.angles import read_angle_file
 from ..preparation import CONTRASTS, prepare
 from ..problems import tomography
 from ..problems.cross_validation import cross_validate_iter
+from ..problems.tomography_methods import run_cost
 from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import layer_picker
@@ -296,7 +297,9 @@ class TomographyWidget(SolverWidget):
         metadata["warm_start"] = x0 is not None
         if x0 is not None and index is not None:
             x0 = x0[:, None]  # the preview's layout, (z, 1, detector)
-        estimate = _estimate.tomography(len(angles), slice_pixels, n_slices, parameters["n_iter"])
+        work = run_cost(method, parameters["n_iter"], series=data.ndim == 3 and index is None,
+                        n_detector=data.shape[-1] if data.ndim == 2 else data.shape[3 - axis], warm_start=x0 is not None)
+        estimate = _estimate.tomography(len(angles), slice_pixels, n_slices, work)
         return Plan(
             iterates=partial(_reconstruction, self._prepared, data, self._handling(), metadata, angles,
                              preview_slice=index, x0=x0, **parameters),
