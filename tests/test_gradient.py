@@ -67,3 +67,21 @@ def test_bad_input_is_refused(kwargs, message):
 def test_gram_symbol_needs_periodic():
     with pytest.raises(ValueError, match="gram_symbol needs boundary='periodic'"):
         Gradient((4, 4), device="cpu").gram_symbol()
+
+
+@pytest.mark.parametrize("boundary", ["neumann", "periodic"])
+@pytest.mark.parametrize("shape", [(7, 5, 6), (9, 8)])
+def test_planes_at_a_time_give_the_whole_gradient_and_adjoint(boundary, shape):
+    from napari_invprob.operators import GradientAndIdentity
+
+    gen = torch.Generator().manual_seed(5)
+    for op in (Gradient(shape, boundary=boundary, device="cpu"),
+               GradientAndIdentity(Gradient(shape, boundary=boundary, device="cpu"))):
+        x, p = torch.rand(2, *shape, generator=gen), torch.rand(2, *op.out_shape, generator=gen)
+        whole, adjoint = op.forward(x), op.adjoint(p)
+        summed = torch.zeros(2, *shape)
+        for start, stop in ((0, 3), (3, 5), (5, shape[0])):
+            planes = op.forward_planes(x, start, stop)
+            assert torch.equal(planes, whole.narrow(-len(shape), start, stop - start))
+            op.adjoint_planes_add(summed, p.narrow(-len(shape), start, stop - start), start)
+        assert torch.allclose(summed, adjoint, atol=1e-6)

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from napari_invprob.operators import Convolution, Gradient, Identity, LinearOperator
+from napari_invprob.operators import Convolution, Gradient, GradientAndIdentity, Identity, LinearOperator
 from napari_invprob.priors.proximal import l1_norm, soft_threshold
 from napari_invprob.solvers.adam import adam_l1
 from napari_invprob.solvers.admm import admm
-from napari_invprob.solvers.admm_tv import GradientAndIdentity, admm_tv
+from napari_invprob.solvers.admm_tv import admm_tv
 from napari_invprob.solvers.base import last
 from napari_invprob.solvers.conjugate_gradient import conjugate_gradient, least_squares_step, tikhonov
 from napari_invprob.solvers.fista import fista
@@ -144,7 +144,8 @@ def test_admm_tv_closed_form_matches_the_cg_route_and_keeps_x_nonnegative():
     op = Convolution(psf / psf.sum(), (24, 20), device="cpu")
     y = op(image) + 0.02 * torch.randn(1, 24, 20, generator=gen) - 0.05
     gradient = Gradient((24, 20), boundary="periodic", device="cpu")
-    fft_route = last(admm_tv(op, y, gradient, lam=0.01, rho=0.1, n_iter=60, nonneg=True)).x
+    closed_form = fourier_least_squares_step(op, y, rho=0.1, transform=GradientAndIdentity(gradient))
+    fft_route = last(admm_tv(op, y, gradient, lam=0.01, rho=0.1, n_iter=60, nonneg=True, data_step=closed_form)).x
     cg_route = last(admm_tv(_NotPeriodic(op), y, gradient, lam=0.01, rho=0.1, n_iter=60, nonneg=True,
                             n_cg=30)).x
     assert torch.allclose(fft_route, cg_route, atol=1e-3)
@@ -176,7 +177,7 @@ def test_fourier_filter_and_step_are_exact_inverses_of_their_systems():
     assert torch.allclose(op.adjoint(op(x)) + lam * x, op.adjoint(y), atol=1e-5)
     gradient = Gradient((16, 12), boundary="periodic", device="cpu")
     v = torch.rand(2, 2, 16, 12, generator=gen)
-    z = fourier_least_squares_step(op, y, rho=lam, transform=gradient)(v)
+    z = fourier_least_squares_step(op, y, rho=lam, transform=gradient)(gradient.adjoint(v))  # b = Kᵀv
     lhs = op.adjoint(op(z)) + lam * gradient.adjoint(gradient(z))
     assert torch.allclose(lhs, op.adjoint(y) + lam * gradient.adjoint(v), atol=1e-5)
     with pytest.raises(ValueError, match="periodic"):
@@ -219,3 +220,35 @@ def test_x0_of_the_wrong_shape_is_refused(problem):
     with pytest.raises(ValueError, match="x0"):
         next(landweber(op, y, n_iter=1, x0=torch.zeros(3, 20)))
     assert np.isfinite(last(landweber(op, y, n_iter=1)).objective)
+
+
+@pytest.mark.parametrize("nonneg", [False, True])
+def test_admm_tv_keeping_only_v_is_the_textbook_admm(monkeypatch, nonneg):
+    """The lean ADMM-TV (plane blocks, the dual from v, the right-hand side in z's memory, the stack
+    transformed plane by plane) against ADMM written out with every variable whole."""
+    import napari_invprob.operators.convolution as convolution
+    import napari_invprob.solvers.admm_tv as lean
+    from napari_invprob.priors.tv import shrink_magnitude
+
+    monkeypatch.setattr(convolution, "WHOLE_TRANSFORM_ELEMENTS", 0)
+    monkeypatch.setattr(lean, "BLOCK_ELEMENTS", 300)  # a few planes per block
+    gen = torch.Generator().manual_seed(6)
+    shape = (10, 12, 9)
+    psf = torch.rand(3, 5, 3, generator=gen)
+    op = Convolution(psf / psf.sum(), shape, device="cpu")
+    y = torch.rand(1, *shape, generator=gen)
+    gradient = Gradient(shape, boundary="periodic", device="cpu")
+    lam, rho = 0.02, 0.2
+    transform = GradientAndIdentity(gradient) if nonneg else gradient
+    step = fourier_least_squares_step(op, y, rho=rho, transform=transform)
+    ours = [it.x.clone() for it in admm_tv(op, y, gradient, lam=lam, rho=rho, n_iter=8, x0=y, nonneg=nonneg,
+                                           data_step=step)]
+    w, u = transform.forward(y), torch.zeros(1, *transform.out_shape)
+    for k in range(8):
+        z = step(transform.adjoint(w - u).contiguous())
+        v = transform.forward(z) + u
+        w = shrink_magnitude(gradient, v.narrow(1, 0, 3), lam / rho)
+        if nonneg:
+            w = torch.cat([w, v.narrow(1, 3, 1).clamp(min=0.0)], dim=1)
+        u = v - w
+        assert torch.allclose(ours[k], z.clamp(min=0.0) if nonneg else z, atol=1e-5)

@@ -105,7 +105,11 @@ class Convolution(LinearOperator):
             self._grid = tuple(
                 scipy.fft.next_fast_len(n + k // 2, real=True) for n, k in zip(self.spatial_shape, self.psf_shape)
             )
-        transfer = _centred_otf(psf_t, self._grid)
+        padded = psf_t.new_zeros(self._grid)  # the PSF on the grid, its pixel size // 2 moved to index 0
+        wrapped = [(torch.arange(k, device=psf_t.device) - k // 2) % n for k, n in zip(psf_t.shape, self._grid)]
+        padded[torch.meshgrid(*wrapped, indexing="ij")] = psf_t
+        transfer = self._spectrum(padded)
+        del padded
         parts = torch.view_as_real(transfer)
         #: True when the PSF is point-symmetric (its transfer function real): the adjoint is the forward map
         self.symmetric = float(parts[..., 1].abs().max()) <= SYMMETRY_TOLERANCE * float(parts.abs().max())
@@ -150,7 +154,7 @@ class Convolution(LinearOperator):
         """
         self._require_periodic("rfft")
         self.batch_shape(x)
-        return torch.fft.rfftn(self._channels_first(x), dim=self._spatial_dims)
+        return self._spectrum(self._channels_first(x))
 
     def irfft(self, X: torch.Tensor) -> torch.Tensor:  # noqa: N803 - Fourier variables are upper case
         """Inverse of :meth:`rfft`: back to real tensors of shape ``(*batch, *shape)``."""
@@ -183,29 +187,55 @@ class Convolution(LinearOperator):
         spectrum = torch.zeros((*batch, *self._channels, *self._half_grid), dtype=torch.complex64, device=self.device)
         return self._channels_back(self._image_view(spectrum))
 
+    def transform_in_place(self, x: torch.Tensor, update) -> torch.Tensor:
+        """``x ← irfftn(update(rfftn(x)))`` over the spatial axes (``boundary="periodic"`` only).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Shape ``(*batch, *shape)``; overwritten. Made by :meth:`scratch`, it also holds the
+            spectrum (no full-size temporary).
+        update : callable
+            Changes a spectrum (complex, laid out as :meth:`rfft` returns it) in place, e.g. a
+            division in a closed-form solve.
+
+        Returns
+        -------
+        torch.Tensor
+            ``x``.
+        """
+        self._require_periodic("transform_in_place")
+        return self._through_spectrum(x, x, update)
+
     def _convolve(self, x: torch.Tensor, *, adjoint: bool, out: torch.Tensor | None = None) -> torch.Tensor:
-        batch = self.batch_shape(x)
         if out is None:
             out = x.new_empty(x.shape)
         elif tuple(out.shape) != tuple(x.shape):
             raise ValueError(f"out has shape {tuple(out.shape)}, expected {tuple(x.shape)}")
+        return self._through_spectrum(x, out, lambda spectrum: self._multiply(spectrum, adjoint))
+
+    def _through_spectrum(self, x: torch.Tensor, out: torch.Tensor, update) -> torch.Tensor:
+        """``out ← irfftn(update(rfftn(x)))`` on the grid, cropped; ``out`` may be ``x``."""
+        self.batch_shape(x)
         source, target = self._channels_first(x), self._channels_first(out)
         if x.numel() <= WHOLE_TRANSFORM_ELEMENTS:  # one FFT call each way: fastest, and small temporaries
-            spectrum = torch.fft.rfftn(source, s=self._grid, dim=self._spatial_dims)
-            result = torch.fft.irfftn(self._multiply(spectrum, adjoint), s=self._grid, dim=self._spatial_dims)
+            spectrum = self._spectrum(source)
+            update(spectrum)
+            result = torch.fft.irfftn(spectrum, s=self._grid, dim=self._spatial_dims)
             for dim, n in zip(self._spatial_dims, self.spatial_shape):
                 result = result.narrow(dim, 0, n)
             target.copy_(result)
             return out
         spectrum = self._spectrum_of(target)
         if spectrum is None:
-            spectrum = torch.empty((*batch, *self._channels, *self._half_grid), dtype=torch.complex64,
-                                   device=x.device)
-        self._transform(source, spectrum)
-        self._inverse(self._multiply(spectrum, adjoint), target)
+            spectrum = self._spectrum(source)
+        else:
+            self._transform(source, spectrum)
+        update(spectrum)
+        self._inverse(spectrum, target)
         return out
 
-    def _multiply(self, spectrum: torch.Tensor, adjoint: bool) -> torch.Tensor:
+    def _multiply(self, spectrum: torch.Tensor, adjoint: bool) -> None:
         """``spectrum`` times the transfer function (its conjugate for the adjoint), in place."""
         if not self._transfer.is_complex():  # slower than a complex product, but half the memory
             torch.view_as_real(spectrum).mul_(self._transfer.unsqueeze(-1))
@@ -213,6 +243,15 @@ class Convolution(LinearOperator):
             spectrum.mul_(self._transfer)
         else:  # Y·conj(H) as conj(conj(Y)·H): no conjugated copy of H
             spectrum.conj_physical_().mul_(self._transfer).conj_physical_()
+
+    def _spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """A new ``rfftn`` of ``x`` (channels first, zero-padded to the grid): one FFT call for a small
+        ``x``, plane by plane for a large one (no temporary of its size)."""
+        if x.numel() <= WHOLE_TRANSFORM_ELEMENTS:
+            return torch.fft.rfftn(x, s=self._grid, dim=self._spatial_dims)
+        spectrum = torch.empty((*x.shape[: x.ndim - len(self._grid)], *self._half_grid), dtype=torch.complex64,
+                               device=x.device)
+        self._transform(x, spectrum)
         return spectrum
 
     # -- transforms plane by plane (no full-size temporaries; in place when the storage is shared) --
@@ -223,7 +262,7 @@ class Convolution(LinearOperator):
         for index in np.ndindex(*x.shape[: x.ndim - 2]):
             spectrum[index].copy_(torch.fft.rfft2(x[index], s=self._grid[-2:]))
         if spatial == 3:
-            spectrum.narrow(-3, self.spatial_shape[0], self._grid[0] - self.spatial_shape[0]).zero_()
+            spectrum.narrow(-3, x.shape[-3], self._grid[0] - x.shape[-3]).zero_()
             for index in np.ndindex(*spectrum.shape[: spectrum.ndim - 3]):
                 for block in spectrum[index].split(self._block_rows, dim=1):
                     block.copy_(torch.fft.fft(block, dim=0))
@@ -309,11 +348,3 @@ def check_psf_fits(psf_shape, spatial_shape, image_shape) -> None:
         raise ValueError(
             f"psf of shape {psf_shape} is larger than the image's spatial shape {spatial_shape}"
         )
-
-
-def _centred_otf(psf: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
-    """rfftn of ``psf`` zero-padded to ``grid`` with its pixel ``size // 2`` moved to index 0."""
-    padded = psf.new_zeros(grid)
-    wrapped = [(torch.arange(k, device=psf.device) - k // 2) % n for k, n in zip(psf.shape, grid)]
-    padded[torch.meshgrid(*wrapped, indexing="ij")] = psf
-    return torch.fft.rfftn(padded)

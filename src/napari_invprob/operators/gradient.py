@@ -71,6 +71,49 @@ class Gradient(LinearOperator):
             self._add_difference_adjoint(out, y.select(-ndim - 1, i), a - ndim)
         return out
 
+    # -- a few planes at a time (for solvers that keep no full gradient field) --------------------
+    def forward_planes(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """``∇x`` on the planes ``start:stop`` of the first axis of ``in_shape`` (``x`` whole): shape
+        ``(*batch, len(axes), stop − start, *in_shape[1:])``, equal to that slice of :meth:`forward`."""
+        batch = self.batch_shape(x)
+        ndim, n = len(self.in_shape), self.in_shape[0]
+        count = stop - start
+        out = x.new_empty((*batch, len(self.axes), count, *self.in_shape[1:]))
+        for i, a in enumerate(self.axes):
+            target = out.select(-ndim - 1, i)
+            if a != 0:
+                self._difference_into(target, x.narrow(-ndim, start, count), a - ndim)
+                continue
+            inner = min(stop, n - 1) - start  # planes whose next plane is inside the image
+            target.narrow(-ndim, 0, inner).copy_(x.narrow(-ndim, start + 1, inner)).sub_(x.narrow(-ndim, start, inner))
+            if stop == n:
+                last = target.narrow(-ndim, count - 1, 1)
+                if self.boundary == "periodic":
+                    last.copy_(x.narrow(-ndim, 0, 1)).sub_(x.narrow(-ndim, n - 1, 1))
+                else:
+                    last.zero_()
+        return out
+
+    def adjoint_planes_add(self, out: torch.Tensor, p: torch.Tensor, start: int) -> None:
+        """``out += ∇ᵀp`` for a field ``p`` given on the planes ``start:start + m`` of the first axis
+        (``p`` shaped as :meth:`forward_planes` returns, ``out`` whole, ``(*batch, *in_shape)``): summed
+        over consecutive blocks of planes this is :meth:`adjoint`; it also writes the plane after them."""
+        ndim, n = len(self.in_shape), self.in_shape[0]
+        count = p.shape[-ndim]
+        for i, a in enumerate(self.axes):
+            component = p.select(-ndim - 1, i)
+            if a != 0:
+                self._add_difference_adjoint(out.narrow(-ndim, start, count), component, a - ndim)
+                continue
+            # (∇ᵀp)[k] = p[k−1] − p[k]; a Neumann difference at the last plane is fixed at 0, so its p counts as 0
+            inner = min(start + count, n - 1) - start
+            out.narrow(-ndim, start, inner).sub_(component.narrow(-ndim, 0, inner))
+            out.narrow(-ndim, start + 1, inner).add_(component.narrow(-ndim, 0, inner))
+            if start + count == n and self.boundary == "periodic":
+                wrapped = component.narrow(-ndim, count - 1, 1)
+                out.narrow(-ndim, n - 1, 1).sub_(wrapped)
+                out.narrow(-ndim, 0, 1).add_(wrapped)
+
     def _difference_into(self, out: torch.Tensor, x: torch.Tensor, dim: int) -> None:
         """``out = D x`` along ``dim``: forward difference, last one zero (Neumann) or wrapped."""
         n = x.shape[dim]

@@ -22,6 +22,7 @@ import torch
 from .._device import resolve_device, to_numpy, to_tensor
 from ..operators.convolution import Convolution, check_psf_fits
 from ..operators.gradient import Gradient
+from ..operators.gradient_and_identity import GradientAndIdentity
 from ..priors.denoisers import check_denoiser, get_denoiser
 from ..priors.proximal import l1_norm, soft_threshold
 from ..priors.tv import TVProx
@@ -194,8 +195,12 @@ def _fista_tv(problem, *, lam, n_iter, nonneg, x0, step=None, n_inner=5):
 
 def _admm_tv(problem, *, lam, n_iter, nonneg, x0, rho=None):
     rho = _rho(rho, 10.0 * lam)
+    data_step = None  # CG, for a blur that is not diagonal in Fourier space
+    if problem.op.boundary == "periodic":  # the gradient is periodic too: the data step is a division
+        transform = GradientAndIdentity(problem.gradient) if nonneg else problem.gradient
+        data_step = fourier_least_squares_step(problem.op, problem.y, rho=rho, transform=transform)
     return admm_tv(problem.op, problem.y, problem.gradient, lam=lam, rho=rho, n_iter=n_iter,
-                   x0=_start(problem, x0), nonneg=nonneg)
+                   x0=_start(problem, x0), nonneg=nonneg, data_step=data_step)
 
 
 def _pnp_fista(problem, *, lam, n_iter, nonneg, x0, denoiser="tv", step=None):
@@ -515,11 +520,12 @@ def deconvolve(
         A λ given to a method without one, an iteration count given to a direct method, a PSF with
         negative values or an even size.
     """
-    return to_numpy(last(deconvolve_iter(
+    iterates = deconvolve_iter(
         image, psf, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis, boundary=boundary,
         nonneg=nonneg, x0=x0, device=device, data_peak=data_peak, time_axis=time_axis,
         first_time_point=first_time_point, **options,
-    )).x)
+    )
+    return to_numpy((iterates.final() if isinstance(iterates, _Stream) else last(iterates)).x)
 
 
 def choose_lam(
@@ -639,10 +645,30 @@ def _stacked(streams: list, axis: int) -> Iterator[Iterate]:
                       max(it.elapsed for it in iterates))
 
 
-def _stream(problem: DeconvolutionProblem, iterates: Iterator[Iterate], what: str) -> Iterator[Iterate]:
+def _stream(problem: DeconvolutionProblem, iterates: Iterator[Iterate], what: str) -> _Stream:
     """The iterates in the input's layout and scale (residuals too); NaN or Inf (a diverged solve) raises
     ``ValueError``."""
-    return finite_iterates((problem.to_output_iterate(it) for it in iterates), what=what)
+    return _Stream(problem, iterates, what)
+
+
+class _Stream(Iterator[Iterate]):
+    """A solver's iterates converted to the input's layout one by one; :meth:`final` converts the last only."""
+
+    def __init__(self, problem: DeconvolutionProblem, iterates: Iterator[Iterate], what: str):
+        # the conversion needs the layout and the scale, not the data: a solver that is done with y (ADMM-TV
+        # keeps its Fourier transform instead) lets it go, one image less while it runs
+        problem = replace(problem, y=problem.y.new_empty((0, *problem.y.shape[1:])))
+        self._problem, self._iterates, self._what = problem, iterates, what
+        self._converted = finite_iterates((problem.to_output_iterate(it) for it in iterates), what=what)
+
+    def __next__(self) -> Iterate:
+        return next(self._converted)
+
+    def final(self) -> Iterate:
+        """Drain the solver and convert its last iterate: no copy of every iterate in the input's layout
+        (one full-size image less at the peak of a large stack)."""
+        answer = last(finite_iterates(self._iterates, what=self._what))
+        return last(finite_iterates([self._problem.to_output_iterate(answer)], what=self._what))
 
 
 def _auto_iterates(problem, spec, n_iter, nonneg, x0, options) -> Iterator[Iterate]:

@@ -161,22 +161,22 @@ def least_squares_step(
     transform: LinearOperator | None = None,
     n_iter: int = 10,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The ADMM data step ``v -> argmin_z ½‖Az − y‖² + ρ/2‖Kz − v‖²`` by warm-started CG.
+    """The ADMM data step ``b -> argmin_z ½‖Az − y‖² + ρ/2‖Kz‖² − ρ⟨z, b⟩`` by warm-started CG.
 
-    Each call runs ``n_iter`` CG iterations on ``(AᵀA + ρKᵀK) z = Aᵀy + ρKᵀv``, starting from the
-    previous call's answer, so a handful suffices once ADMM settles. Use it with
-    :func:`napari_invprob.solvers.admm.admm` for operators without a closed-form inverse.
+    Each call runs ``n_iter`` CG iterations on ``(AᵀA + ρKᵀK) z = Aᵀy + ρb``, starting from the
+    previous call's answer, so a handful suffices once ADMM settles. ``b = Kᵀv`` makes it
+    ``argmin_z ½‖Az − y‖² + ρ/2‖Kz − v‖²`` (``K`` = ``transform``, the identity by default; then ``b``
+    is ``v`` and the step is ``prox_{g/ρ}``). Use it with :func:`napari_invprob.solvers.admm.admm` or
+    :func:`napari_invprob.solvers.admm_tv.admm_tv` for operators without a closed-form inverse.
     """
     if rho <= 0:
         raise ValueError(f"rho must be positive, got {rho}")
     apply = normal_operator(op, weight=rho, transform=transform)
     aty = op.adjoint(y)
-    back = transform.adjoint if transform is not None else (lambda v: v)
     state: dict[str, torch.Tensor] = {}
 
-    def step(v: torch.Tensor) -> torch.Tensor:
-        rhs = aty + rho * back(v)
-        z = cg_solve(apply, rhs, n_iter=n_iter, x0=state.get("z"))
+    def step(b: torch.Tensor) -> torch.Tensor:
+        z = cg_solve(apply, aty + rho * b, n_iter=n_iter, x0=state.get("z"))
         state["z"] = z
         return z
 

@@ -14,6 +14,7 @@ import torch
 
 from ..operators.convolution import Convolution
 from ..operators.gradient import Gradient
+from ..operators.gradient_and_identity import GradientAndIdentity
 from .base import Clock, Iterate
 
 
@@ -65,23 +66,32 @@ def fourier_filter(op: Convolution, y: torch.Tensor, *, symbol: float | torch.Te
 
 
 def fourier_least_squares_step(
-    op: Convolution, y: torch.Tensor, *, rho: float, transform: Gradient | None = None
+    op: Convolution, y: torch.Tensor, *, rho: float, transform: Gradient | GradientAndIdentity | None = None
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The ADMM data step ``v -> argmin_z ½‖Hz − y‖² + ρ/2‖Kz − v‖²`` in closed form.
+    """The ADMM data step ``b -> argmin_z ½‖Hz − y‖² + ρ/2‖Kz‖² − ρ⟨z, b⟩`` in closed form.
 
-    ``Z = (H̄·Y + ρ·F(Kᵀv)) / (|H|² + ρ·|K̂|²)`` with ``K`` the identity (``transform`` None; then this is
-    ``prox_{g/ρ}``) or a periodic :class:`~napari_invprob.operators.Gradient` over the spatial axes.
+    ``Z = (H̄·Y + ρ·F(b)) / (|H|² + ρ·|K̂|²)``, the solution of ``(HᵀH + ρKᵀK) z = Hᵀy + ρb``, with ``K``
+    the identity (``transform`` None; then ``b = v`` gives ``prox_{g/ρ}(v)``) or a periodic
+    :class:`~napari_invprob.operators.Gradient` (optionally with the identity appended) over the
+    spatial axes; ``b = Kᵀv`` gives ``argmin_z ½‖Hz − y‖² + ρ/2‖Kz − v‖²``. The step works in ``b``'s
+    memory and returns it (with ``b`` made by ``op.scratch`` it allocates no full-size temporary).
+    Kept between calls: ``H̄·Y`` and the real ``ρ / (|H|² + ρ·|K̂|²)``.
     """
     _require_periodic(op)
     if rho <= 0:
         raise ValueError(f"rho must be positive, got {rho}")
     otf = op.otf
-    data_term = otf.conj() * op.rfft(y)
+    data_term = op.rfft(y).mul_(otf.conj())
     gram = 1.0 if transform is None else transform.gram_symbol()
-    inverse = 1.0 / (otf.abs() ** 2 + rho * gram)
-    back = (lambda v: v) if transform is None else transform.adjoint
+    gain = (op.otf_power.add_(rho * gram)).reciprocal_()  # ρ / (|H|² + ρ|K̂|²) after the next line
+    data_term.mul_(gain)  # H̄Y / (|H|² + ρ|K̂|²)
+    gain.mul_(rho)
 
-    def step(v: torch.Tensor) -> torch.Tensor:
-        return op.irfft((data_term + rho * op.rfft(back(v))) * inverse)
+    def update(spectrum: torch.Tensor) -> None:
+        torch.view_as_real(spectrum).mul_(gain.unsqueeze(-1))
+        spectrum.add_(data_term)
+
+    def step(b: torch.Tensor) -> torch.Tensor:
+        return op.transform_in_place(b, update)
 
     return step
