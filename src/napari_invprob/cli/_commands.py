@@ -90,8 +90,10 @@ def deconvolve(args) -> dict:
     plan = OutputPlan.check([out, sidecar_path(out)], [args.input, args.psf, args.reference],
                             overwrite=args.overwrite)
     image, pixel_size = _inputs.read_image(args.input)
-    axis = _inputs.channel_axis(args.channel_axis, image)
-    time = _inputs.time_axis(args.time_axis, args.input, image)
+    axes = _inputs.file_axes(args.input, image)
+    axis = _inputs.channel_axis(args.channel_axis, image, axes)
+    time = _inputs.time_axis(args.time_axis, image, axes)
+    _inputs.say_axes_from_file(args, axes, axis, time)
     if time is not None and args.scheduler is not None:
         raise CliError("--scheduler tiles one image or stack; a time series (--time-axis) runs here, one time point "
                        "at a time")
@@ -259,7 +261,9 @@ def simulate(args) -> dict:
     image, pixel_size = _inputs.read_image(args.input)
     start = time.perf_counter()
     if args.kind == "blur":
-        axis = _inputs.channel_axis(args.channel_axis, image)
+        axes = _inputs.file_axes(args.input, image)
+        axis = _inputs.channel_axis(args.channel_axis, image, axes)
+        _inputs.say_axes_from_file(args, axes, axis)
         psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_shape(image, axis), pixel_size)
         result = sim.blur(image, psf, args.noise, args.seed, channel_axis=axis, boundary=args.boundary)
         parameters = dict(psf_source=psf_record, noise_sigma=args.noise, seed=args.seed, channel_axis=axis,
@@ -285,7 +289,9 @@ def denoise(args) -> dict:
     out = check_volume_suffix(Path(args.out))
     plan = OutputPlan.check([out, sidecar_path(out)], [args.input, args.reference], overwrite=args.overwrite)
     image, pixel_size = _inputs.read_image(args.input)
-    axis = _inputs.channel_axis(args.channel_axis, image)
+    axes = _inputs.file_axes(args.input, image)
+    axis = _inputs.channel_axis(args.channel_axis, image, axes)
+    _inputs.say_axes_from_file(args, axes, axis)
     reference = _inputs.reference(args.reference, image.shape)
     start = time.perf_counter()
     sigma = args.sigma if args.sigma is not None else noise_level(image, channel_axis=axis)

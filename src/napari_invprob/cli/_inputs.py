@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,37 +43,56 @@ def read_image(path: str) -> tuple[np.ndarray, float | tuple[float, float, float
     return io.read_image(path)
 
 
-def channel_axis(spec, data: np.ndarray) -> int | None:
+def file_axes(path: str, data: np.ndarray) -> str | None:
+    """The axes a TIFF records for ``data`` read from ``path`` (an ImageJ hyperstack's or OME's, e.g.
+    ``"TCZYX"``), or None for other files or axes that do not match ``data``."""
+    if Path(path).suffix.lower() not in io.TIFF_SUFFIXES or not Path(path).is_file():
+        return None
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        axes = tif.series[0].axes
+    return axes if len(axes) == data.ndim else None
+
+
+def channel_axis(spec, data: np.ndarray, axes: str | None = None) -> int | None:
     """The channel axis a ``--channel-axis`` value means for ``data``.
 
-    ``"auto"``: the last axis of a 2D colour image (three axes, the last of length 3 or 4); ``"none"``:
-    no channel axis; an integer: that axis.
+    ``"auto"``: the ``C`` axis of the file's ``axes`` (:func:`file_axes`), else the last axis of a 2D
+    colour image (three axes, the last of length 3 or 4); ``"none"``: no channel axis; an integer: that
+    axis.
     """
     if spec == "none":
         return None
     if spec == "auto":
+        if axes is not None and "C" in axes:
+            return axes.index("C")
         return -1 if data.ndim == 3 and data.shape[-1] in (3, 4) else None
     if not -data.ndim <= spec < data.ndim:
         raise CliError(f"--channel-axis {spec} is out of range for an image of shape {data.shape}")
     return spec
 
 
-def time_axis(spec, path: str, data: np.ndarray) -> int | None:
-    """The time axis a ``--time-axis`` value means for ``data`` read from ``path``: ``"auto"``: the
-    ``T`` axis of a TIFF (ImageJ hyperstack or OME), else none; ``"none"``; an integer: that axis."""
+def time_axis(spec, data: np.ndarray, axes: str | None = None) -> int | None:
+    """The time axis a ``--time-axis`` value means for ``data``: ``"auto"``: the ``T`` axis of the
+    file's ``axes`` (:func:`file_axes`), else none; ``"none"``; an integer: that axis."""
     if spec == "none":
         return None
     if spec == "auto":
-        if Path(path).suffix.lower() not in io.TIFF_SUFFIXES:
-            return None
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            axes = tif.series[0].axes
-        return axes.index("T") if "T" in axes and len(axes) == data.ndim else None
+        return axes.index("T") if axes is not None and "T" in axes else None
     if not -data.ndim <= spec < data.ndim:
         raise CliError(f"--time-axis {spec} is out of range for an image of shape {data.shape}")
     return spec % data.ndim
+
+
+def say_axes_from_file(args, axes: str | None, channel: int | None, time: int | None = None) -> None:
+    """Tell the user (stderr) which axes were taken from the file's axes because no flag set them."""
+    taken = [(name, axis) for name, axis in (("channel", channel), ("time", time))
+             if getattr(args, f"{name}_axis", None) == "auto" and axes is not None and axis is not None and axis >= 0]
+    if taken and not args.quiet:
+        said = " and ".join(f"{name} axis {axis} ({axes[axis]})" for name, axis in taken)
+        flags = " / ".join(f"--{name}-axis" for name, _ in taken)
+        print(f"napari-invprob: {said} from the file's axes {axes!r} ({flags} sets it)", file=sys.stderr)
 
 
 def spatial_shape(data: np.ndarray, axis: int | None, time: int | None = None) -> tuple[int, ...]:

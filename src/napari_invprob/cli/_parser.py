@@ -301,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     deconvolve.add_argument("--allow-negative", action="store_true",
                             help="do not constrain the result to be non-negative")
     deconvolve.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",
-                            help="axis of independent channels; auto (default): the last axis of a 2D "
-                                 "RGB(A) image; none: every axis is spatial")
+                            help="axis of independent channels; auto (default): the C axis of an ImageJ or OME "
+                                 "TIFF, else the last axis of a 2D RGB(A) image; none: every axis is spatial")
     deconvolve.add_argument("--time-axis", type=_channel_axis, default="auto", metavar="AXIS",
                             help="axis of time points, deconvolved one at a time: auto (default): the T axis of "
                                  "an ImageJ or OME TIFF; none; or an axis number")
@@ -355,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     blur.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     blur.add_argument("--boundary", choices=["periodic", "zero"], default="periodic")
     blur.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",
-                      help="axis of independent channels (default auto: the last axis of an RGB(A) image)")
+                      help="axis of independent channels (default auto: the C axis of an ImageJ or OME TIFF, else "
+                           "the last axis of an RGB(A) image)")
     project = kinds.add_parser("project", help="tilt series (or sinogram) of a volume (or image), with noise",
                                epilog=SIMULATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     project.add_argument("input", help="volume (z, y, x) or image: MRC, TIFF or PNG")
@@ -376,8 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("--sigma", type=_finite_float, metavar="σ",
                          help="noise standard deviation in the image's units (default: estimated from the image)")
     denoise.add_argument("--channel-axis", type=_channel_axis, default="auto", metavar="AXIS",
-                         help="axis of independent channels; auto (default): the last axis of a 2D RGB(A) image; "
-                              "none: every axis is spatial")
+                         help="axis of independent channels; auto (default): the C axis of an ImageJ or OME TIFF, "
+                              "else the last axis of a 2D RGB(A) image; none: every axis is spatial")
     denoise.add_argument("--reference", metavar="FILE",
                          help="ground truth: report PSNR and SSIM of the result against it")
 
