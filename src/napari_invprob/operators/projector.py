@@ -200,21 +200,35 @@ def _torch_product(matrix: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     return torch.sparse.mm(matrix, columns)
 
 
-def _scipy_product(matrix: scipy.sparse.spmatrix, columns: torch.Tensor) -> torch.Tensor:
-    """``matrix @ columns`` by SciPy (which releases the GIL), the columns split over torch's threads."""
+def _row_blocks(matrix: scipy.sparse.csr_matrix, n: int) -> list[tuple[int, int, scipy.sparse.csr_matrix]]:
+    """``matrix`` cut into ``n`` bands of rows with about as many entries each, as ``(first row, end row,
+    band)``; the bands share the matrix's entries (views), only their row pointers are new."""
+    cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, n + 1)[1:-1])
+    bounds = [0, *cuts.tolist(), matrix.shape[0]]
+    blocks = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        s, e = matrix.indptr[a], matrix.indptr[b]
+        band = scipy.sparse.csr_matrix((matrix.data[s:e], matrix.indices[s:e], matrix.indptr[a : b + 1] - s),
+                                       shape=(b - a, matrix.shape[1]), copy=False)
+        blocks.append((a, b, band))
+    return blocks
+
+
+def _transposed_product(system: _System, columns: torch.Tensor) -> torch.Tensor:
+    """``Aᵀᵀ @ columns`` by SciPy's CSC product (which releases the GIL). With several torch threads the
+    rows of ``Aᵀ`` (the pixels) are split between them and their partial projections summed: every
+    thread then sees all the columns, which keeps SciPy's inner loop long."""
     array = columns.detach().numpy()
-    workers = min(torch.get_num_threads(), array.shape[1])
+    workers = torch.get_num_threads()
     if workers <= 1:
-        return torch.from_numpy(matrix @ array)
-    out = np.empty((matrix.shape[0], array.shape[1]), dtype=np.float32)
-    bounds = np.linspace(0, array.shape[1], workers + 1).astype(int)
-
-    def part(i: int) -> None:
-        out[:, bounds[i] : bounds[i + 1]] = matrix @ np.ascontiguousarray(array[:, bounds[i] : bounds[i + 1]])
-
+        return torch.from_numpy(system.scipy_transpose.T @ array)
+    blocks = system.row_blocks(workers)
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        list(pool.map(part, range(workers)))
-    return torch.from_numpy(out)
+        parts = list(pool.map(lambda block: block[2].T @ array[block[0] : block[1]], blocks))
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return torch.from_numpy(total)
 
 
 def _matrix_device(device: torch.device) -> torch.device:
@@ -236,6 +250,13 @@ class _System:
     matrix: torch.Tensor | None
     scipy_transpose: scipy.sparse.csr_matrix | None
     norm: float | None = None
+    _blocks: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def row_blocks(self, n: int) -> list[tuple[int, int, scipy.sparse.csr_matrix]]:
+        """The transpose cut into ``n`` bands of rows (:func:`_row_blocks`), made once per ``n``."""
+        if n not in self._blocks:
+            self._blocks[n] = _row_blocks(self.scipy_transpose, n)
+        return self._blocks[n]
 
     @property
     def nbytes(self) -> int:
@@ -253,7 +274,7 @@ class _System:
         """``A @ columns``."""
         if self.matrix is not None:
             return _torch_product(self.matrix, columns)
-        return _scipy_product(self.scipy_transpose.T, columns)
+        return _transposed_product(self, columns)
 
     def adjoint(self, columns: torch.Tensor) -> torch.Tensor:
         """``Aᵀ @ columns``."""
