@@ -286,6 +286,43 @@ def test_live_mode_previews_a_crop_around_the_view_that_matches_the_whole_run(ma
     widget.live.value = False
 
 
+def test_live_mode_previews_the_time_point_in_view_of_a_time_series(make_napari_viewer, qtbot, errors):
+    from napari_invprob import deconvolve
+
+    rng = np.random.default_rng(1)
+    series = np.zeros((3, 12, 96, 96))
+    for t in range(3):  # different beads at each time point
+        series[t][tuple(rng.integers(0, 96, size=(3, 150)) % np.array([[12], [96], [96]]))] = 1.0
+    series = ndimage.gaussian_filter(series * 50, (0, 1.2, 1.5, 1.5)).astype(np.float32)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(series, name="timelapse", scale=(1.0, 2000.0, 650.0, 650.0))
+    widget = dock(viewer)
+    widget.input.value = layer
+    widget.psf_ndim.value, widget.psf_size.value, widget.psf_sigma.value = "3D", 7, 1.5
+    widget.n_iter.value = 5
+    widget.live.value = True
+    viewer.dims.set_point(0, 2.0)  # time point 2
+    viewer.dims.set_point(1, 6 * 2000.0)
+    layer.corner_pixels = np.array([[2, 6, 30, 40], [2, 6, 60, 70]])  # what the canvas shows
+    widget.lam.number = 0.01
+    qtbot.waitUntil(lambda: "timelapse (preview)" in viewer.layers
+                    and viewer.layers["timelapse (preview)"].metadata["status"] == "finished", timeout=30_000)
+    preview = viewer.layers["timelapse (preview)"]
+    meta = preview.metadata
+    assert not errors and "this is time point 2" in meta["preview"] and preview.data.ndim == 3
+    assert "time_axis" not in meta["parameters"]
+    crop = tuple(slice(*bounds) for bounds in meta["crop"])
+    np.testing.assert_allclose(preview.scale, (2000.0, 650.0, 650.0))
+    np.testing.assert_allclose(preview.translate, [s.start * d for s, d in zip(crop, (2000.0, 650.0, 650.0))])
+    whole = deconvolve(series[2], meta["psf"], method=meta["method"], **meta["parameters"])
+    view = (slice(0, 12), slice(30, 61), slice(40, 71))
+    inside = tuple(slice(v.start - c.start, v.stop - c.start) for v, c in zip(view, crop))
+    assert np.abs(preview.data[inside] - whole[view]).max() < 1e-3 * np.ptp(whole)
+    other = deconvolve(series[0], meta["psf"], method=meta["method"], **meta["parameters"])
+    assert np.abs(preview.data[inside] - other[view]).max() > 0.1 * np.ptp(whole)  # not another time point
+    widget.live.value = False
+
+
 # -- time points -----------------------------------------------------------------------------------------------
 def test_a_time_series_layer_runs_per_time_point_the_one_in_view_first(make_napari_viewer, qtbot, errors):
     from napari_invprob import deconvolve

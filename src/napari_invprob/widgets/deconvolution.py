@@ -229,9 +229,15 @@ class DeconvolutionWidget(SolverWidget):
             parameters["denoiser"] = self.denoiser.value
         if method in deconvolution.POISSON_METHODS:
             parameters["background"] = self._background()
-        if time_axis is not None:  # the time point in view first
+        layer_kwargs = {"scale": layer.scale, "translate": layer.translate, "units": layer.units}
+        view = self._view(layer) if preview and len(spatial_shape) == 3 and channel_axis is None else None
+        if view is not None and time_axis is not None:  # the time point in view, previewed as a stack
+            time_point = self._current_index(layer, time_axis)
+            image, view = image[time_point], (view[0][1:], view[1][1:])
+            layer_kwargs = {key: tuple(value)[1:] for key, value in layer_kwargs.items()}
+            time_axis = None
+        elif time_axis is not None:  # the time point in view first
             parameters.update(time_axis=time_axis, first_time_point=self._current_index(layer, time_axis))
-        view = self._view(layer) if preview and image.ndim == 3 and channel_axis is None else None
         if view is not None:
             name = f"{layer.name} (preview)"
         reference = None if view is not None else self._reference(image.shape, channel_axis)
@@ -248,11 +254,11 @@ class DeconvolutionWidget(SolverWidget):
         metadata.update(psf_record)
         if view is not None:
             metadata["preview"] = ("a crop around the view, deconvolved alone: approximate near its edges; Run "
-                                   "does the whole stack")
+                                   "does the whole stack" + ("" if image.ndim == layer.ndim else
+                                                             f" and every time point (this is time point {time_point})"))
         count = 1 if time_axis is None else image.shape[time_axis]  # one time point at a time, into the result
         one = _estimate.deconvolution(image.size // count, parameters["n_iter"])
         estimate = _estimate.Estimate(one.memory + 4 * image.size * (count > 1), one.seconds * count)
-        layer_kwargs = {"scale": layer.scale, "translate": layer.translate, "units": layer.units}
         return Plan(
             iterates=partial(_deconvolution, image, psf, metadata, x0=x0, view=view, layer_kwargs=layer_kwargs,
                              **parameters),
