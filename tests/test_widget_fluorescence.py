@@ -396,3 +396,12 @@ def test_a_bead_marked_by_a_point_gives_the_psf(make_napari_viewer, qtbot, error
 
     viewer.layers["bead"].data = np.zeros((0, 3))
     assert widget.run() is None and "no bead marked" in errors[-1]
+
+    widget.bead.points.value = None  # the bead under the cursor instead
+    viewer.dims.set_point(0, 12 * 2000.0)
+    viewer.cursor.position = (12 * 2000.0, 19 * 650.0, 25 * 650.0)  # near the other bead, at (12, 20, 24)
+    widget.add_psf_layer()
+    qtbot.waitUntil(lambda: viewer.layers[-1].name.startswith("PSF (bead at (12.0, 19.0, 25.0)"), timeout=30_000)
+    np.testing.assert_allclose(viewer.layers[-1].data, known, atol=1e-6)
+    viewer.cursor.position = (12 * 2000.0, -40 * 650.0, 25 * 650.0)  # off the image
+    assert widget.add_psf_layer() is None and "the cursor is not on the bead image" in errors[-1]

@@ -1,4 +1,4 @@
-"""A measured PSF as controls: the bead image, a point on the bead, the PSF's size.
+"""A measured PSF as controls: the bead image, a point on the bead (or the cursor), the PSF's size.
 
 The Deconvolution widget shows them when its PSF source is "bead"; they describe a call of
 :func:`napari_invprob.psf.from_bead_at` (background, centring and normalisation as
@@ -15,13 +15,16 @@ from ._controls import layer_picker
 
 
 class BeadControls(Container):
-    """The bead image layer, the points layer whose last point marks the bead, and the PSF's size."""
+    """The bead image layer, where the bead is (the last point of a points layer, or the cursor), and the
+    PSF's size."""
 
     def __init__(self, napari_viewer):
         self.image = layer_picker(napari_viewer, Image, label="bead image",
                                   tooltip="an image of sub-resolution beads, taken like the sample")
-        self.points = layer_picker(napari_viewer, Points, label="bead at",
-                                   tooltip="a points layer: its last point marks the bead (add one on it)")
+        self.points = layer_picker(napari_viewer, Points, label="bead at", optional=True,
+                                   tooltip="a points layer whose last point marks the bead (add one on it); "
+                                           "none: the bead under the cursor (hover over it, then press the button)")
+        self._viewer = napari_viewer
         self.size = SpinBox(value=31, min=3, max=255, step=2, label="PSF size (px)",
                             tooltip="the measured PSF's size in y and x, pixels (odd)")
         self.depth = SpinBox(value=21, min=1, max=255, step=2, label="PSF planes",
@@ -39,9 +42,15 @@ class BeadControls(Container):
         if layer.data.ndim != ndim or layer.rgb:
             raise ValueError(f"the bead image {layer.name!r} has {layer.data.ndim} axes; the input has {ndim} "
                              "spatial axes")
-        if points is None or len(points.data) == 0:
+        if points is None:  # the cursor's last place on the canvas, the current plane on the other axes
+            position = layer.world_to_data(np.asarray(self._viewer.cursor.position, dtype=float)[-layer.ndim:])
+            if not all(0 <= v <= n - 1 for v, n in zip(position[-ndim:], layer.data.shape[-ndim:])):
+                raise ValueError(f"the cursor is not on the bead image {layer.name!r}: hover over a bead, or mark it "
+                                 "with a point in a points layer picked as 'bead at'")
+        elif len(points.data) == 0:
             raise ValueError("no bead marked: add a point on a bead in a points layer and pick it as 'bead at'")
-        world = points.data_to_world(np.asarray(points.data[-1], dtype=float))
-        position = [float(v) for v in layer.world_to_data(world)[-ndim:]]
+        else:
+            position = layer.world_to_data(points.data_to_world(np.asarray(points.data[-1], dtype=float)))
+        position = [float(v) for v in position[-ndim:]]
         size = [int(self.size.value)] * 2
         return layer, {"position": position, "size": ([int(self.depth.value)] if ndim == 3 else []) + size}
