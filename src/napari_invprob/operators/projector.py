@@ -305,30 +305,19 @@ def _cached_system(shape, angles_deg: np.ndarray, n_detector: int, device: torch
         return system
 
 
-class _Forward(torch.autograd.Function):
-    """``A @ X`` whose gradient is the adjoint product (exact and fast under autograd)."""
+class _Product(torch.autograd.Function):
+    """``A @ X`` (``adjoint`` False) or ``Aᵀ @ X``, whose gradient is the other product (exact and fast
+    under autograd)."""
 
     @staticmethod
-    def forward(ctx, columns, system):
-        ctx.system = system
-        return system.forward(columns)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return ctx.system.adjoint(grad.contiguous()), None
-
-
-class _Adjoint(torch.autograd.Function):
-    """``Aᵀ @ Y`` whose gradient is the forward product."""
-
-    @staticmethod
-    def forward(ctx, columns, system):
-        ctx.system = system
-        return system.adjoint(columns)
+    def forward(ctx, columns, system, adjoint):
+        ctx.system, ctx.adjoint = system, adjoint
+        return system.adjoint(columns) if adjoint else system.forward(columns)
 
     @staticmethod
     def backward(ctx, grad):
-        return ctx.system.forward(grad.contiguous()), None
+        grad = grad.contiguous()
+        return (ctx.system.forward(grad) if ctx.adjoint else ctx.system.adjoint(grad)), None, None
 
 
 class ParallelBeamProjector(LinearOperator):
@@ -382,18 +371,18 @@ class ParallelBeamProjector(LinearOperator):
             self._system.norm = super().norm(**kwargs)
         return self._system.norm
 
-    def _apply(self, x, product, core_in, core_out):
+    def _apply(self, x, adjoint, core_in, core_out):
         batch = self.batch_shape(x, core_in)
         n_in = int(np.prod(core_in))
         columns = x.reshape(-1, n_in).T.contiguous().to(self._system.transpose.device)
-        out = product.apply(columns, self._system)
+        out = _Product.apply(columns, self._system, adjoint)
         return out.T.reshape(*batch, *core_out).to(x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._apply(x, _Forward, self.in_shape, self.out_shape)
+        return self._apply(x, False, self.in_shape, self.out_shape)
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        return self._apply(y, _Adjoint, self.out_shape, self.in_shape)
+        return self._apply(y, True, self.out_shape, self.in_shape)
 
     def __repr__(self) -> str:
         return (
