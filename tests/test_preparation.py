@@ -66,6 +66,20 @@ def test_line_integrals_pass_unchanged(lines):
         assert preparation.background is None and preparation.background_source == "none found"
         assert preparation.contrast == "dark-field"
         np.testing.assert_array_equal(prepared, data.astype(np.float32))
+        assert prepared is not data
+
+
+def test_without_copy_float32_line_integrals_are_passed_through_and_anything_else_is_copied(lines):
+    series = lines.astype(np.float32)
+    prepared, preparation = prepare(series, copy=False)
+    assert preparation.changes_nothing and prepared is series
+    read_only = series.copy()
+    read_only.flags.writeable = False
+    for data in (series.astype(np.float64), read_only, series + 50.0):  # cast, not writeable, a background
+        prepared, _ = prepare(data, background="auto" if data is not read_only else "none", copy=False)
+        assert prepared is not data and prepared.dtype == np.float32 and prepared.flags.writeable
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        prepare(np.where(series > 0, np.nan, series), background="none", copy=False)
 
 
 def test_one_column_of_a_series_prepares_without_numpy_warnings(lines):
