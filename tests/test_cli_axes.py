@@ -15,13 +15,15 @@ def _stack(shape, seed=0):
     return (np.random.default_rng(seed).poisson(20.0, size=shape) + 100).astype(np.uint16)
 
 
-@pytest.mark.parametrize("axes, shape, imagej, said", [
-    ("ZCYX", (6, 2, 16, 18), True, "channel axis 1 (C) from the file's axes 'ZCYX'"),
-    ("CZYX", (2, 6, 16, 18), False, "channel axis 0 (C) from the file's axes 'CZYX'"),
-    ("TZYX", (2, 6, 16, 18), True, "time axis 0 (T) from the file's axes 'TZYX'"),
+@pytest.mark.parametrize("axes, shape, imagej, said, written", [
+    ("ZCYX", (6, 2, 16, 18), True, "channel axis 1 (C) from the file's axes 'ZCYX'", "ZCYX"),
+    ("CZYX", (2, 6, 16, 18), False, "channel axis 0 (C) from the file's axes 'CZYX'", "ZCYX"),
+    ("TZYX", (2, 6, 16, 18), True, "time axis 0 (T) from the file's axes 'TZYX'", "TZYX"),
+    ("TZCYX", (2, 4, 2, 16, 18), True, "channel axis 2 (C) and time axis 0 (T) from the file's axes 'TZCYX'",
+     "TZCYX"),
 ])
 def test_the_channel_and_time_axes_come_from_the_file_and_a_flag_still_wins(tmp_path, capsys, axes, shape, imagej,
-                                                                            said):
+                                                                            said, written):
     path = tmp_path / "stack.tif"
     if imagej:
         tifffile.imwrite(path, _stack(shape), imagej=True, metadata={"axes": axes})
@@ -29,7 +31,13 @@ def test_the_channel_and_time_axes_come_from_the_file_and_a_flag_still_wins(tmp_
         tifffile.imwrite(path, _stack(shape), ome=True, metadata={"axes": axes})
     assert main(["deconvolve", str(path), *FLAGS, "--out", str(tmp_path / "auto.tif")]) == 0
     assert said in capsys.readouterr().err
-    explicit = ["--channel-axis", str(axes.index("C"))] if "C" in axes else ["--time-axis", "0"]
+    with tifffile.TiffFile(tmp_path / "auto.tif") as result:  # the result names its axes (ImageJ's order)
+        assert result.series[0].axes == written
+        stored = result.series[0].asarray()
+    data = read_tiff(path).data
+    assert stored.shape == tuple(data.shape[axes.index(letter)] for letter in written)
+    explicit = [*(["--channel-axis", str(axes.index("C"))] if "C" in axes else []),
+                *(["--time-axis", str(axes.index("T"))] if "T" in axes else [])]
     assert main(["deconvolve", str(path), *FLAGS, *explicit, "--out", str(tmp_path / "given.tif")]) == 0
     assert "from the file's axes" not in capsys.readouterr().err
     np.testing.assert_array_equal(read_tiff(tmp_path / "auto.tif").data, read_tiff(tmp_path / "given.tif").data)

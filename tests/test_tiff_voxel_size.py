@@ -72,6 +72,24 @@ def test_voxel_sizes_round_trip_through_write_volume_and_the_readers(tmp_path, s
         np.testing.assert_allclose(kwargs["metadata"]["voxel_size"], VOXEL, rtol=1e-6)
 
 
+@pytest.mark.parametrize("axes, stored", [("ZCYX", "ZCYX"), ("CZYX", "ZCYX"), ("TZCYX", "TZCYX"), ("YXC", "CYX"),
+                                           ("ZTYX", "TZYX")])
+def test_named_axes_are_written_in_imagej_order_and_read_back(tmp_path, axes, stored):
+    data = np.arange(np.prod(range(2, 2 + len(axes))), dtype=np.float32).reshape(range(2, 2 + len(axes)))
+    path = write_volume(tmp_path / "named.tif", data, (2.0, 0.5, 0.5), axes=axes)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.series[0].axes == stored
+        np.testing.assert_array_equal(tif.series[0].asarray(),
+                                      np.transpose(data, [axes.index(letter) for letter in stored]))
+    for bad in (axes[:-1], axes.replace("Y", "Q"), "YYX"[: len(axes)]):
+        with pytest.raises(ValueError, match="axes"):
+            write_volume(tmp_path / "bad.tif", data, axes=bad)
+    with pytest.raises(ValueError, match="MRC"):
+        write_volume(tmp_path / "named.mrc", data, axes=axes)
+    with pytest.raises(ValueError, match="2D image, a 3D volume"):
+        write_volume(tmp_path / "five.tif", np.zeros((2, 2, 2, 4, 4), np.float32))  # 5D needs its axes named
+
+
 def test_the_reader_splits_channels_and_keeps_their_wavelengths(tmp_path, stack):
     path = tmp_path / "cells.ome.tif"
     tifffile.imwrite(path, np.stack([stack, stack], axis=0), ome=True, metadata={

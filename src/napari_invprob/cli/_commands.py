@@ -57,9 +57,9 @@ def _voxel_size(args, pixel_size):
     return args.pixel_size if args.pixel_size is not None else pixel_size
 
 
-def _finish(plan: OutputPlan, out: Path, volume: np.ndarray, voxel_size, entry: dict) -> dict:
-    """Write the volume, then its sidecar; return the summary."""
-    plan.write_volume(out, volume, voxel_size)
+def _finish(plan: OutputPlan, out: Path, volume: np.ndarray, voxel_size, entry: dict, axes: str | None = None) -> dict:
+    """Write the volume (its axes named in a TIFF when given), then its sidecar; return the summary."""
+    plan.write_volume(out, volume, voxel_size, axes)
     sidecar = sidecar_path(out)
     entry = {**entry, "output": str(out.resolve()), "shape": list(volume.shape), "voxel_size": voxel_size}
     plan.write_json(sidecar, entry)
@@ -128,7 +128,8 @@ def deconvolve(args) -> dict:
     entry = record("deconvolution", method=args.method, parameters=parameters, source=args.input,
                    iterations=iterations, elapsed=elapsed, psf_source=psf_record, scheduler=args.scheduler,
                    **_quality(reference, result, axis), **background)
-    return _finish(plan, out, result, _voxel_size(args, pixel_size), entry)
+    return _finish(plan, out, result, _voxel_size(args, pixel_size), entry,
+                   _inputs.result_axes(axes, result.ndim, axis, time))
 
 
 def _camera_background(args, image: np.ndarray, axis: int | None, time: int | None = None) -> dict:
@@ -260,6 +261,7 @@ def simulate(args) -> dict:
                             overwrite=args.overwrite)
     image, pixel_size = _inputs.read_image(args.input)
     start = time.perf_counter()
+    result_axes = None  # a projection's axes are (angle, y, x), the writer's default
     if args.kind == "blur":
         axes = _inputs.file_axes(args.input, image)
         axis = _inputs.channel_axis(args.channel_axis, image, axes)
@@ -268,6 +270,7 @@ def simulate(args) -> dict:
         result = sim.blur(image, psf, args.noise, args.seed, channel_axis=axis, boundary=args.boundary)
         parameters = dict(psf_source=psf_record, noise_sigma=args.noise, seed=args.seed, channel_axis=axis,
                           boundary=args.boundary)
+        result_axes = _inputs.result_axes(axes, np.ndim(result), axis, None)
     else:
         angles = _inputs.angles_from_flags(args)
         if angles is None:
@@ -279,7 +282,7 @@ def simulate(args) -> dict:
         plan.write_text(_angle_file(out), _angle_text(angles))
     entry = record("simulation", method=args.kind, parameters=parameters, source=args.input,
                    iterations=1, elapsed=time.perf_counter() - start)
-    return _finish(plan, out, np.asarray(result, dtype=np.float32), _voxel_size(args, pixel_size), entry)
+    return _finish(plan, out, np.asarray(result, dtype=np.float32), _voxel_size(args, pixel_size), entry, result_axes)
 
 
 def denoise(args) -> dict:
@@ -299,7 +302,7 @@ def denoise(args) -> dict:
     entry = record("denoising", method=args.method, parameters=dict(sigma=args.sigma, channel_axis=axis),
                    source=args.input, iterations=1, elapsed=time.perf_counter() - start, noise_sigma=sigma,
                    **_quality(reference, result, axis))
-    return _finish(plan, out, result, _voxel_size(args, pixel_size), entry)
+    return _finish(plan, out, result, _voxel_size(args, pixel_size), entry, _inputs.result_axes(axes, result.ndim, axis, None))
 
 
 def demo(args) -> dict:

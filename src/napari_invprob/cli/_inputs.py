@@ -85,6 +85,19 @@ def time_axis(spec, data: np.ndarray, axes: str | None = None) -> int | None:
     return spec % data.ndim
 
 
+def result_axes(axes: str | None, ndim: int, channel: int | None, time: int | None) -> str | None:
+    """The axes of a result laid out as its input (``TZCYX`` letters): the file's own when they fit, else
+    ``C`` and ``T`` where the channel and time axes are and the spatial axes around them; None when the
+    result has neither (the writer's default then holds)."""
+    if channel is None and time is None:
+        return None
+    if axes is not None and len(axes) == ndim and set(axes) <= set("TZCYX"):
+        return axes
+    letters = ["C" if i == channel else "T" if i == time else "" for i in range(ndim)]
+    spatial = iter("ZYX"[-letters.count(""):])
+    return "".join(letter or next(spatial) for letter in letters)
+
+
 def say_axes_from_file(args, axes: str | None, channel: int | None, time: int | None = None) -> None:
     """Tell the user (stderr) which axes were taken from the file's axes because no flag set them."""
     taken = [(name, axis) for name, axis in (("channel", channel), ("time", time))

@@ -79,8 +79,9 @@ class OutputPlan:
             _check_writable(directory)
         return cls(files, inputs, overwrite)
 
-    def write_volume(self, path: Path, volume, voxel_size) -> None:
-        """Write a volume atomically (see :func:`napari_invprob.io.write_volume`).
+    def write_volume(self, path: Path, volume, voxel_size, axes: str | None = None) -> None:
+        """Write a volume atomically (see :func:`napari_invprob.io.write_volume`); ``axes`` name its axes
+        in a TIFF (an MRC file has none to name).
 
         Raises
         ------
@@ -91,7 +92,8 @@ class OutputPlan:
         if Path(path) not in self.files:
             raise RuntimeError(f"{path} was not checked before the run")
         try:
-            write_volume(path, volume, voxel_size, overwrite=self.overwrite)
+            named = axes if Path(path).suffix.lower() in TIFF_SUFFIXES else None
+            write_volume(path, volume, voxel_size, overwrite=self.overwrite, axes=named)
         except FileExistsError:
             raise CliError(f"{path} was written by another run meanwhile; pass --overwrite to replace it") from None
 

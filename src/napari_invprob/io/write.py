@@ -19,6 +19,10 @@ _TEMPORARY_EXTRA = len("..") + 8 + len(".partial")
 _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 
 
+#: The axes an ImageJ hyperstack can hold, in the order it stores them.
+_IMAGEJ_AXES = "TZCYX"
+
+
 def write_volume(
     path: str | os.PathLike,
     volume,
@@ -26,6 +30,7 @@ def write_volume(
     *,
     overwrite: bool = False,
     source: str | os.PathLike | None = None,
+    axes: str | None = None,
 ) -> Path:
     """Write a volume, stack or image as MRC or TIFF, atomically.
 
@@ -40,7 +45,7 @@ def write_volume(
         TIFF (``.tif .tiff``, ImageJ layout with the voxel size as resolution and z spacing).
     volume : array-like
         2D or 3D real data (``z, y, x``); TIFF also takes a time series ``(t, z, y, x)`` (an ImageJ
-        hyperstack). MRC keeps int8/int16/uint16/float16/float32 and stores
+        hyperstack) and, with ``axes``, channels: up to five axes of ``T Z C Y X``. MRC keeps int8/int16/uint16/float16/float32 and stores
         anything else as float32; TIFF keeps uint8/uint16/float32, anything else becomes float32.
     voxel_size : float, sequence of 3 floats or None
         Voxel size in ångström, one value or ``(z, y, x)``; None writes 1 Å.
@@ -48,6 +53,10 @@ def write_volume(
         Replace an existing ``path``. Without it an existing file is refused.
     source : str, path-like or None
         The file the data were read from; it is never overwritten, even with ``overwrite=True``.
+    axes : str or None
+        TIFF only: what each axis of ``volume`` is, letters of ``TZCYX`` with Y and X among them (e.g.
+        ``"ZCYX"``, ``"CZYX"``, ``"TZCYX"``, ``"YXC"``); the data are stored in ImageJ's order (``TZCYX``) with these
+        axes recorded. None: ``YX``, ``ZYX`` or ``TZYX`` by the number of axes.
 
     Returns
     -------
@@ -59,8 +68,8 @@ def write_volume(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, or ``path`` is ``source``.
     ValueError
-        If the suffix is unknown, the name is too long for the file system, the data are not 2D/3D
-        (or, as TIFF, 4D) real finite numbers (checked in the stored type: float64 values beyond float32's range are
+        If the suffix is unknown, the name is too long for the file system, ``axes`` do not fit the data
+        or name an axis twice, the data are not 2D/3D (or, as TIFF, 4D or 5D with ``axes``) real finite numbers (checked in the stored type: float64 values beyond float32's range are
         refused), or the voxel size is not positive.
     """
     path = Path(path)
@@ -74,16 +83,31 @@ def write_volume(
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"directory {path.parent} does not exist")
-    data = _checked_volume(volume, _MRC_DTYPES if suffix in MRC_SUFFIXES else _IMAGEJ_DTYPES,
-                           time_series=suffix in TIFF_SUFFIXES)
+    if axes is not None and suffix in MRC_SUFFIXES:
+        raise ValueError(f"MRC holds a 2D image or a 3D volume without named axes; write {axes} data as TIFF")
+    data = np.asarray(volume)
+    if axes is not None:
+        data, axes = _imagej_order(data, axes)
+    data = _checked_volume(data, _MRC_DTYPES if suffix in MRC_SUFFIXES else _IMAGEJ_DTYPES,
+                           time_series=suffix in TIFF_SUFFIXES, named=axes is not None)
     spacing = _checked_voxel_size(voxel_size)
 
     with atomic_file(path) as temporary:
         if suffix in MRC_SUFFIXES:
             _write_mrc(temporary, data, spacing)
         else:
-            _write_tiff(temporary, data, spacing)
+            _write_tiff(temporary, data, spacing, axes or "TZYX"[-data.ndim:])
     return path
+
+
+def _imagej_order(data: np.ndarray, axes: str) -> tuple[np.ndarray, str]:
+    """``data`` (a view) and its axes in ImageJ's order ``TZCYX``, after checking ``axes`` fit it."""
+    if not isinstance(axes, str) or len(axes) != data.ndim or len(set(axes)) != len(axes) or \
+            set(axes) - set(_IMAGEJ_AXES) or not {"Y", "X"} <= set(axes):
+        raise ValueError(f"axes must name each of the {data.ndim} axes once with letters of {_IMAGEJ_AXES}, Y and X "
+                         f"among them, got {axes!r}")
+    order = sorted(range(len(axes)), key=lambda i: _IMAGEJ_AXES.index(axes[i]))
+    return np.transpose(data, order), "".join(axes[i] for i in order)
 
 
 def check_name_length(path: str | os.PathLike) -> None:
@@ -165,16 +189,16 @@ def _umask() -> int:
     return mask
 
 
-def _checked_volume(volume, kept_dtypes, *, time_series: bool) -> np.ndarray:
+def _checked_volume(volume, kept_dtypes, *, time_series: bool, named: bool = False) -> np.ndarray:
     """The data as they will be stored (float32 unless their type is in ``kept_dtypes``), checked; 4D
-    (a time series) only where ``time_series``."""
+    (a time series) only where ``time_series``, 5D only with ``named`` axes."""
     data = np.asarray(volume)
     if data.dtype.kind not in "biuf":
         raise ValueError(f"cannot write data of dtype {data.dtype}; real numbers only")
     if data.ndim == 4 and not time_series:
         raise ValueError(f"MRC holds a 2D image or a 3D volume, got shape {data.shape}; write a time series "
                          "(t, z, y, x) as TIFF")
-    if data.ndim not in (2, 3, 4) or data.size == 0:
+    if data.ndim not in ((2, 3, 4, 5) if named else (2, 3, 4)) or data.size == 0:
         raise ValueError(f"can write a 2D image, a 3D volume or a (t, z, y, x) time series, got shape {data.shape}")
     if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
         raise ValueError("the volume contains NaN or Inf values")
@@ -207,14 +231,14 @@ def _write_mrc(filename: str, data: np.ndarray, spacing: tuple[float, float, flo
         mrc.voxel_size = (x, y, z)
 
 
-def _write_tiff(filename: str, data: np.ndarray, spacing: tuple[float, float, float]) -> None:
+def _write_tiff(filename: str, data: np.ndarray, spacing: tuple[float, float, float], axes: str) -> None:
     import tifffile
 
     z, y, x = spacing
     tifffile.imwrite(
         filename,
-        data,
+        np.ascontiguousarray(data),
         imagej=True,
         resolution=(1.0 / x, 1.0 / y),
-        metadata={"spacing": z, "unit": "angstrom", "axes": "TZYX"[-data.ndim:]},
+        metadata={"spacing": z, "unit": "angstrom", "axes": axes},
     )
