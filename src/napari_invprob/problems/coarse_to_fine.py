@@ -171,19 +171,18 @@ def coarse_to_fine_tv(
         chain.append(coarser(chain[-1]))
     chain.reverse()  # coarsest first
     schedule = level_iterations(n_iter, len(chain))
-    fine_shape = tuple(problem.data.shape[:1]) + problem.projector.in_shape
+    shapes = [tuple(stage.data.shape[:1]) + stage.projector.in_shape for stage in chain]
     x = duals = None
     done = 0
     for level, (stage, count) in enumerate(zip(chain, schedule)):
         if count == 0:
             continue
         level_lam = lam / LAM_RATIO ** (len(chain) - 1 - level)
-        shape = tuple(stage.data.shape[:1]) + stage.projector.in_shape
         if x is None:
             x = stage.start(None)
             duals = Duals.zeros(stage.y, stage.gradient.forward(x))
         else:
-            x, duals = double(x, shape), _finer_duals(duals, stage, level_lam)
+            x, duals = double(x, shapes[level]), _finer_duals(duals, stage, level_lam)
         solver = pdhg_tv(stage.op, stage.y, lam=level_lam, n_iter=count, x0=x, nonneg=nonneg,
                          gradient=stage.gradient, step_ratio=step_ratio, relaxation=relaxation, duals=duals)
         last_level = stage is problem
@@ -193,7 +192,14 @@ def coarse_to_fine_tv(
             if last_level:
                 yield dataclasses.replace(it, iteration=done)
             else:
-                yield Iterate(done, double(x, fine_shape), None, None, it.elapsed)
+                yield Iterate(done, _to_full_size(x, shapes[level + 1:]), None, None, it.elapsed)
+
+
+def _to_full_size(x: torch.Tensor, finer_shapes: list[tuple[int, ...]]) -> torch.Tensor:
+    """A coarse estimate interpolated level by level up to the last of ``finer_shapes`` (full size)."""
+    for shape in finer_shapes:
+        x = double(x, shape)
+    return x
 
 
 def _finer_duals(duals: Duals, stage, lam: float) -> Duals:
