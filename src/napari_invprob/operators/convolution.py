@@ -182,8 +182,15 @@ class Convolution(LinearOperator):
         return super().adjoint_ones()
 
     def scratch(self, batch=()) -> torch.Tensor:
-        """A zeroed tensor ``(*batch, *shape)`` whose memory also holds its spectrum on the grid:
-        :meth:`forward_into` and :meth:`adjoint_into` with it as ``out`` allocate no spectrum."""
+        """A zeroed tensor ``(*batch, *shape)`` for :meth:`forward_into` and :meth:`adjoint_into` to work in.
+
+        Above :data:`WHOLE_TRANSFORM_ELEMENTS` its memory also holds its spectrum on the grid, so that
+        they allocate no spectrum with it as ``out``. A smaller one is a plain contiguous tensor: one FFT
+        call each way makes its spectrum anyway, and element-wise passes over a contiguous tensor are
+        faster (torch's ``log`` on the padded layout took 5.4 ms at 128³, on a contiguous one 0.8 ms).
+        """
+        if math.prod(batch) * math.prod(self.in_shape) <= WHOLE_TRANSFORM_ELEMENTS:
+            return super().scratch(batch)
         spectrum = torch.zeros((*batch, *self._channels, *self._half_grid), dtype=torch.complex64, device=self.device)
         return self._channels_back(self._image_view(spectrum))
 

@@ -140,13 +140,15 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background) -> Iterato
     x = _start(op, y, x0, background)
     sensitivity = _sensitivity(op)
     batch = op.batch_shape(y, op.out_shape)
-    background = torch.as_tensor(background, dtype=y.dtype, device=y.device).expand_as(y)
+    background = torch.as_tensor(background, dtype=y.dtype, device=y.device)
+    background = background.expand_as(y) if bool(background.any()) else None
     tiny = torch.finfo(y.dtype).tiny  # 0·log(tiny) = 0, the limit of y log y at 0
     constant = sum(float(torch.log(part.clamp(min=tiny)).mul_(part).sum() - part.sum()) for (part,) in _blocks(y))
     # the one full-size buffer: A x + b, then y / (A x + b), then the correction Aᵀ(y / (A x + b))
     work = op.scratch(batch)
     correction = work if op.in_shape == op.out_shape else x.new_empty(x.shape)
-    _fit_and_ratio(op.forward_into(x, work), y, background, constant)
+    fit = _Fit(y, background, constant)
+    fit.ratio_(op.forward_into(x, work))
     for k in range(1, n_iter + 1):
         op.adjoint_into(work, correction)
         if lam:
@@ -161,7 +163,7 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background) -> Iterato
             x.mul_(correction)
             if not isinstance(sensitivity, float) or sensitivity != 1.0:
                 x.div_(sensitivity)
-        divergence, distance = _fit_and_ratio(op.forward_into(x, work), y, background, constant)
+        divergence, distance = fit.ratio_(op.forward_into(x, work))
         objective = divergence + (lam * tv_norm(gradient, x) if lam else 0.0)
         yield Iterate(k, x, objective, distance, clock())
 
@@ -176,18 +178,42 @@ def _sensitivity(op: LinearOperator) -> float | torch.Tensor:
     return sensitivity.clamp(min=EPS)
 
 
-def _fit_and_ratio(work, y, background, constant) -> tuple[float, float]:
-    """Turn ``work = A x`` into ``y / (A x + b)`` in place, block by block, and return the fit of
-    ``A x + b`` (floored at EPS) measured on the way: Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax``
-    (the Poisson negative log-likelihood up to a constant, zero for a perfect fit; ``constant`` is
-    ``Σ y log y − y``) and ``‖Ax + b − y‖``."""
-    divergence, squares = constant, 0.0
-    for predicted, counts, level in _blocks(work, y, background):
-        predicted.add_(level).clamp_(min=EPS)
-        divergence += float(predicted.sum()) - float(torch.log(predicted).mul_(counts).sum())
-        squares += float(torch.dist(predicted, counts)) ** 2
-        torch.div(counts, predicted, out=predicted)
-    return divergence, math.sqrt(squares)
+class _Fit:
+    """The data's side of every iteration: turns ``A x`` into ``y / (A x + b)`` in place and measures the
+    fit on the way, block by block (:func:`_blocks`), with two contiguous buffers of one block.
+
+    ``background`` is None when ``b`` is zero (no pass adds it). Each block of ``A x + b`` is copied
+    into a buffer once, and the sums, the difference and the logarithm are taken there: on the strided
+    view of a large :meth:`~napari_invprob.operators.LinearOperator.scratch` tensor (rows padded to hold
+    a spectrum) torch's ``log`` is not vectorised, and ``torch.dist`` allocates its difference.
+    """
+
+    def __init__(self, y: torch.Tensor, background: torch.Tensor | None, constant: float):
+        self.y, self.background, self.constant = y, background, constant
+        size = min(y.numel(), BLOCK_ELEMENTS)
+        self._predicted, self._other = y.new_empty(size), y.new_empty(size)
+
+    def ratio_(self, work: torch.Tensor) -> tuple[float, float]:
+        """Turn ``work = A x`` into ``y / (A x + b)`` in place and return the fit of ``A x + b`` (floored
+        at EPS): Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax`` (the Poisson negative log-likelihood
+        up to a constant, zero for a perfect fit; ``constant`` is ``Σ y log y − y``) and ``‖Ax + b − y‖``."""
+        divergence, squares = self.constant, 0.0
+        parts = _blocks(work, self.y) if self.background is None else _blocks(work, self.y, self.background)
+        for block, counts, *level in parts:
+            if level:
+                block.add_(level[0])
+            n = block.numel()
+            predicted = self._predicted[:n].view(block.shape).copy_(block).clamp_(min=EPS)
+            torch.div(counts, predicted, out=block)
+            difference = torch.sub(predicted, counts, out=self._other[:n].view(block.shape))
+            squares += float(_dot(difference, difference))
+            divergence += float(predicted.sum()) - float(_dot(predicted.log_(), counts))
+        return divergence, math.sqrt(squares)
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``Σ a·b`` of two contiguous tensors of one shape, in one pass."""
+    return torch.dot(a.view(-1), b.reshape(-1))
 
 
 def _blocks(*tensors: torch.Tensor) -> Iterator[tuple[torch.Tensor, ...]]:
