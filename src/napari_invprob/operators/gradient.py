@@ -55,10 +55,11 @@ class Gradient(LinearOperator):
         self.boundary = boundary
 
     def forward(self, x):
-        batch = self.batch_shape(x)
-        ndim = len(self.in_shape)
         # each component is written into one preallocated output (no per-axis temporaries to stack)
-        out = x.new_empty((*batch, *self.out_shape))
+        return self.forward_into(x, x.new_empty((*self.batch_shape(x), *self.out_shape)))
+
+    def forward_into(self, x, out):
+        ndim = len(self.in_shape)
         for i, a in enumerate(self.axes):
             self._difference_into(out.select(-ndim - 1, i), x, a - ndim)
         return out

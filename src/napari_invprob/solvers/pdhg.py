@@ -76,7 +76,9 @@ def pdhg_tv(
     expensive operator) and two forwards and one adjoint of the cheap ``∇`` (one for the dual step, one
     for the TV of the objective). The extrapolated duals ``2p̃ − p`` and ``2q̃ − q`` overwrite ``p``
     and ``q``, from which the relaxed duals follow, so the state is ``x``, ``x̃``, ``q``, ``q̃`` (two or
-    three times ``x`` each) and ``Ax``, ``Ax̃``, ``p``, ``p̃`` (data-sized). Converges for any ``ρ > 0``
+    three times ``x`` each) and ``Ax``, ``Ax̃``, ``p``, ``p̃`` (data-sized); ``x``, ``Ax``, ``p̃`` and ``q̃``
+    are buffers made once and updated in place, and ``x̃`` (the yielded estimate) is new at every
+    iteration. Converges for any ``ρ > 0``
     and any non-negative ``A``-weights; ``ρ`` only changes the speed.
 
     Parameters
@@ -126,32 +128,35 @@ def pdhg_tv(
     sigma_grad = 1.0 / (2.0 * step_ratio)  # each row of ∇ holds a +1 and a −1
     column_sums = op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device))
     tau = step_ratio * inverse_sums(column_sums + 2.0 * grad.out_shape[0])  # ∇: ±1 twice per axis
-    x = initial_estimate(op, y, x0)
+    x = initial_estimate(op, y, x0)  # a fresh copy, updated in place below
     ax = op.forward(x)
+    if ax is x:  # an operator may return its input
+        ax = ax.clone()
     if duals is None:
         duals = Duals.zeros(ax, grad.forward(x))
     p, q = duals.data, duals.gradient
+    # the state lives in buffers made once: a chunk of a volume solved for hundreds of iterations by
+    # allocating each of them anew fragmented the heap to twice what it held (77x256x256, 8 slices)
+    p_new, q_new = torch.empty_like(p), torch.empty_like(q)
     for k in range(1, n_iter + 1):
-        p_new = torch.sub(ax, y).mul_(sigma_data).add_(p).div_(1.0 + sigma_data)
-        q_new = grad.forward(x).mul_(sigma_grad).add_(q)
+        torch.sub(ax, y, out=p_new).mul_(sigma_data).add_(p).div_(1.0 + sigma_data)
+        grad.forward_into(x, q_new).mul_(sigma_grad).add_(q)
         _project_dual_ball_(q_new, lam, component_dim)
         # the extrapolated duals d = 2·new − old overwrite the old ones (no extra buffers); the relaxed
         # duals (1 − γ)·old + γ·new are then (2 − γ)·new − (1 − γ)·d
         p.mul_(-1.0).add_(p_new, alpha=2.0)
         q.mul_(-1.0).add_(q_new, alpha=2.0)
-        x_new = torch.add(op.adjoint(p), grad.adjoint(q)).mul_(tau).neg_().add_(x)  # new: never written again
+        x_new = grad.adjoint(q).add_(op.adjoint(p)).mul_(tau).neg_().add_(x)  # new: never written again
         if nonneg:
             x_new.clamp_min_(0.0)
         ax_new = op.forward(x_new)
         p.mul_(relaxation - 1.0).add_(p_new, alpha=2.0 - relaxation)
         q.mul_(relaxation - 1.0).add_(q_new, alpha=2.0 - relaxation)
-        del p_new, q_new  # not held through the objective's gradient below
-        # x and Ax not in place (x may be the caller's x0, and an operator may return its input); not
-        # torch.lerp, whose result depends on the thread count
-        x = torch.mul(x, 1.0 - relaxation).add_(x_new, alpha=relaxation)
-        ax = torch.mul(ax, 1.0 - relaxation).add_(ax_new, alpha=relaxation)
+        # not torch.lerp, whose result depends on the thread count
+        x.mul_(1.0 - relaxation).add_(x_new, alpha=relaxation)
+        ax.mul_(1.0 - relaxation).add_(ax_new, alpha=relaxation)
         residual = float(torch.dist(ax_new, y))
-        tv = float(pointwise_norm(grad.forward(x_new), component_dim).sum())
+        tv = float(pointwise_norm(grad.forward_into(x_new, q_new), component_dim).sum())
         yield Iterate(k, x_new, 0.5 * residual**2 + lam * tv, residual, clock())
 
 
