@@ -165,3 +165,25 @@ def test_cache_keeps_recent_geometries_within_its_byte_budget(monkeypatch):
     ParallelBeamProjector((16, 16), [0.0, 30.0], device="cpu")  # evicts the least recently used: second
     assert ParallelBeamProjector((16, 16), [0.0, 10.0], device="cpu")._system is first._system
     assert ParallelBeamProjector((16, 16), [0.0, 20.0], device="cpu")._system is not second._system
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_forward_shares_the_matrix_and_equals_one_thread(threads):
+    """The forward on several threads splits the matrix into bands of rows: views of its entries (SciPy's
+    constructor copied a view of less than half an array, a second copy of half the matrix), and the
+    summed partial projections equal the one-thread product."""
+    op = ParallelBeamProjector((40, 48), np.linspace(-60.0, 60.0, 31), device="cpu")
+    system = op._system
+    for _, _, band in system.row_blocks(threads):
+        assert np.shares_memory(band.data, system.scipy_transpose.data)
+        assert np.shares_memory(band.indices, system.scipy_transpose.indices)
+    x = torch.rand(3, 40, 48, generator=torch.Generator().manual_seed(0))
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = op.forward(x)
+        torch.set_num_threads(threads)
+        split = op.forward(x)
+    finally:
+        torch.set_num_threads(previous)
+    torch.testing.assert_close(split, single, rtol=1e-5, atol=1e-5)
