@@ -203,29 +203,31 @@ def project_exact(
     return series
 
 
-def render_volume(specimen: Specimen, n: int, *, supersample: int = 2) -> np.ndarray:
+def render_volume(specimen: Specimen, n: int, *, supersample: int = 2, planes: range | None = None) -> np.ndarray:
     """The specimen as an ``(n, n, n)`` float32 volume ``(z, y, x)`` of densities averaged over each voxel.
 
     The truth behind :func:`project_exact` (``psi = 90``): the blobs are averaged exactly (products of
-    error functions), the ellipsoids on ``supersample³`` points per voxel.
+    error functions), the ellipsoids on ``supersample³`` points per voxel. ``planes`` renders only those
+    z planes (``(len(planes), n, n)``), for volumes too large to hold whole.
     """
+    planes = range(n) if planes is None else planes
     centre = n // 2
     edges = np.arange(n + 1) - centre - 0.5
-    volume = np.zeros((n, n, n))
+    volume = np.zeros((len(planes), n, n))
     for z, y, x, sigma, amplitude in specimen.blobs:
         profiles = [np.diff(erf((edges - c) / (np.sqrt(2.0) * sigma))) * sigma * np.sqrt(np.pi / 2) for c in (z, y, x)]
-        volume += amplitude * profiles[0][:, None, None] * profiles[1][None, :, None] * profiles[2][None, None, :]
+        volume += amplitude * profiles[0][planes, None, None] * profiles[1][None, :, None] * profiles[2][None, None, :]
     sub = (np.arange(supersample) + 0.5) / supersample - 0.5
     grid = (np.arange(n)[:, None] - centre + sub[None, :]).ravel()
     y, x = np.meshgrid(grid, grid, indexing="ij")
     for e in specimen.ellipsoids:
         form = _rotation(e[6], e[7]) @ np.diag(1.0 / np.asarray(e[3:6]) ** 2) @ _rotation(e[6], e[7]).T
-        for k in range(n):  # one plane of voxels at a time
+        for i, k in enumerate(planes):  # one plane of voxels at a time
             inside = np.zeros((supersample, n * supersample, n * supersample))
             for s, z in enumerate(k - centre + sub):
                 w = np.stack([np.full_like(y, z), y, x], axis=-1) - e[:3]
                 inside[s] = np.einsum("...i,ij,...j->...", w, form, w) <= 1.0
-            volume[k] += e[8] * inside.reshape(supersample, n, supersample, n, supersample).mean(axis=(0, 2, 4))
+            volume[i] += e[8] * inside.reshape(supersample, n, supersample, n, supersample).mean(axis=(0, 2, 4))
     return volume.astype(np.float32)
 
 
