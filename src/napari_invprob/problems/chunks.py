@@ -1,5 +1,6 @@
 """The chunk engine of tomography: a checked call laid out for the solvers (:class:`Plan`), solved in
-chunks of slices on a thread pool (:func:`solve_in_chunks`) or streamed in lockstep (:func:`stream`).
+chunks of slices on a thread pool (:func:`solve_in_chunks`, or watched and stoppable as
+:func:`solve_in_chunks_iter`) or streamed in lockstep (:func:`stream`).
 
 Every input becomes one layout: a batch of sinograms ``(n_slices, n_angles, n_det)`` and a
 :class:`~napari_invprob.operators.ParallelBeamProjector` for one slice ``(rows, n_det)`` — a 2D
@@ -12,7 +13,11 @@ whole volume poses it, so chunks here and on a dask worker agree.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterator
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +27,7 @@ from .._device import resolve_device, torch_threads
 from .._memory import map_large_blocks
 from ..operators.projector import ParallelBeamProjector, validate_angles
 from ..preparation import prepare
-from ..solvers.base import Clock, Iterate, finite_iterates, last
+from ..solvers.base import Clock, Iterate, finite_iterates
 from .methods import MethodSpec, check_lam, check_n_iter, check_options, check_x0, method_spec
 from .tilt_geometry import check_tilt_axis, from_slices, to_slices
 from .tomography_methods import METHODS, TomographyProblem, data_weight
@@ -126,42 +131,184 @@ def make_plan(data, angles, *, method="fbp", lam=None, n_iter=None, tilt_axis="y
                 dict(options), ndim, output_shape)
 
 
-def solve_in_chunks(plan: Plan) -> np.ndarray:
-    """Solve the chunks into a preallocated float32 output.
+@dataclass(frozen=True)
+class ChunkProgress:
+    """Where :func:`solve_in_chunks_iter` stands.
 
-    On a CPU with several torch threads, as many chunks as threads are solved at once, each on one
+    Attributes
+    ----------
+    output : numpy.ndarray
+        The float32 output in the output layout, filled in place: a finished chunk's slices hold its
+        result, the others zeros.
+    chunks_done, n_chunks : int
+        Chunks finished, and in all.
+    slices_done, n_slices : int
+        Slices (perpendicular to the tilt axis) of the finished chunks, and in all.
+    iterations : int
+        Iterations completed by all chunks together.
+    elapsed : float
+        Seconds since the start.
+    """
+
+    output: np.ndarray
+    chunks_done: int
+    n_chunks: int
+    slices_done: int
+    n_slices: int
+    iterations: int
+    elapsed: float
+
+
+class _Tally:
+    """The counts behind :class:`ChunkProgress`, kept by the generator's thread only."""
+
+    def __init__(self, output: np.ndarray, n_chunks: int, n_slices: int):
+        self.output, self.n_chunks, self.n_slices = output, n_chunks, n_slices
+        self.chunks_done = self.slices_done = self.iterations = 0
+        self.clock = Clock()
+
+    def iteration(self) -> ChunkProgress:
+        """Count one iteration of a running chunk."""
+        self.iterations += 1
+        return self.progress()
+
+    def chunk_done(self, rows: slice) -> ChunkProgress:
+        """Count a finished chunk of ``rows``."""
+        self.chunks_done += 1
+        self.slices_done += len(range(*rows.indices(self.n_slices)))
+        return self.progress()
+
+    def progress(self) -> ChunkProgress:
+        return ChunkProgress(self.output, self.chunks_done, self.n_chunks, self.slices_done, self.n_slices,
+                             self.iterations, self.clock())
+
+
+def solve_in_chunks_iter(plan: Plan, *, workers: int | None = None,
+                         stop: threading.Event | None = None) -> Iterator[ChunkProgress]:
+    """Solve the chunks into a preallocated float32 output, yielding progress as they go.
+
+    On a CPU with several workers, as many chunks as workers are solved at once, each on one torch
     thread: the sparse products scale better that way than with all threads on one chunk (a forward
     and adjoint projection of 8-slice chunks, 77 angles of 256, two threads: 2.9 ms per slice side by
-    side, 3.6 ms one chunk at a time); :func:`~napari_invprob._device.torch_threads` restores the count.
+    side, 3.6 ms one chunk at a time); :func:`~napari_invprob._device.torch_threads` restores the
+    count. A chunk's result is the same to the last bit whichever way it is solved. Only the running
+    chunks' solver state is alive at once.
+
+    Parameters
+    ----------
+    plan : Plan
+        The checked call (:func:`make_plan`; ``lam`` a number).
+    workers : int, optional
+        Chunks solved at once; by default the torch thread count on a CPU, 1 on a GPU.
+    stop : threading.Event, optional
+        When set, the running chunks end after their current iteration, unfinished, and the
+        generator returns. Closing the generator does the same.
+
+    Yields
+    ------
+    ChunkProgress
+        After every iteration of a running chunk, and when a chunk has finished (its slices are then
+        in ``output``). The last one's ``output`` is the answer when ``chunks_done == n_chunks``.
     """
     map_large_blocks()  # the chunks' arrays go back to the system when freed, not to per-thread heaps
-    output = np.empty(plan.output_shape, dtype=np.float32)
+    output = np.zeros(plan.output_shape, dtype=np.float32)
     slices = torch.from_numpy(output).unsqueeze(0) if plan.ndim == 2 else to_slices(torch.from_numpy(output),
                                                                                    plan.tilt_axis)
+    n_slices = plan.sinograms.shape[0]
+    size = plan.chunk_slices(SOLVE_CHUNK_ELEMENTS)
+    tally = _Tally(output, -(-n_slices // size), n_slices)
+    if workers is None:
+        workers = torch.get_num_threads() if plan.projector.device.type == "cpu" else 1
+    halt = threading.Event()  # set when the generator is closed or fails
 
-    def solve(rows: slice, solver: Iterator[Iterate]) -> None:
-        slices[rows] = last(solver).x.cpu()  # chunks write disjoint rows
+    def should_stop() -> bool:
+        return halt.is_set() or (stop is not None and stop.is_set())
 
     chunks = plan.chunks(SOLVE_CHUNK_ELEMENTS)
-    workers = torch.get_num_threads() if plan.projector.device.type == "cpu" else 1
-    if workers == 1 or plan.sinograms.shape[0] <= plan.chunk_slices(SOLVE_CHUNK_ELEMENTS):
-        for rows, solver in chunks:
-            solve(rows, solver)
-        return output
+    try:
+        if workers == 1 or tally.n_chunks == 1:
+            for rows, solver in chunks:
+                for finished in _solve_chunk(rows, solver, slices, should_stop):
+                    if finished is None:
+                        yield tally.iteration()
+                    elif finished:
+                        yield tally.chunk_done(rows)
+                if should_stop():
+                    return
+        else:
+            yield from _side_by_side(chunks, slices, tally, workers, should_stop, halt)
+    finally:
+        halt.set()
+
+
+def _solve_chunk(rows: slice, solver: Iterator[Iterate], slices: torch.Tensor,
+                 should_stop: Callable[[], bool]) -> Iterator[bool | None]:
+    """Run one chunk's solver: None after every iteration, then whether it finished (its result is
+    then written into its ``rows`` of ``slices``) or was stopped (after an iteration, unfinished)."""
+    with closing(solver):
+        final = None
+        for final in solver:
+            yield None
+            if should_stop():
+                yield False
+                return
+        if final is None:
+            raise ValueError("the solver yielded no iterate")
+        slices[rows] = final.x.cpu()  # chunks write disjoint rows
+        yield True
+
+
+def _side_by_side(chunks: Iterator[tuple[slice, Iterator[Iterate]]], slices: torch.Tensor, tally: _Tally,
+                  workers: int, should_stop: Callable[[], bool], halt: threading.Event) -> Iterator[ChunkProgress]:
+    """At most ``workers`` chunks at once (and their solver state), each on a pool thread with one torch
+    thread; their iterations and ends reach this generator through a queue. A solver's error is raised
+    here, and ``halt`` is set when it ends in any way, so that the running chunks stop after their
+    current iteration before the pool is shut down."""
+    events: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work(key: int, rows: slice, solver: Iterator[Iterate]) -> bool:
+        finished = False
+        try:
+            for finished in _solve_chunk(rows, solver, slices, should_stop):
+                if finished is None:
+                    events.put(None)
+        finally:
+            events.put(key)  # ended: finished, stopped or failed
+        return bool(finished)
+
     # each worker sets the block's count itself before its first operation: a new thread's first ones
     # ran on more threads, and a chunk's result differed in the last bit from one solved on one thread
     with torch_threads(1), concurrent.futures.ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
                                                                  initargs=(1,)) as pool:
-        running: set[concurrent.futures.Future] = set()
-        for rows, solver in chunks:  # at most `workers` chunks (and their solver state) alive at once
-            if len(running) == workers:
-                done, running = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    future.result()  # a solver's error stops the work here
-            running.add(pool.submit(solve, rows, solver))
-        for future in running:
-            future.result()
-    return output
+        running: dict[int, tuple[concurrent.futures.Future, slice]] = {}
+
+        def submit_next() -> None:
+            if not should_stop():
+                for rows, solver in itertools.islice(chunks, 1):
+                    running[rows.start] = (pool.submit(work, rows.start, rows, solver), rows)
+
+        try:
+            for _ in range(workers):
+                submit_next()
+            while running:
+                event = events.get()
+                if event is None:
+                    yield tally.iteration()
+                    continue
+                future, rows = running.pop(event)
+                if future.result():  # a solver's error is raised here
+                    yield tally.chunk_done(rows)
+                submit_next()
+        finally:
+            halt.set()
+
+
+def solve_in_chunks(plan: Plan) -> np.ndarray:
+    """Solve the chunks into a preallocated float32 output (:func:`solve_in_chunks_iter`, drained)."""
+    progress = None
+    for progress in solve_in_chunks_iter(plan):
+        pass
+    return progress.output
 
 
 def stream(plan: Plan) -> Iterator[Iterate]:
@@ -223,8 +370,10 @@ __all__ = [
     "MAX_CHUNK_ELEMENTS",
     "MIN_CHUNK_SLICES",
     "SOLVE_CHUNK_ELEMENTS",
+    "ChunkProgress",
     "Plan",
     "make_plan",
     "solve_in_chunks",
+    "solve_in_chunks_iter",
     "stream",
 ]

@@ -1,0 +1,122 @@
+"""The chunk engine as a generator (solve_in_chunks_iter): same answer as reconstruct, progress, early stop."""
+
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from napari_invprob import project, reconstruct
+from napari_invprob.problems import chunks
+from napari_invprob.problems.tomography import METHODS
+
+ANGLES = np.linspace(-60.0, 60.0, 11)
+
+
+def _series(seed=0):
+    """24 slices (along x) of 7x7 pixels (z, y), each with something in it."""
+    rng = np.random.default_rng(seed)
+    volume = np.zeros((7, 7, 24), np.float32)
+    volume[2:5] = 0.5 + 0.5 * rng.random((3, 7, 24))
+    return project(volume, ANGLES, tilt_axis="x", device="cpu")
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """At most 6x7x11 pixels or bins per chunk: the 24 slices of 7x7 (11 angles of 7 bins) make four chunks
+    of six."""
+    monkeypatch.setattr(chunks, "SOLVE_CHUNK_ELEMENTS", 6 * 7 * 11)
+    monkeypatch.setattr(chunks, "MIN_CHUNK_SLICES", 1)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """SIRT whose iterations are counted as the solvers make them (all chunks together), each taking at
+    least 2 ms as a real one would."""
+    made = []
+    spec = METHODS["sirt"]
+
+    def counting(problem, **kwargs):
+        for iterate in spec.solver(problem, **kwargs):
+            time.sleep(0.002)
+            made.append(iterate.iteration)
+            yield iterate
+
+    monkeypatch.setitem(METHODS, "sirt", replace(spec, solver=counting))
+    return made
+
+
+def _plan(series, method="sirt", n_iter=10):
+    return chunks.make_plan(series, ANGLES, method=method, n_iter=n_iter, tilt_axis="x", device="cpu",
+                            background="none", contrast="dark-field")
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("method", ["sirt", "tv"])
+def test_the_generator_ends_with_reconstructs_volume_bit_for_bit(small_chunks, method, workers):
+    series = _series()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        expected = reconstruct(series, ANGLES, method=method, n_iter=10, tilt_axis="x", device="cpu",
+                               background="none", contrast="dark-field")
+        torch.set_num_threads(1 if workers == 1 else 2)  # one worker computes on the caller's threads
+        steps = list(chunks.solve_in_chunks_iter(_plan(series, method), workers=workers))
+        assert torch.get_num_threads() == (1 if workers == 1 else 2)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(steps[-1].output, expected)
+    done = [step.chunks_done for step in steps]
+    assert done == sorted(done) and done[-1] == steps[-1].n_chunks == 4
+    assert [step.slices_done for step in steps if step.chunks_done] == [6 * step.chunks_done for step in steps
+                                                                          if step.chunks_done]
+    assert steps[-1].n_slices == 24
+    assert all(step.output is steps[0].output for step in steps)  # one output, filled in place
+
+
+def test_progress_counts_every_iteration_of_every_chunk(small_chunks, counted):
+    steps = list(chunks.solve_in_chunks_iter(_plan(_series(), n_iter=5), workers=2))
+    assert len(counted) == 4 * 5
+    assert steps[-1].iterations == len(counted)
+    assert len(steps) == 4 * 5 + 4  # one per iteration, one per finished chunk
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_closing_the_generator_stops_the_running_chunks_within_an_iteration(small_chunks, counted, workers):
+    threads = torch.get_num_threads()
+    steps = chunks.solve_in_chunks_iter(_plan(_series(), n_iter=200), workers=workers)
+    seen = next(step for step in steps if step.iterations >= 30)
+    before = len(counted)
+    steps.close()
+    assert torch.get_num_threads() == threads
+    assert len(counted) - before <= workers  # each running chunk ends its iteration in progress, no more
+    assert before - seen.iterations <= 2 * workers  # the progress keeps up with the chunks
+    assert seen.chunks_done == 0 and not seen.output.any()  # unfinished chunks leave zeros
+
+
+def test_a_stop_event_ends_the_generator_and_keeps_the_finished_chunks(small_chunks, counted):
+    stop = threading.Event()
+    kept = None
+    for step in chunks.solve_in_chunks_iter(_plan(_series(), n_iter=20), workers=2, stop=stop):
+        kept = step
+        if step.chunks_done == 1:
+            stop.set()
+    assert kept.chunks_done < kept.n_chunks
+    assert len(counted) <= 20 * kept.chunks_done + 2 * 20  # the running chunks stopped early
+    full = reconstruct(_series(), ANGLES, method="sirt", n_iter=20, tilt_axis="x", device="cpu",
+                       background="none", contrast="dark-field")
+    finished = np.flatnonzero(kept.output.any(axis=(0, 1)))  # slices along x of the finished chunks
+    assert len(finished) == kept.slices_done
+    np.testing.assert_array_equal(kept.output[..., finished], full[..., finished])
+
+
+def test_an_error_in_a_chunk_ends_the_generator_with_it(small_chunks, monkeypatch):
+    def failing(problem, **kwargs):
+        raise RuntimeError("solver failed")
+        yield  # a generator, as solvers are
+
+    monkeypatch.setitem(METHODS, "sirt", replace(METHODS["sirt"], solver=failing))
+    with pytest.raises(RuntimeError, match="solver failed"):
+        list(chunks.solve_in_chunks_iter(_plan(_series()), workers=2))
