@@ -128,6 +128,47 @@ def test_solver_errors_reach_the_error_slot(qtbot):
     assert [frame.iteration for _, frame in rec.frames] == [1]
 
 
+def test_a_runtime_error_of_a_solver_or_task_ends_its_run_with_the_error(qtbot):
+    """torch raises RuntimeError (out of memory among others); superqt alone would end without a word."""
+    def failing(**kwargs):
+        yield from fake_solver(n_iter=1)
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+
+    rec = Recorder()
+    rec.runner.start(Job(failing, context={"name": "oom"}))
+    qtbot.waitUntil(lambda: bool(rec.done), timeout=5000)
+    assert [(name, str(exc)) for name, exc in rec.errors] == [("oom", "DefaultCPUAllocator: can't allocate memory")]
+    task_errors, task_done = [], []
+    rec.runner.start(Task(failing, on_error=task_errors.append, on_done=lambda: task_done.append(True)))
+    qtbot.waitUntil(lambda: bool(task_done), timeout=5000)
+    assert "can't allocate memory" in str(task_errors[0]) and not rec.runner.running
+
+
+def test_stop_closes_the_solvers_generator_in_the_worker(qtbot):
+    rec, active = Recorder(), []
+    rec.runner.start(rec.job("a", n_iter=100_000, delay=0.002, active=active))
+    qtbot.waitUntil(lambda: len(rec.frames) >= 2, timeout=5000)
+    rec.runner.stop()
+    qtbot.waitUntil(lambda: bool(rec.done), timeout=2000)
+    assert active == []  # its finally ran before the run was reported done
+
+
+def test_in_place_frames_show_the_array_itself_and_only_when_the_iteration_changes():
+    volume = torch.zeros(4, 4)
+
+    def filling():
+        for k in range(1, 5):
+            for _ in range(50):  # iterations of the running part: nothing new to show
+                time.sleep(0.001)
+                yield Iterate(k - 1, volume, None, None, 0.0)
+            volume[k - 1] = k
+            yield Iterate(k, volume, None, None, 0.0)
+
+    shown = list(frames(filling(), min_interval=0.0, in_place=True))
+    assert [frame.iteration for frame in shown] == [0, 1, 2, 3, 4]
+    assert all(np.shares_memory(frame.image, volume.numpy()) for frame in shown)
+
+
 def test_solver_warnings_reach_the_warning_slot(qtbot):
     warned = []
 

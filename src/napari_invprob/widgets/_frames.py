@@ -96,14 +96,17 @@ def display_range(image: np.ndarray) -> tuple[float, float]:
     return low, high
 
 
-def _image(iterate: Iterate) -> np.ndarray:
-    image = to_numpy(iterate.x)
-    if not np.all(np.isfinite(image)):
+def _image(iterate: Iterate, *, in_place: bool) -> tuple[np.ndarray, tuple[float, float]]:
+    """The estimate as a float32 array (a copy, or with ``in_place`` the iterate's own CPU array) and
+    its minimum and maximum, which are finite unless the method diverged (NaN and Inf reach them)."""
+    image = iterate.x.numpy() if in_place else to_numpy(iterate.x)
+    value_range = (float(image.min()), float(image.max()))
+    if not np.all(np.isfinite(value_range)):
         raise ValueError(
             f"the estimate became NaN or Inf at iteration {iterate.iteration}: the method diverged; "
             "try a larger λ, fewer iterations or another method"
         )
-    return image
+    return image, value_range
 
 
 def _wait_after(cost: float, min_interval: float) -> float:
@@ -118,6 +121,7 @@ def frames(
     min_interval: float = FRAME_INTERVAL,
     ready: Callable[[], bool] = lambda: True,
     should_stop: Callable[[], bool] = lambda: False,
+    in_place: bool = False,
 ) -> Iterator[Frame]:
     """Thin a stream of iterates to at most one frame per ``min_interval`` seconds, plus the last.
 
@@ -140,6 +144,11 @@ def frames(
     should_stop : callable
         Checked after every iterate: when true, the newest iterate becomes the last frame (unscored,
         to end at once) and the stream ends, whether or not the consumer is ready.
+    in_place : bool
+        The iterates' estimate is one CPU float32 array filled in place (a volume solved slab by
+        slab): frames carry that array itself, not a copy (a layer showing it shows it as it fills),
+        and an iterate with the iteration number of the newest frame makes no frame (nothing new to
+        show; such iterates only let ``should_stop`` be checked).
 
     Yields
     ------
@@ -166,9 +175,8 @@ def frames(
     def frame(iterate: Iterate, *, ssim_due: bool) -> Frame:
         nonlocal next_frame, next_ssim
         started = time.perf_counter()
-        image = _image(iterate)
+        image, value_range = _image(iterate, in_place=in_place)
         low_high = display_range(image)
-        value_range = (float(image.min()), float(image.max()))
         psnr = ssim = None
         if reference is not None:
             psnr = metrics.psnr(reference.image, image, data_range=reference.data_range)
@@ -190,12 +198,14 @@ def frames(
             residuals.append((iterate.iteration, float(iterate.residual)))
         if iterate.algorithm_residual is not None:
             algorithm_residuals.append((iterate.iteration, float(iterate.algorithm_residual)))
-        pending = iterate
+        new = not (in_place and made is not None and iterate.iteration == made.iteration)
+        if new:
+            pending = iterate
         if should_stop():
             yield frame(iterate, ssim_due=False)
             return
         now = time.perf_counter()
-        if now >= next_frame and ready():
+        if new and now >= next_frame and ready():
             made = frame(iterate, ssim_due=now >= next_ssim)
             objectives, residuals, algorithm_residuals, pending = [], [], [], None
             yield made

@@ -38,11 +38,14 @@ class Job:
     context : object
         Whatever the widget needs to route the frames (for the solver widgets a
         :class:`~napari_invprob.widgets._base.Run`); opaque here.
+    in_place : bool
+        The iterates fill one array in place (see :func:`~napari_invprob.widgets._frames.frames`).
     """
 
     iterates: Callable[[], Iterator[Iterate]]
     reference: Reference | None = None
     context: Any = None
+    in_place: bool = False
 
 
 def _ignore(*args) -> None:
@@ -75,13 +78,34 @@ class Task:
     on_done: Callable[[], None] = _ignore
 
 
+class WorkError(Exception):
+    """A ``RuntimeError`` raised by a solve or task (torch's errors, out of memory among them), passed on
+    as this: superqt's worker takes a ``RuntimeError`` for a sign that the worker was deleted, and ends
+    without ``errored`` or ``finished``, so the run would never end for the widget."""
+
+
+def _runtime_errors_passed_on(steps: Callable[..., Iterator[Any]], *args) -> Iterator[Any]:
+    """``steps(*args)``'s yields and return value, a ``RuntimeError`` raised as :class:`WorkError`."""
+    try:
+        return (yield from steps(*args))
+    except RuntimeError as error:
+        raise WorkError(str(error)) from error
+
+
 def _solve(job: Job, min_interval: float, display_ready: threading.Event, stop: threading.Event) -> Iterator[Frame]:
     """The worker's generator: the job's iterates thinned to frames, one at a time to the GUI,
-    ending after the iterate in progress once ``stop`` is set."""
-    for frame in frames(job.iterates(), reference=job.reference, min_interval=min_interval,
-                        ready=display_ready.is_set, should_stop=stop.is_set):
-        display_ready.clear()
-        yield frame
+    ending after the iterate in progress once ``stop`` is set; the iterates' generator is closed at the
+    end in any case, so its clean-up (e.g. the chunk engine's workers) runs here, at once."""
+    iterates = job.iterates()
+    try:
+        for frame in frames(iterates, reference=job.reference, min_interval=min_interval,
+                            ready=display_ready.is_set, should_stop=stop.is_set, in_place=job.in_place):
+            display_ready.clear()
+            yield frame
+    finally:
+        close = getattr(iterates, "close", None)
+        if close is not None:
+            close()
 
 
 def solver_threads(available: int | None = None) -> int:
@@ -117,7 +141,7 @@ class _SolveWorker(ClosingWorker):
     def __init__(self, job: Job, min_interval: float):
         display_ready, stop_event = threading.Event(), threading.Event()
         display_ready.set()
-        super().__init__(_solve, job, min_interval, display_ready, stop_event)
+        super().__init__(_runtime_errors_passed_on, _solve, job, min_interval, display_ready, stop_event)
         self.display_ready, self.stop_event = display_ready, stop_event
 
     def quit(self) -> None:
@@ -189,7 +213,7 @@ class SolveRunner:
             The new job's worker (not yet started while the previous one winds down).
         """
         if isinstance(job, Task):
-            worker = ClosingWorker(job.steps, *job.args)
+            worker = ClosingWorker(_runtime_errors_passed_on, job.steps, *job.args)
             worker.yielded.connect(job.on_message)
             worker.returned.connect(job.on_result)
         else:
