@@ -52,13 +52,20 @@ class Plan:
     estimate : Estimate
         Forecast memory and time.
     n_iter : int
-        Iterations the run will do (the progress bar's end).
+        Iterations (or other :attr:`unit`) the run will do: the progress bar's end.
     rgb : bool
         Whether the result is an RGB image.
     reference : Reference, optional
         Ground truth for PSNR/SSIM.
     layer_kwargs : dict
         Extra keyword arguments for a new result layer (colormap, scale, ...).
+    unit : str
+        What an iterate's ``iteration`` counts: ``"iteration"``, or e.g. ``"slab"`` for a volume solved
+        slab by slab (its iterates then count the slabs done; the result's metadata records them as
+        ``slabs_done``).
+    in_place : bool
+        The iterates fill one array in place, which the result layer then shows as it fills (see
+        :func:`~napari_invprob.widgets._frames.frames`).
     """
 
     iterates: Callable[[], Iterator[Iterate]]
@@ -70,6 +77,13 @@ class Plan:
     rgb: bool = False
     reference: Reference | None = None
     layer_kwargs: dict[str, Any] = field(default_factory=dict)
+    unit: str = "iteration"
+    in_place: bool = False
+
+    @property
+    def progress_key(self) -> str:
+        """The result metadata's entry for the progress: ``"iterations"``, or e.g. ``"slabs_done"``."""
+        return "iterations" if self.unit == "iteration" else f"{self.unit}s_done"
 
 
 @dataclass
@@ -234,7 +248,7 @@ class ResultWidget(Container):
         if verdict is not None:
             show_warning(f"{self.title}: {verdict[1]}")
         layer, created = self._target_layer(plan)
-        job = Job(plan.iterates, plan.reference, context=Run(plan, layer, created))
+        job = Job(plan.iterates, plan.reference, context=Run(plan, layer, created), in_place=plan.in_place)
         self._before_start(plan)
         worker = self._runner.start(job)
         self._stop_button.enabled = True
@@ -245,7 +259,7 @@ class ResultWidget(Container):
         """Hook: reset progress displays for a new run."""
 
     def _cost_key(self, plan: Plan) -> tuple:
-        return (plan.metadata.get("method"), plan.shape)
+        return (plan.metadata.get("method"), plan.shape, plan.unit)
 
     def _target_layer(self, plan: Plan) -> tuple[Image | None, bool]:
         """The layer the run writes: this widget's earlier result of the same name (and shape, when
@@ -261,7 +275,7 @@ class ResultWidget(Container):
         kwargs = dict(plan.layer_kwargs)
         if plan.rgb:
             kwargs.setdefault("contrast_limits", (0.0, 1.0))
-        metadata = {**self._provenance(plan), "status": "starting", "iterations": 0, "elapsed_s": 0.0}
+        metadata = {**self._provenance(plan), "status": "starting", plan.progress_key: 0, "elapsed_s": 0.0}
         return self._viewer.add_image(data, name=plan.name, rgb=plan.rgb, metadata=metadata, **kwargs)
 
     def _own_result(self, name: str) -> Image | None:
@@ -303,7 +317,8 @@ class ResultWidget(Container):
         if job.context.frames == 0:  # the layer now shows this run: describe this run only
             layer.metadata = self._provenance(plan)
         job.context.frames += 1
-        layer.metadata.update(status="running", iterations=frame.iteration, elapsed_s=round(frame.elapsed, 3))
+        layer.metadata.update(status="running", elapsed_s=round(frame.elapsed, 3))
+        layer.metadata[plan.progress_key] = frame.iteration
         if frame.objectives:
             layer.metadata["objective"] = frame.objectives[-1][1]
         if frame.residuals:
@@ -333,12 +348,13 @@ class ResultWidget(Container):
             self._status.value = f"{plan.metadata.get('method', '')}: {'failed' if error else 'stopped'}"
         else:
             layer.metadata["status"] = f"failed: {error}" if error else ("stopped" if stopped else "finished")
-            iterations = layer.metadata.get("iterations", 0)
-            if iterations and error is None:
-                self._seconds_per_iteration[self._cost_key(plan)] = layer.metadata["elapsed_s"] / iterations
+            done = layer.metadata.get(plan.progress_key, 0)
+            if done and error is None:
+                self._seconds_per_iteration[self._cost_key(plan)] = layer.metadata["elapsed_s"] / done
+            of = "" if plan.unit == "iteration" else f" of {plan.n_iter}"
             self._status.value = (
-                f"{plan.metadata.get('method', '')}: {layer.metadata['status']} after {iterations} "
-                f"iteration{'' if iterations == 1 else 's'}, {layer.metadata.get('elapsed_s', 0):.1f} s"
+                f"{plan.metadata.get('method', '')}: {layer.metadata['status']} after {done}{of} "
+                f"{plan.unit}{'' if done == 1 and not of else 's'}, {layer.metadata.get('elapsed_s', 0):.1f} s"
             )
         if not self._runner.running:
             self._stop_button.enabled = False
