@@ -45,6 +45,13 @@ SOLVE_CHUNK_ELEMENTS = 1 << 19
 MIN_CHUNK_SLICES = 8
 
 
+def chunk_slices(slice_pixels: int, sinogram_bins: int, max_elements: int | None = None) -> int:
+    """Slices per chunk: as many as fit in ``max_elements`` pixels or bins (default
+    :data:`SOLVE_CHUNK_ELEMENTS`), at least :data:`MIN_CHUNK_SLICES`."""
+    max_elements = SOLVE_CHUNK_ELEMENTS if max_elements is None else max_elements
+    return max(MIN_CHUNK_SLICES, max_elements // max(slice_pixels, sinogram_bins))
+
+
 @dataclass(frozen=True)
 class Plan:
     """A checked call: the solvers' layout of the data and everything the chunks need."""
@@ -64,10 +71,9 @@ class Plan:
     output_shape: tuple
 
     def chunk_slices(self, max_elements: int) -> int:
-        """Slices per chunk: as many as fit in ``max_elements`` pixels or bins, at least
-        :data:`MIN_CHUNK_SLICES`."""
-        per_slice = max(int(np.prod(self.projector.in_shape)), int(np.prod(self.projector.out_shape)))
-        return max(MIN_CHUNK_SLICES, max_elements // per_slice)
+        """Slices per chunk (:func:`chunk_slices` of this geometry)."""
+        return chunk_slices(int(np.prod(self.projector.in_shape)), int(np.prod(self.projector.out_shape)),
+                            max_elements)
 
     def chunks(self, max_elements: int) -> Iterator[tuple[slice, Iterator[Iterate]]]:
         """Slice ranges of at most ``max_elements`` pixels or bins (but at least :data:`MIN_CHUNK_SLICES`
@@ -372,6 +378,7 @@ __all__ = [
     "SOLVE_CHUNK_ELEMENTS",
     "ChunkProgress",
     "Plan",
+    "chunk_slices",
     "make_plan",
     "solve_in_chunks",
     "solve_in_chunks_iter",

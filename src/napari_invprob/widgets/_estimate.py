@@ -1,32 +1,79 @@
 """A rough forecast of a run's memory and time, to warn before a run that cannot fit or takes minutes.
 
-The model is deliberately simple: memory is the arrays the solver keeps (a method-independent factor
-times the image or volume, plus the projector's sparse matrix for tomography); time is iterations
-times a cost per iteration, taken from the last run of the same method on the same shape when there
-was one (measured), else from a per-element cost measured on a 2-core machine (assumed).
+The model is deliberately simple: memory is the arrays the solver keeps (a factor times the image or
+volume, plus the projector's sparse matrix for tomography); time is iterations times a cost per
+iteration, taken from the last run of the same method on the same shape when there was one
+(measured), else from per-element and per-non-zero costs measured on a 2-core machine.
+
+A tomography run of a tilt series is streamed in lockstep (every iterate shows the whole volume, and
+every chunk's solver state is alive at once) or, when that would not fit or would iterate too slowly
+to watch, solved slab by slab (:func:`tomography_forecast` chooses, as the widget does).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import psutil
+
+from ..problems.chunks import chunk_slices
+from ..problems.tomography_methods import METHODS, run_cost
+from ._runner import solver_threads
 
 #: float32 arrays of the image's size a deconvolution solver keeps (x, splitting variables and
 #: their duals for each gradient axis, complex spectra).
 DECONVOLUTION_ARRAYS = 16
 #: Seconds per image element per iteration of an iterative deconvolution (ADMM-TV on 2 CPU cores).
 DECONVOLUTION_SECONDS = 40e-9
-#: Volume-sized float32 arrays a tomography solver keeps (x, dual variables, gradients).
-TOMOGRAPHY_ARRAYS = 12
-#: Non-zeros per pixel and angle of the projector's sparse matrix, and bytes per non-zero (value and
-#: column index, one matrix serving both directions on the CPU).
-PROJECTOR_NNZ_PER_PIXEL_ANGLE = 2.0
+#: Non-zeros per pixel and angle of the projector's sparse matrix (measured, ±60°: 2.138 at 77 angles
+#: of 128x128 and 256x256 slices, 2.151 at 120 angles of 256x256 and 512x512, 2.15 at 1024x1024), and
+#: bytes per non-zero (a float32 value and an int32 column index; one matrix serves both directions on
+#: the CPU).
+PROJECTOR_NNZ_PER_PIXEL_ANGLE = 2.15
 PROJECTOR_BYTES_PER_NNZ = 8
-#: Seconds per sparse-matrix non-zero per slice for an iteration (a forward and adjoint projection and the
-#: solver's element-wise work), on one torch thread: streamed over 77x256x256, SIRT-50 took ~34 s (0.26 ns)
-#: and TV-150 ~140 s (0.36 ns) on an idle 2-core machine.
-TOMOGRAPHY_SECONDS_PER_NNZ = 0.4e-9
+#: Seconds per non-zero to build the projector (0.59 s for 10.8 M non-zeros at 77x256x256, 3.45 s for
+#: 67.7 M at 120x512x512, 11.8 s for 271 M at 120x1024x1024).
+PROJECTOR_BUILD_SECONDS_PER_NNZ = 50e-9
+#: The coarse-to-fine levels' projectors (2x and 4x binned: a quarter and a sixteenth of the pixels), as a
+#: share of the full-resolution one's non-zeros; built and kept by ``tv`` on a tilt series.
+COARSE_PROJECTORS = 0.25 + 0.0625
+#: Seconds per sparse-matrix non-zero per slice for one full-resolution iteration (a forward and an adjoint
+#: projection and the solver's element-wise work), on one torch thread, 8-slice chunks: SIRT took
+#: 0.31 ns at 77x256 and 120x256, 0.28 ns at 120x512 (one chunk, thread CPU time, this machine niced under
+#: load), 0.295 ns at 120x1024 (the whole series, 2 threads, quiet: 1615 CPU s for 20 iterations).
+TOMOGRAPHY_SECONDS_PER_NNZ = 0.30e-9
+#: Element-wise seconds per pixel per full-resolution-equivalent iteration beyond that, by method
+#: (``MethodSpec.name``): TV's primal-dual steps and level changes cost 21-26 ns more per pixel than
+#: SIRT's (8-slice chunks on one thread, coarse to fine, 150 iterations: 0.47, 0.44, 0.40 and 0.38 ns
+#: per non-zero at 77x128, 77x256, 120x256, 120x512). Methods not listed (not calibrated) are taken
+#: to cost as much as TV.
+ELEMENTWISE_SECONDS_PER_PIXEL = {"sirt": 0.0, "cgls": 0.0, "fbp": 0.0, "pdhg-tv": 24e-9}
+#: How fully ``workers`` chunk workers overlap, by method: SIRT's two workers ran 1.98x one (92.2 CPU s in
+#: 46.6 s at 77x256x256, 1615 in 815 s at 120x1024x1024); TV's 1.47x at 77x256x256 (82.3 in 55.8 s; the
+#: coarse levels' small products leave a core idle), assumed 1.7x (0.85) for bigger slices (not
+#: measured). Methods not listed: as TV.
+WORKER_EFFICIENCY = {"sirt": 1.0, "cgls": 1.0, "fbp": 1.0, "pdhg-tv": 0.85}
+#: Volume-sized float32 arrays a solver holds per unit of the volume it solves, by method (allocator
+#: retention included), with projectors, output and copies counted apart: between iterations, as the
+#: lockstep stream holds them for every chunk at once (peak memory growth streamed over 77x256x256: SIRT
+#: 8.7x the volume, TV 15.6x), and at a chunk's peak within an iteration, as slabs solved side by side may
+#: reach together (growth with chunks: 77x256x256 SIRT 3.0x, TV 4.1x; a traced 8-slice TV chunk peaked at
+#: 17 units). Methods not listed: as TV.
+SOLVER_STATE_ARRAYS = {"sirt": 6.0, "cgls": 6.0, "fbp": 2.0, "pdhg-tv": 12.0}
+SOLVER_PEAK_ARRAYS = {"sirt": 6.0, "cgls": 6.0, "fbp": 2.0, "pdhg-tv": 18.0}
+#: Volumes the lockstep stream holds beyond its chunks' state: the joined iterate and its copy in the
+#: output layout, the frame's copy and the result layer's.
+LOCKSTEP_COPIES = 4
+#: One torch thread on a chunk alone per thread, when several share it (a forward and adjoint projection
+#: of 8-slice chunks at 77x256, two threads: 3.6 ms per slice on one chunk, 2.9 ms side by side).
+SHARED_CHUNK_EFFICIENCY = 0.8
+#: A full run of a tilt series whose lockstep iteration of the whole volume is forecast to take longer
+#: than this (seconds) goes slab by slab: its iterates would come too seldom to watch the volume converge,
+#: while slabs, one per core, finish sooner (the lockstep stream computes on all cores but the GUI's) and
+#: hold a fraction of the memory. 77x256x256 (1.2 s per TV iteration) streams; 120x512x512 (10 s) goes
+#: by slabs.
+SLAB_ITERATION_SECONDS = 5.0
 
 #: Warn when a run is forecast to take longer than this (seconds).
 SLOW_RUN_SECONDS = 60.0
@@ -55,14 +102,168 @@ def deconvolution(n_elements: int, n_iter: int, seconds_per_iteration: float | N
 
 
 def tomography(
-    n_angles: int, slice_pixels: int, n_slices: int, n_iter: float, seconds_per_iteration: float | None = None
+    n_angles: int, slice_pixels: int, n_slices: int, n_iter: float, seconds_per_iteration: float | None = None,
+    *, method: str = "pdhg-tv", coarse: bool = False, threads: int | None = None,
 ) -> Estimate:
-    """Forecast a reconstruction of ``n_slices`` slices of ``slice_pixels`` pixels from ``n_angles`` angles,
-    ``n_iter`` iterations at full resolution (see ``problems.tomography_methods.run_cost``)."""
-    nnz = PROJECTOR_NNZ_PER_PIXEL_ANGLE * n_angles * slice_pixels
-    memory = 4.0 * TOMOGRAPHY_ARRAYS * slice_pixels * n_slices + PROJECTOR_BYTES_PER_NNZ * nnz
-    per_iteration = seconds_per_iteration or TOMOGRAPHY_SECONDS_PER_NNZ * nnz * n_slices
-    return Estimate(memory, n_iter * per_iteration)
+    """Forecast a reconstruction streamed in lockstep (``reconstruct_iter``) of ``n_slices`` slices of
+    ``slice_pixels`` pixels from ``n_angles`` angles.
+
+    Parameters
+    ----------
+    n_angles, slice_pixels, n_slices : int
+        The geometry.
+    n_iter : float
+        Iterations at full resolution (``problems.tomography_methods.run_cost``).
+    seconds_per_iteration : float, optional
+        A measured cost of one iteration, replacing the modelled one.
+    method : str
+        The method's table name (``MethodSpec.name``: ``"pdhg-tv"`` for ``"tv"``).
+    coarse : bool
+        Whether the coarse-to-fine levels' projectors are built too.
+    threads : int, optional
+        Torch threads the stream computes on (default: the widget's worker's, ``solver_threads()``).
+    """
+    threads = solver_threads() if threads is None else threads
+    volume = 4.0 * slice_pixels * n_slices
+    state = SOLVER_STATE_ARRAYS.get(method, SOLVER_STATE_ARRAYS["pdhg-tv"])
+    memory = (state + LOCKSTEP_COPIES) * volume + _projector_bytes(n_angles, slice_pixels, coarse)
+    speed = threads * (1.0 if threads == 1 else SHARED_CHUNK_EFFICIENCY)
+    per_iteration = seconds_per_iteration or _iteration_seconds(method, n_angles, slice_pixels, n_slices) / speed
+    return Estimate(memory, _build_seconds(n_angles, slice_pixels, coarse) + n_iter * per_iteration)
+
+
+def tomography_slabs(
+    n_angles: int, slice_pixels: int, n_slices: int, n_iter: float, *, method: str, chunk_slices: int,
+    workers: int, coarse: bool = False,
+) -> Estimate:
+    """Forecast a reconstruction slab by slab (``problems.chunks.solve_in_chunks_iter``, as
+    ``reconstruct`` does): the output volume, the projector and ``workers`` chunks' solver state in
+    memory; the projector's build and the iterations shared by the workers in time.
+
+    Parameters
+    ----------
+    n_angles, slice_pixels, n_slices, n_iter, method, coarse
+        As for :func:`tomography`.
+    chunk_slices : int
+        Slices per chunk (``problems.chunks.Plan.chunk_slices``).
+    workers : int
+        Chunks solved at once, one torch thread each.
+    """
+    running = min(workers, -(-n_slices // chunk_slices))
+    chunk = 4.0 * slice_pixels * min(chunk_slices, n_slices)
+    memory = 4.0 * slice_pixels * n_slices + _projector_bytes(n_angles, slice_pixels, coarse) \
+        + running * SOLVER_PEAK_ARRAYS.get(method, SOLVER_PEAK_ARRAYS["pdhg-tv"]) * chunk
+    speed = running * (1.0 if running == 1 else WORKER_EFFICIENCY.get(method, WORKER_EFFICIENCY["pdhg-tv"]))
+    seconds = n_iter * _iteration_seconds(method, n_angles, slice_pixels, n_slices) / speed
+    return Estimate(memory, _build_seconds(n_angles, slice_pixels, coarse) + seconds)
+
+
+def projector_nonzeros(n_angles: int, slice_pixels: int) -> float:
+    """Non-zeros of the projector of one slice of ``slice_pixels`` pixels at ``n_angles`` angles."""
+    return PROJECTOR_NNZ_PER_PIXEL_ANGLE * n_angles * slice_pixels
+
+
+def _projector_bytes(n_angles: int, slice_pixels: int, coarse: bool) -> float:
+    return PROJECTOR_BYTES_PER_NNZ * projector_nonzeros(n_angles, slice_pixels) * (1.0 + COARSE_PROJECTORS * coarse)
+
+
+def _build_seconds(n_angles: int, slice_pixels: int, coarse: bool) -> float:
+    nonzeros = projector_nonzeros(n_angles, slice_pixels) * (1.0 + COARSE_PROJECTORS * coarse)
+    return PROJECTOR_BUILD_SECONDS_PER_NNZ * nonzeros
+
+
+def _iteration_seconds(method: str, n_angles: int, slice_pixels: int, n_slices: int) -> float:
+    """One thread's seconds for a full-resolution iteration of every slice."""
+    elementwise = ELEMENTWISE_SECONDS_PER_PIXEL.get(method, ELEMENTWISE_SECONDS_PER_PIXEL["pdhg-tv"])
+    per_slice = TOMOGRAPHY_SECONDS_PER_NNZ * projector_nonzeros(n_angles, slice_pixels) + elementwise * slice_pixels
+    return n_slices * per_slice
+
+
+@dataclass(frozen=True)
+class TomographyForecast:
+    """The forecast of a full reconstruction of a tilt series, and the way the widget runs it.
+
+    Attributes
+    ----------
+    by_slabs : bool
+        Whether *Run* goes slab by slab (:func:`tomography_slabs`) rather than in lockstep.
+    estimate : Estimate
+        The forecast of the way chosen.
+    lockstep, slabs : Estimate
+        The forecasts of both ways.
+    n_slabs, slab_slices, workers : int
+        Slabs (chunks of slices perpendicular to the tilt axis), slices in each, and slabs solved at once.
+    """
+
+    by_slabs: bool
+    estimate: Estimate
+    lockstep: Estimate
+    slabs: Estimate
+    n_slabs: int
+    slab_slices: int
+    workers: int
+
+
+def tomography_forecast(
+    n_angles: int, rows: int, cols: int, method: str, n_iter: int, *, tilt_axis: str = "y",
+    thickness: int | None = None, warm_start: bool = False, available: float | None = None,
+    threads: int | None = None, workers: int | None = None,
+) -> TomographyForecast:
+    """The *Tomography* widget's forecast of *Run* on a tilt series ``(n_angles, rows, cols)``, and its
+    choice between streaming it in lockstep and solving it slab by slab; needs no viewer.
+
+    Slab by slab when the lockstep stream would need more than :data:`MEMORY_SHARE` of the available
+    memory, or when one of its iterations of the whole volume would take longer than
+    :data:`SLAB_ITERATION_SECONDS`.
+
+    Parameters
+    ----------
+    n_angles, rows, cols : int
+        The tilt series' shape.
+    method : str
+        A reconstruction method (``problems.tomography.METHODS``).
+    n_iter : int
+        Its iterations (``tv`` on a tilt series counts as fewer, solved coarse to fine: ``run_cost``).
+    tilt_axis : {"y", "x"}
+        The image axis the specimen is tilted about.
+    thickness : int, optional
+        Slices of the volume along z (default: the detector width).
+    warm_start : bool
+        Whether the run starts from a previous result (then at full resolution only).
+    available : float, optional
+        Bytes of memory available (default: :func:`available_memory`, now).
+    threads : int, optional
+        Torch threads of the lockstep stream (default: the widget's worker's, ``solver_threads()``).
+    workers : int, optional
+        Slabs solved at once (default: :func:`slab_workers`).
+
+    Returns
+    -------
+    TomographyForecast
+    """
+    n_slices, n_detector = (rows, cols) if tilt_axis == "y" else (cols, rows)
+    slice_pixels = (thickness or n_detector) * n_detector
+    name = METHODS[method].name
+    work = run_cost(method, n_iter, series=True, n_detector=n_detector, warm_start=warm_start)
+    coarse = work != n_iter  # solved coarse to fine: the binned levels' projectors are built too
+    threads = solver_threads() if threads is None else threads
+    workers = slab_workers() if workers is None else workers
+    size = chunk_slices(slice_pixels, n_angles * n_detector)
+    lockstep = tomography(n_angles, slice_pixels, n_slices, work, method=name, coarse=coarse, threads=threads)
+    slabs = tomography_slabs(n_angles, slice_pixels, n_slices, work, method=name, chunk_slices=size,
+                             workers=workers, coarse=coarse)
+    available = available_memory() if available is None else available
+    iteration = _iteration_seconds(name, n_angles, slice_pixels, n_slices) / threads
+    by_slabs = lockstep.memory > MEMORY_SHARE * available or iteration > SLAB_ITERATION_SECONDS
+    return TomographyForecast(by_slabs, slabs if by_slabs else lockstep, lockstep, slabs, -(-n_slices // size),
+                              size, workers)
+
+
+def slab_workers() -> int:
+    """Slabs solved at once: one per core. Each computes on one torch thread, so the GUI thread gets its
+    turn without the spinning of a multi-threaded torch operation (which is why the lockstep stream leaves
+    a core free: ``solver_threads``)."""
+    return os.cpu_count() or 1
 
 
 def available_memory() -> int:
