@@ -103,7 +103,7 @@ def deconvolution(n_elements: int, n_iter: int, seconds_per_iteration: float | N
 
 def tomography(
     n_angles: int, slice_pixels: int, n_slices: int, n_iter: float, seconds_per_iteration: float | None = None,
-    *, method: str = "pdhg-tv", coarse: bool = False, threads: int | None = None,
+    *, method: str = "pdhg-tv", coarse: bool = False, threads: int | None = None, data_elements: int = 0,
 ) -> Estimate:
     """Forecast a reconstruction streamed in lockstep (``reconstruct_iter``) of ``n_slices`` slices of
     ``slice_pixels`` pixels from ``n_angles`` angles.
@@ -122,11 +122,13 @@ def tomography(
         Whether the coarse-to-fine levels' projectors are built too.
     threads : int, optional
         Torch threads the stream computes on (default: the widget's worker's, ``solver_threads()``).
+    data_elements : int
+        Values of the data the run holds a float32 copy of (the widget's prepared series).
     """
     threads = solver_threads() if threads is None else threads
     volume = 4.0 * slice_pixels * n_slices
     state = SOLVER_STATE_ARRAYS.get(method, SOLVER_STATE_ARRAYS["pdhg-tv"])
-    memory = (state + LOCKSTEP_COPIES) * volume + _projector_bytes(n_angles, slice_pixels, coarse)
+    memory = (state + LOCKSTEP_COPIES) * volume + _projector_bytes(n_angles, slice_pixels, coarse) + 4.0 * data_elements
     speed = threads * (1.0 if threads == 1 else SHARED_CHUNK_EFFICIENCY)
     per_iteration = seconds_per_iteration or _iteration_seconds(method, n_angles, slice_pixels, n_slices) / speed
     return Estimate(memory, _build_seconds(n_angles, slice_pixels, coarse) + n_iter * per_iteration)
@@ -134,7 +136,7 @@ def tomography(
 
 def tomography_slabs(
     n_angles: int, slice_pixels: int, n_slices: int, n_iter: float, *, method: str, chunk_slices: int,
-    workers: int, coarse: bool = False,
+    workers: int, coarse: bool = False, data_elements: int = 0,
 ) -> Estimate:
     """Forecast a reconstruction slab by slab (``problems.chunks.solve_in_chunks_iter``, as
     ``reconstruct`` does): the output volume, the projector and ``workers`` chunks' solver state in
@@ -142,7 +144,7 @@ def tomography_slabs(
 
     Parameters
     ----------
-    n_angles, slice_pixels, n_slices, n_iter, method, coarse
+    n_angles, slice_pixels, n_slices, n_iter, method, coarse, data_elements
         As for :func:`tomography`.
     chunk_slices : int
         Slices per chunk (``problems.chunks.Plan.chunk_slices``).
@@ -151,7 +153,7 @@ def tomography_slabs(
     """
     running = min(workers, -(-n_slices // chunk_slices))
     chunk = 4.0 * slice_pixels * min(chunk_slices, n_slices)
-    memory = 4.0 * slice_pixels * n_slices + _projector_bytes(n_angles, slice_pixels, coarse) \
+    memory = 4.0 * (slice_pixels * n_slices + data_elements) + _projector_bytes(n_angles, slice_pixels, coarse) \
         + running * SOLVER_PEAK_ARRAYS.get(method, SOLVER_PEAK_ARRAYS["pdhg-tv"]) * chunk
     speed = running * (1.0 if running == 1 else WORKER_EFFICIENCY.get(method, WORKER_EFFICIENCY["pdhg-tv"]))
     seconds = n_iter * _iteration_seconds(method, n_angles, slice_pixels, n_slices) / speed
@@ -249,9 +251,11 @@ def tomography_forecast(
     threads = solver_threads() if threads is None else threads
     workers = slab_workers() if workers is None else workers
     size = chunk_slices(slice_pixels, n_angles * n_detector)
-    lockstep = tomography(n_angles, slice_pixels, n_slices, work, method=name, coarse=coarse, threads=threads)
+    data = n_angles * rows * cols  # the widget's prepared copy of the series
+    lockstep = tomography(n_angles, slice_pixels, n_slices, work, method=name, coarse=coarse, threads=threads,
+                          data_elements=data)
     slabs = tomography_slabs(n_angles, slice_pixels, n_slices, work, method=name, chunk_slices=size,
-                             workers=workers, coarse=coarse)
+                             workers=workers, coarse=coarse, data_elements=data)
     available = available_memory() if available is None else available
     iteration = _iteration_seconds(name, n_angles, slice_pixels, n_slices) / threads
     by_slabs = lockstep.memory > MEMORY_SHARE * available or iteration > SLAB_ITERATION_SECONDS
