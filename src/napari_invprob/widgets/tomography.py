@@ -10,10 +10,12 @@ the full run.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from functools import partial
 
 import numpy as np
+import torch
 from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 from napari.layers import Image
 from napari.utils.notifications import show_info
@@ -24,9 +26,10 @@ from ..alignment import METHODS as ALIGNMENT_METHODS
 from ..alignment import align_iter, apply_alignment
 from ..io.angles import read_angle_file
 from ..preparation import CONTRASTS, prepare
-from ..problems import tomography
+from ..problems import chunks, tomography
 from ..problems.cross_validation import cross_validate_iter
 from ..problems.tomography_methods import run_cost
+from ..solvers.base import Iterate
 from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import layer_picker
@@ -297,23 +300,59 @@ class TomographyWidget(SolverWidget):
         metadata["warm_start"] = x0 is not None
         if x0 is not None and index is not None:
             x0 = x0[:, None]  # the preview's layout, (z, 1, detector)
-        work = run_cost(method, parameters["n_iter"], series=data.ndim == 3 and index is None,
-                        n_detector=data.shape[-1] if data.ndim == 2 else data.shape[3 - axis], warm_start=x0 is not None)
-        estimate = _estimate.tomography(len(angles), slice_pixels, n_slices, work)
+        layer_kwargs = {"colormap": "gray", "scale": scale}
+        if data.ndim == 3 and index is None:
+            forecast = _estimate.tomography_forecast(len(angles), *data.shape[1:], method, parameters["n_iter"],
+                                                     tilt_axis=tilt_axis, thickness=thickness,
+                                                     warm_start=x0 is not None)
+            if forecast.by_slabs:
+                metadata.update(engine="slabs", slabs=forecast.n_slabs, slab_slices=forecast.slab_slices)
+                return Plan(
+                    iterates=partial(_slab_reconstruction, self._prepared, data, self._handling(), metadata, angles,
+                                     workers=forecast.workers, x0=x0, **parameters),
+                    name=name, shape=shape, metadata=metadata, estimate=forecast.slabs, n_iter=forecast.n_slabs,
+                    reference=reference, layer_kwargs=layer_kwargs, unit="slab", in_place=True,
+                )
+            estimate = forecast.lockstep
+        else:
+            work = run_cost(method, parameters["n_iter"], series=False,
+                            n_detector=data.shape[-1] if data.ndim == 2 else data.shape[3 - axis],
+                            warm_start=x0 is not None)
+            estimate = _estimate.tomography(len(angles), slice_pixels, n_slices, work, method=self.spec.name)
         return Plan(
             iterates=partial(_reconstruction, self._prepared, data, self._handling(), metadata, angles,
                              preview_slice=index, x0=x0, **parameters),
             name=name, shape=shape, metadata=metadata, estimate=estimate, n_iter=parameters["n_iter"],
-            reference=reference, layer_kwargs={"colormap": "gray", "scale": scale},
+            reference=reference, layer_kwargs=layer_kwargs,
         )
 
+    def _before_start(self, plan: Plan) -> None:
+        """Also show the convergence plot only for runs that have one (not slab by slab)."""
+        super()._before_start(plan)
+        self.plot.setVisible(plan.unit == "iteration")
+
     def _frame_shown(self, plan: Plan, frame) -> None:
-        """Say once how the input was prepared (the worker records it before the first iterate)."""
+        """Say once how the input was prepared (the worker records it before the first iterate); say
+        how far a run slab by slab is."""
         super()._frame_shown(plan, frame)
         record = plan.metadata.get("preparation")
         if record is not None and record != self._announced_preparation:
             self._announced_preparation = record
             show_info(f"{self.title}: {plan.metadata['source_layer']!r} prepared: {record['summary']}")
+        if plan.unit == "slab":
+            self._status.value = f"{plan.metadata['method']}: {_slab_progress(plan, frame.iteration)}"
+
+    def _done(self, job, stopped: bool) -> None:
+        """Also say, of a run slab by slab that ended early, that the slabs not done are zero."""
+        super()._done(job, stopped)
+        plan, layer = job.context.plan, job.context.layer
+        if plan.unit != "slab" or job.context.frames == 0 or layer not in self._viewer.layers:
+            return
+        done = layer.metadata.get(plan.progress_key, 0)
+        if done < plan.n_iter:
+            note = f"{_slab_progress(plan, done)}; the slices of the other slabs are zero"
+            layer.metadata["status"] = f"{layer.metadata['status']}: {note}"
+            self._status.value = f"{self._status.value} ({note})"
 
     # -- alignment and the choice of λ (one auxiliary task at a time, stopped by Stop) -------------------------
     def align(self):
@@ -480,6 +519,30 @@ def _reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: d
     sinogram = np.moveaxis(series, axis, 1)[:, preview_slice:preview_slice + 1]
     for iterate in tomography.reconstruct_iter(sinogram, angles, tilt_axis="y", **_AS_PREPARED, **parameters):
         yield replace(iterate, x=iterate.x[:, 0])
+
+
+def _slab_progress(plan: Plan, done: int) -> str:
+    """``"slab 12 of 128 done (96 of 1024 slices along x)"``."""
+    tilt_axis = plan.metadata["parameters"]["tilt_axis"]
+    n_slices = plan.shape[_series_axis(tilt_axis)]
+    slices = min(done * plan.metadata["slab_slices"], n_slices)
+    return f"slab {done} of {plan.n_iter} done ({slices} of {n_slices} slices along {tilt_axis})"
+
+
+def _slab_reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: dict, angles, *, workers: int,
+                         **parameters) -> Iterator[Iterate]:
+    """Worker generator: prepare ``data`` (once), record the preparation in ``metadata``, then solve
+    the prepared series slab by slab as :func:`~napari_invprob.reconstruct` does
+    (:func:`~napari_invprob.problems.chunks.solve_in_chunks_iter`, ``workers`` slabs at once on a
+    CPU): iterates whose ``iteration`` counts the slabs done and whose ``x`` is the volume, filled in
+    place. Closing it stops the running slabs after their current iteration."""
+    series, preparation = prepared(data, handling)
+    metadata["preparation"] = preparation.record()
+    plan = chunks.make_plan(series, angles, **_AS_PREPARED, **parameters)
+    workers = workers if plan.projector.device.type == "cpu" else None
+    with closing(chunks.solve_in_chunks_iter(plan, workers=workers)) as progress:
+        for step in progress:
+            yield Iterate(step.chunks_done, torch.from_numpy(step.output), None, None, step.elapsed)
 
 
 def _alignment(series, angles, options: dict):
