@@ -120,3 +120,20 @@ def test_an_error_in_a_chunk_ends_the_generator_with_it(small_chunks, monkeypatc
     monkeypatch.setitem(METHODS, "sirt", replace(METHODS["sirt"], solver=failing))
     with pytest.raises(RuntimeError, match="solver failed"):
         list(chunks.solve_in_chunks_iter(_plan(_series()), workers=2))
+
+
+def test_the_chunk_of_a_given_slice_comes_first_then_the_nearest(small_chunks):
+    series = _series()
+    expected = reconstruct(series, ANGLES, method="sirt", n_iter=10, tilt_axis="x", device="cpu",
+                           background="none", contrast="dark-field")
+    order, threads = [], torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # one worker computes on the caller's threads
+        for step in chunks.solve_in_chunks_iter(_plan(series), workers=1, first=14):
+            if step.chunks_done > len(order):
+                order.append(np.flatnonzero(step.output.any(axis=(0, 1))).tolist())
+    finally:
+        torch.set_num_threads(threads)
+    assert [len(filled) for filled in order] == [6, 12, 18, 24]
+    assert order[0] == list(range(12, 18)) and set(order[1]) - set(order[0]) in ({*range(6, 12)}, {*range(18, 24)})
+    np.testing.assert_array_equal(step.output, expected)

@@ -75,11 +75,13 @@ class Plan:
         return chunk_slices(int(np.prod(self.projector.in_shape)), int(np.prod(self.projector.out_shape)),
                             max_elements)
 
-    def chunks(self, max_elements: int) -> Iterator[tuple[slice, Iterator[Iterate]]]:
+    def chunks(self, max_elements: int, first: int = 0) -> Iterator[tuple[slice, Iterator[Iterate]]]:
         """Slice ranges of at most ``max_elements`` pixels or bins (but at least :data:`MIN_CHUNK_SLICES`
-        slices), each with its solver (not yet started)."""
+        slices), each with its solver (not yet started): the one holding slice ``first``, then the others
+        nearest first (in order for ``first=0``)."""
         size = self.chunk_slices(max_elements)
-        for i in range(0, self.sinograms.shape[0], size):
+        starts = range(0, self.sinograms.shape[0], size)
+        for i in sorted(starts, key=lambda start: (abs(start // size - first // size), start)):
             rows = slice(i, i + size)
             problem = TomographyProblem(self.projector, self.sinograms[rows].contiguous(), self.angles,
                                         series=self.ndim == 3)
@@ -189,8 +191,8 @@ class _Tally:
                              self.iterations, self.clock())
 
 
-def solve_in_chunks_iter(plan: Plan, *, workers: int | None = None,
-                         stop: threading.Event | None = None) -> Iterator[ChunkProgress]:
+def solve_in_chunks_iter(plan: Plan, *, workers: int | None = None, stop: threading.Event | None = None,
+                         first: int = 0) -> Iterator[ChunkProgress]:
     """Solve the chunks into a preallocated float32 output, yielding progress as they go.
 
     On a CPU with several workers, as many chunks as workers are solved at once, each on one torch
@@ -209,6 +211,9 @@ def solve_in_chunks_iter(plan: Plan, *, workers: int | None = None,
     stop : threading.Event, optional
         When set, the running chunks end after their current iteration, unfinished, and the
         generator returns. Closing the generator does the same.
+    first : int
+        The slice (perpendicular to the tilt axis) whose chunk is solved first, e.g. the one in view;
+        the other chunks follow nearest first.
 
     Yields
     ------
@@ -230,7 +235,7 @@ def solve_in_chunks_iter(plan: Plan, *, workers: int | None = None,
     def should_stop() -> bool:
         return halt.is_set() or (stop is not None and stop.is_set())
 
-    chunks = plan.chunks(SOLVE_CHUNK_ELEMENTS)
+    chunks = plan.chunks(SOLVE_CHUNK_ELEMENTS, first)
     try:
         if workers == 1 or tally.n_chunks == 1:
             for rows, solver in chunks:

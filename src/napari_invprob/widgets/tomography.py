@@ -309,7 +309,8 @@ class TomographyWidget(SolverWidget):
                 metadata.update(engine="slabs", slabs=forecast.n_slabs, slab_slices=forecast.slab_slices)
                 return Plan(
                     iterates=partial(_slab_reconstruction, self._prepared, data, self._handling(), metadata, angles,
-                                     workers=forecast.workers, x0=x0, **parameters),
+                                     workers=forecast.workers, first=int(self.preview_slice.value), x0=x0,
+                                     **parameters),
                     name=name, shape=shape, metadata=metadata, estimate=forecast.slabs, n_iter=forecast.n_slabs,
                     reference=reference, layer_kwargs=layer_kwargs, unit="slab", in_place=True,
                 )
@@ -530,17 +531,18 @@ def _slab_progress(plan: Plan, done: int) -> str:
 
 
 def _slab_reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: dict, angles, *, workers: int,
-                         **parameters) -> Iterator[Iterate]:
+                         first: int, **parameters) -> Iterator[Iterate]:
     """Worker generator: prepare ``data`` (once), record the preparation in ``metadata``, then solve
     the prepared series slab by slab as :func:`~napari_invprob.reconstruct` does
     (:func:`~napari_invprob.problems.chunks.solve_in_chunks_iter`, ``workers`` slabs at once on a
-    CPU): iterates whose ``iteration`` counts the slabs done and whose ``x`` is the volume, filled in
-    place. Closing it stops the running slabs after their current iteration."""
+    CPU), the slab of slice ``first`` (the one in view) first: iterates whose ``iteration`` counts
+    the slabs done and whose ``x`` is the volume, filled in place. Closing it stops the running slabs
+    after their current iteration."""
     series, preparation = prepared(data, handling)
     metadata["preparation"] = preparation.record()
     plan = chunks.make_plan(series, angles, **_AS_PREPARED, **parameters)
     workers = workers if plan.projector.device.type == "cpu" else None
-    with closing(chunks.solve_in_chunks_iter(plan, workers=workers)) as progress:
+    with closing(chunks.solve_in_chunks_iter(plan, workers=workers, first=first)) as progress:
         for step in progress:
             yield Iterate(step.chunks_done, torch.from_numpy(step.output), None, None, step.elapsed)
 
