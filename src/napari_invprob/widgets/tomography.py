@@ -5,6 +5,11 @@ metadata; the widget adopts them and shows them. The input is made into line int
 (:func:`~napari_invprob.preparation.prepare`: storage offset, contrast, background), and the run, the live
 preview and the choice of λ all solve that prepared series, so a preview slice equals the same slice of
 the full run.
+
+*Run* streams every iterate of the whole volume (``reconstruct_iter``, all chunks in lockstep) when
+that fits and iterates quickly enough to watch; otherwise (``widgets._estimate.tomography_forecast``
+decides) it solves the series slab by slab as ``reconstruct`` does, the slab of the slice in view first,
+and the result layer fills in as slabs finish.
 """
 
 from __future__ import annotations
