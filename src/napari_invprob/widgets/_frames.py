@@ -88,19 +88,30 @@ def display_range(image: np.ndarray) -> tuple[float, float]:
 
     Returns a range of non-zero width (``(v, v + 1)`` for a constant image).
     """
-    flat = image.reshape(-1)
-    step = max(1, flat.size // _RANGE_SAMPLES)
-    low, high = (float(v) for v in np.percentile(flat[::step], [0.5, 99.5]))
+    low, high = (float(v) for v in np.percentile(_subsample(image), [0.5, 99.5]))
     if not high > low:
         high = low + 1.0
     return low, high
 
 
+def _subsample(image: np.ndarray) -> np.ndarray:
+    """At most about :data:`_RANGE_SAMPLES` values of ``image``, evenly strided."""
+    flat = image.reshape(-1)
+    return flat[::max(1, flat.size // _RANGE_SAMPLES)]
+
+
 def _image(iterate: Iterate, *, in_place: bool) -> tuple[np.ndarray, tuple[float, float]]:
-    """The estimate as a float32 array (a copy, or with ``in_place`` the iterate's own CPU array) and
-    its minimum and maximum, which are finite unless the method diverged (NaN and Inf reach them)."""
-    image = iterate.x.numpy() if in_place else to_numpy(iterate.x)
-    value_range = (float(image.min()), float(image.max()))
+    """The estimate as a float32 array and its minimum and maximum, which are finite unless the method
+    diverged (NaN and Inf reach them): a copy, or with ``in_place`` the iterate's own CPU array and the
+    range of the subsample :func:`display_range` takes (a big volume is not scanned at every frame;
+    the stream checks its parts itself)."""
+    if in_place:
+        image = iterate.x.numpy()
+        sample = _subsample(image)
+        value_range = (float(sample.min()), float(sample.max()))
+    else:
+        image = to_numpy(iterate.x)
+        value_range = (float(image.min()), float(image.max()))
     if not np.all(np.isfinite(value_range)):
         raise ValueError(
             f"the estimate became NaN or Inf at iteration {iterate.iteration}: the method diverged; "
@@ -147,8 +158,9 @@ def frames(
     in_place : bool
         The iterates' estimate is one CPU float32 array filled in place (a volume solved slab by
         slab): frames carry that array itself, not a copy (a layer showing it shows it as it fills),
-        and an iterate with the iteration number of the newest frame makes no frame (nothing new to
-        show; such iterates only let ``should_stop`` be checked).
+        with the value range of a subsample (the stream checks that its parts are finite), and an
+        iterate with the iteration number of the newest frame makes no frame (nothing new to show;
+        such iterates only let ``should_stop`` be checked).
 
     Yields
     ------
