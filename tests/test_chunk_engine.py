@@ -137,3 +137,21 @@ def test_the_chunk_of_a_given_slice_comes_first_then_the_nearest(small_chunks):
     assert [len(filled) for filled in order] == [6, 12, 18, 24]
     assert order[0] == list(range(12, 18)) and set(order[1]) - set(order[0]) in ({*range(6, 12)}, {*range(18, 24)})
     np.testing.assert_array_equal(step.output, expected)
+
+
+@pytest.mark.parametrize("method", ["sirt", "tv"])
+def test_the_lockstep_stream_side_by_side_ends_with_reconstructs_volume_bit_for_bit(monkeypatch, method):
+    """reconstruct_iter's chunks advance on a pool, one torch thread each, as reconstruct solves them: the
+    last iterate is the same volume to the last bit, and every iterate is the whole volume."""
+    monkeypatch.setattr(chunks, "MAX_CHUNK_ELEMENTS", 6 * 7 * 11)
+    monkeypatch.setattr(chunks, "SOLVE_CHUNK_ELEMENTS", 6 * 7 * 11)
+    monkeypatch.setattr(chunks, "MIN_CHUNK_SLICES", 1)
+    series = _series()
+    plan = _plan(series, method)
+    assert len(list(plan.chunks(chunks.MAX_CHUNK_ELEMENTS))) == 4
+    iterates = [it.x.clone() for it in chunks.stream(plan, workers=2)]
+    assert len(iterates) == 10 and all(x.shape == (7, 7, 24) for x in iterates)
+    expected = chunks.solve_in_chunks(plan)
+    np.testing.assert_array_equal(iterates[-1].numpy(), expected)
+    one_by_one = [it.x for it in chunks.stream(plan, workers=1)]
+    torch.testing.assert_close(one_by_one[-1], iterates[-1], rtol=1e-5, atol=1e-6)

@@ -28,7 +28,7 @@ GiB = 2**30
 @pytest.mark.parametrize("method, n_iter", [("sirt", 20), ("tv", 150)])
 def test_a_1024_series_goes_slab_by_slab_and_fits_in_24_gib(method, n_iter):
     forecast = _estimate.tomography_forecast(120, 1024, 1024, method, n_iter, tilt_axis="x",
-                                             available=22 * GiB, threads=1, workers=2)
+                                             available=22 * GiB, workers=2)
     assert forecast.by_slabs and forecast.estimate == forecast.slabs
     assert forecast.lockstep.memory > 24 * GiB  # the stream would not fit: the widget refused it before
     assert forecast.slabs.memory < _estimate.MEMORY_SHARE * 22 * GiB
@@ -42,20 +42,20 @@ def test_the_slab_forecast_is_within_30_percent_of_the_measured_runs():
                 ((77, 256, "tv", 150), 55.8, 4.1 * 4 * 256**3)]
     for (n_angles, n, method, n_iter), seconds, memory in measured:
         slabs = _estimate.tomography_forecast(n_angles, n, n, method, n_iter, tilt_axis="x", available=22 * GiB,
-                                              threads=1, workers=2).slabs
+                                              workers=2).slabs
         assert abs(slabs.seconds / seconds - 1) < 0.3, (method, n, slabs.seconds, seconds)
         assert abs(slabs.memory / memory - 1) < 0.3, (method, n, slabs.memory / GiB, memory / GiB)
 
 
 def test_the_default_series_streams_in_lockstep():
-    forecast = _estimate.tomography_forecast(77, 256, 256, "sirt", 50, available=22 * GiB, threads=1, workers=2)
+    forecast = _estimate.tomography_forecast(77, 256, 256, "sirt", 50, available=22 * GiB, workers=2)
     assert not forecast.by_slabs and forecast.estimate == forecast.lockstep
     assert forecast.slabs.memory < forecast.lockstep.memory and forecast.slabs.seconds < forecast.lockstep.seconds
 
 
 def test_a_stream_that_does_not_fit_goes_slab_by_slab():
-    fits = _estimate.tomography_forecast(77, 256, 256, "tv", 150, available=22 * GiB, threads=1, workers=2)
-    tight = _estimate.tomography_forecast(77, 256, 256, "tv", 150, available=fits.lockstep.memory, threads=1,
+    fits = _estimate.tomography_forecast(77, 256, 256, "tv", 150, available=22 * GiB, workers=2)
+    tight = _estimate.tomography_forecast(77, 256, 256, "tv", 150, available=fits.lockstep.memory,
                                           workers=2)
     assert not fits.by_slabs and tight.by_slabs
 

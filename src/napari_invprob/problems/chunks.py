@@ -322,8 +322,13 @@ def solve_in_chunks(plan: Plan) -> np.ndarray:
     return progress.output
 
 
-def stream(plan: Plan) -> Iterator[Iterate]:
+def stream(plan: Plan, *, workers: int | None = None) -> Iterator[Iterate]:
     """All chunks in lockstep, one yield per iteration for the whole output.
+
+    With several ``workers`` (by default the torch thread count on a CPU, 1 on a GPU) the chunks
+    advance side by side on a pool, one torch thread each, as :func:`solve_in_chunks_iter` solves them:
+    every chunk's result is then the same to the last bit as there, and a program that keeps a core
+    for itself (a GUI) can ask for all of them without torch's threads spinning against it.
 
     ``residual`` is ``‖Ax − y‖`` in the data's units: the chunks' residuals of the weighted problem
     combined and unweighted, or computed for a direct method's answer (which comes without one);
@@ -332,7 +337,9 @@ def stream(plan: Plan) -> Iterator[Iterate]:
     clock = Clock()
     streams = [solver for _, solver in plan.chunks(MAX_CHUNK_ELEMENTS)]
     weight = data_weight(len(plan.angles))
-    for iterates in zip(*streams):
+    if workers is None:
+        workers = torch.get_num_threads() if plan.projector.device.type == "cpu" else 1
+    for iterates in _in_lockstep(streams, workers):
         x = torch.cat([it.x for it in iterates]) if len(iterates) > 1 else iterates[0].x
         objectives = [it.objective for it in iterates]
         objective = None if None in objectives else float(sum(objectives))
@@ -343,6 +350,27 @@ def stream(plan: Plan) -> Iterator[Iterate]:
             residual = float(torch.linalg.vector_norm(plan.projector.forward(x) - plan.sinograms))
         yield Iterate(iterates[0].iteration, plan.as_output(x).contiguous(), objective, residual, clock(),
                       algorithm_residual=_norm_of_parts([it.algorithm_residual for it in iterates]))
+
+
+def _in_lockstep(streams: list[Iterator[Iterate]], workers: int) -> Iterator[tuple[Iterate, ...]]:
+    """The next iterate of every stream, until one ends: advanced in turn on this thread, or with several
+    ``workers`` on a pool of threads computing with one torch thread each (a stream is advanced by one
+    thread at a time)."""
+    if workers <= 1 or len(streams) == 1:
+        yield from zip(*streams)
+        return
+    # as in _side_by_side: each worker sets its thread count before its first operation
+    with torch_threads(1), concurrent.futures.ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                                 initargs=(1,)) as pool:
+        while True:
+            iterates = tuple(pool.map(_next_or_none, streams))
+            if any(it is None for it in iterates):
+                return
+            yield iterates
+
+
+def _next_or_none(iterates: Iterator[Iterate]) -> Iterate | None:
+    return next(iterates, None)
 
 
 def _norm_of_parts(norms: list[float | None]) -> float | None:

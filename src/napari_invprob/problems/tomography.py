@@ -12,7 +12,8 @@ laid out as a batch of slices by :mod:`~napari_invprob.problems.chunks`, which s
   (``benchmarks/tilt_series.py`` measures the multiple of the volume). Small chunks are also faster on
   the CPU: their element-wise work stays in cache.
 * :func:`reconstruct_iter` streams the whole volume, one yield per iteration, so its chunks (at most
-  :data:`MAX_CHUNK_ELEMENTS` each) advance in lockstep and every chunk's solver state is alive at once:
+  :data:`MAX_CHUNK_ELEMENTS` each) advance in lockstep (side by side, one per CPU thread, as
+  :func:`reconstruct` solves them) and every chunk's solver state is alive at once:
   about ten times the volume for ``pdhg-tv`` — the price of watching the whole volume converge. For big
   series stream a sub-volume or use :func:`reconstruct`.
 

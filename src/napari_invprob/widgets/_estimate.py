@@ -20,7 +20,6 @@ import psutil
 from ..problems.chunks import chunk_slices
 from ..problems.tomography_methods import METHODS, run_cost
 from ._frames import OVERHEAD_SHARE
-from ._runner import solver_threads
 
 #: float32 arrays of the image's size a deconvolution solver keeps (x, splitting variables and
 #: their duals for each gradient axis, complex spectra).
@@ -70,13 +69,9 @@ LOCKSTEP_COPIES = 4
 #: and spaced to take at most ``OVERHEAD_SHARE`` of the run: 77x256x256 SIRT-10 streamed through the widget
 #: took 11.9 CPU s against 8.9 s forecast without them.
 LOCKSTEP_FRAME_OVERHEAD = 1.0 / (1.0 - OVERHEAD_SHARE)
-#: One torch thread on a chunk alone per thread, when several share it (a forward and adjoint projection
-#: of 8-slice chunks at 77x256, two threads: 3.6 ms per slice on one chunk, 2.9 ms side by side).
-SHARED_CHUNK_EFFICIENCY = 0.8
 #: A full run of a tilt series whose lockstep iteration of the whole volume is forecast to take longer
 #: than this (seconds) goes slab by slab: its iterates would come too seldom to watch the volume converge,
-#: while slabs, one per core, finish sooner (the lockstep stream computes on all cores but the GUI's) and
-#: hold a fraction of the memory. 77x256x256 (1.2 s per TV iteration) streams; 120x512x512 (10 s) goes
+#: while slabs finish as soon (both compute on :func:`chunk_workers`) and hold a fraction of the memory. 77x256x256 (1.2 s per TV iteration) streams; 120x512x512 (10 s) goes
 #: by slabs.
 SLAB_ITERATION_SECONDS = 5.0
 
@@ -108,7 +103,7 @@ def deconvolution(n_elements: int, n_iter: int, seconds_per_iteration: float | N
 
 def tomography(
     n_angles: int, slice_pixels: int, n_slices: int, n_iter: float, seconds_per_iteration: float | None = None,
-    *, method: str = "fbp", coarse: bool = False, threads: int | None = None, data_elements: int = 0,
+    *, method: str = "fbp", coarse: bool = False, workers: int | None = None, data_elements: int = 0,
 ) -> Estimate:
     """Forecast a reconstruction streamed in lockstep (``reconstruct_iter``) of ``n_slices`` slices of
     ``slice_pixels`` pixels from ``n_angles`` angles.
@@ -126,8 +121,8 @@ def tomography(
         default) for a projection or a direct method.
     coarse : bool
         Whether the coarse-to-fine levels' projectors are built too.
-    threads : int, optional
-        Torch threads the stream computes on (default: the widget's worker's, ``solver_threads()``).
+    workers : int, optional
+        Chunks advanced at once, one torch thread each (default: :func:`chunk_workers`).
     data_elements : int
         Values of the data the run holds a float32 copy of (the widget's prepared series).
     """
@@ -135,17 +130,22 @@ def tomography(
     state = SOLVER_STATE_ARRAYS.get(method, SOLVER_STATE_ARRAYS["pdhg-tv"])
     memory = (state + LOCKSTEP_COPIES) * volume + _projector_bytes(n_angles, slice_pixels, coarse) + 4.0 * data_elements
     per_iteration = seconds_per_iteration or _lockstep_iteration_seconds(method, n_angles, slice_pixels, n_slices,
-                                                                         threads)
+                                                                         workers)
     return Estimate(memory, _build_seconds(n_angles, slice_pixels, coarse) + n_iter * per_iteration)
 
 
 def _lockstep_iteration_seconds(method: str, n_angles: int, slice_pixels: int, n_slices: int,
-                                threads: int | None) -> float:
-    """Seconds of a full-resolution lockstep iteration of every slice on ``threads`` torch threads
-    (default: ``solver_threads()``)."""
-    threads = solver_threads() if threads is None else threads
-    speed = threads * (1.0 if threads == 1 else SHARED_CHUNK_EFFICIENCY)
-    return LOCKSTEP_FRAME_OVERHEAD * _iteration_seconds(method, n_angles, slice_pixels, n_slices) / speed
+                                workers: int | None) -> float:
+    """Seconds of a full-resolution lockstep iteration of every slice, the chunks advanced by ``workers``
+    (default: :func:`chunk_workers`) side by side, frames included."""
+    workers = chunk_workers() if workers is None else workers
+    return LOCKSTEP_FRAME_OVERHEAD * _iteration_seconds(method, n_angles, slice_pixels, n_slices) / _speed(method,
+                                                                                                         workers)
+
+
+def _speed(method: str, workers: int) -> float:
+    """How many chunks' worth of work ``workers`` side by side do at once (:data:`WORKER_EFFICIENCY`)."""
+    return workers * (1.0 if workers == 1 else WORKER_EFFICIENCY.get(method, WORKER_EFFICIENCY["pdhg-tv"]))
 
 
 def tomography_slabs(
@@ -169,8 +169,7 @@ def tomography_slabs(
     chunk = 4.0 * slice_pixels * min(chunk_slices, n_slices)
     memory = 4.0 * (slice_pixels * n_slices + data_elements) + _projector_bytes(n_angles, slice_pixels, coarse) \
         + running * SOLVER_PEAK_ARRAYS.get(method, SOLVER_PEAK_ARRAYS["pdhg-tv"]) * chunk
-    speed = running * (1.0 if running == 1 else WORKER_EFFICIENCY.get(method, WORKER_EFFICIENCY["pdhg-tv"]))
-    seconds = n_iter * _iteration_seconds(method, n_angles, slice_pixels, n_slices) / speed
+    seconds = n_iter * _iteration_seconds(method, n_angles, slice_pixels, n_slices) / _speed(method, running)
     return Estimate(memory, _build_seconds(n_angles, slice_pixels, coarse) + seconds)
 
 
@@ -223,7 +222,7 @@ class TomographyForecast:
 def tomography_forecast(
     n_angles: int, rows: int, cols: int, method: str, n_iter: int, *, tilt_axis: str = "y",
     thickness: int | None = None, warm_start: bool = False, available: float | None = None,
-    threads: int | None = None, workers: int | None = None,
+    workers: int | None = None,
 ) -> TomographyForecast:
     """The *Tomography* widget's forecast of *Run* on a tilt series ``(n_angles, rows, cols)``, and its
     choice between streaming it in lockstep and solving it slab by slab; needs no viewer.
@@ -248,10 +247,8 @@ def tomography_forecast(
         Whether the run starts from a previous result (then at full resolution only).
     available : float, optional
         Bytes of memory available (default: :func:`available_memory`, now).
-    threads : int, optional
-        Torch threads of the lockstep stream (default: the widget's worker's, ``solver_threads()``).
     workers : int, optional
-        Slabs solved at once (default: :func:`slab_workers`).
+        Chunks (slabs) computed at once, in lockstep or slab by slab (default: :func:`chunk_workers`).
 
     Returns
     -------
@@ -262,24 +259,24 @@ def tomography_forecast(
     name = METHODS[method].name
     work = run_cost(method, n_iter, series=True, n_detector=n_detector, warm_start=warm_start)
     coarse = work != n_iter  # solved coarse to fine: the binned levels' projectors are built too
-    workers = slab_workers() if workers is None else workers
+    workers = chunk_workers() if workers is None else workers
     size = chunk_slices(slice_pixels, n_angles * n_detector)
     data = n_angles * rows * cols  # the widget's prepared copy of the series
-    lockstep = tomography(n_angles, slice_pixels, n_slices, work, method=name, coarse=coarse, threads=threads,
+    lockstep = tomography(n_angles, slice_pixels, n_slices, work, method=name, coarse=coarse, workers=workers,
                           data_elements=data)
     slabs = tomography_slabs(n_angles, slice_pixels, n_slices, work, method=name, chunk_slices=size,
                              workers=workers, coarse=coarse, data_elements=data)
     available = available_memory() if available is None else available
-    iteration = _lockstep_iteration_seconds(name, n_angles, slice_pixels, n_slices, threads)
+    iteration = _lockstep_iteration_seconds(name, n_angles, slice_pixels, n_slices, workers)
     by_slabs = lockstep.memory > MEMORY_SHARE * available or iteration > SLAB_ITERATION_SECONDS
     return TomographyForecast(by_slabs, slabs if by_slabs else lockstep, lockstep, slabs, -(-n_slices // size),
                               size, workers)
 
 
-def slab_workers() -> int:
-    """Slabs solved at once: one per core. Each computes on one torch thread, so the GUI thread gets its
-    turn without the spinning of a multi-threaded torch operation (which is why the lockstep stream leaves
-    a core free: ``solver_threads``)."""
+def chunk_workers() -> int:
+    """Chunks of slices computed at once by a tomography run, in lockstep or slab by slab: one per core.
+    Each computes on one torch thread, so the GUI thread gets its turn without the spinning of a
+    multi-threaded torch operation (which is why other solves leave a core free: ``solver_threads``)."""
     return os.cpu_count() or 1
 
 

@@ -517,8 +517,9 @@ def _reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: d
     only (iterates ``(z, detector)``)."""
     series, preparation = prepared(data, handling)
     metadata["preparation"] = preparation.record()
-    if preview_slice is None:
-        yield from tomography.reconstruct_iter(series, angles, **_AS_PREPARED, **parameters)
+    if preview_slice is None:  # as reconstruct_iter, its chunks advanced side by side on every core
+        plan = chunks.make_plan(series, angles, **_AS_PREPARED, **parameters)
+        yield from chunks.stream(plan, workers=_estimate.chunk_workers() if plan.projector.device.type == "cpu" else 1)
         return
     # the slice's sinogram as a one-row series tilted about y: its reconstruction is the slice (z, 1, detector)
     axis = _series_axis(parameters.pop("tilt_axis"))
