@@ -44,22 +44,21 @@ COARSE_PROJECTORS = 0.25 + 0.0625
 #: load), 0.295 ns at 120x1024 (the whole series, 2 threads, quiet: 1615 CPU s for 20 iterations).
 TOMOGRAPHY_SECONDS_PER_NNZ = 0.30e-9
 #: Element-wise seconds per pixel per full-resolution-equivalent iteration beyond that, by method
-#: (``MethodSpec.name``): TV's primal-dual steps and level changes cost 21-26 ns more per pixel than
-#: SIRT's (8-slice chunks on one thread, coarse to fine, 150 iterations: 0.47, 0.44, 0.40 and 0.38 ns
-#: per non-zero at 77x128, 77x256, 120x256, 120x512). Methods not listed (not calibrated) are taken
-#: to cost as much as TV.
-ELEMENTWISE_SECONDS_PER_PIXEL = {"sirt": 0.0, "cgls": 0.0, "fbp": 0.0, "pdhg-tv": 24e-9}
-#: How fully ``workers`` chunk workers overlap, by method: SIRT's two workers ran 1.98x one (92.2 CPU s in
-#: 46.6 s at 77x256x256, 1615 in 815 s at 120x1024x1024); TV's 1.47x at 77x256x256 (82.3 in 55.8 s; the
-#: coarse levels' small products leave a core idle), assumed 1.7x (0.85) for bigger slices (not
-#: measured). Methods not listed: as TV.
-WORKER_EFFICIENCY = {"sirt": 1.0, "cgls": 1.0, "fbp": 1.0, "pdhg-tv": 0.85}
+#: (``MethodSpec.name``): TV's primal-dual steps and level changes, coarse to fine, 150 iterations (66.3
+#: equivalent), with its state in buffers made once: 24 ns at 77x256x256 (83.2 CPU s), 19 ns at
+#: 120x1024x1024 (6901 CPU s), whole series on 2 threads, quiet. Methods not listed (not calibrated) are
+#: taken to cost as much as TV.
+ELEMENTWISE_SECONDS_PER_PIXEL = {"sirt": 0.0, "cgls": 0.0, "fbp": 0.0, "pdhg-tv": 22e-9}
+#: How fully ``workers`` chunk workers overlap, by method: SIRT's two workers ran 1.95-1.98x one (85.3
+#: CPU s in 43.7 s at 77x256x256, 1615 in 815 s at 120x1024x1024); TV's 1.95x and 1.96x (83.2 in 42.6 s,
+#: 6901 in 3513 s). Methods not listed: as TV.
+WORKER_EFFICIENCY = {"sirt": 1.0, "cgls": 1.0, "fbp": 1.0, "pdhg-tv": 0.97}
 #: Volume-sized float32 arrays a solver holds per unit of the volume it solves, by method (allocator
 #: retention included), with projectors, output and copies counted apart: between iterations, as the
 #: lockstep stream holds them for every chunk at once (peak memory growth streamed over 77x256x256: SIRT
 #: 8.7x the volume, TV 15.6x), and at a chunk's peak within an iteration, as slabs solved side by side may
-#: reach together (growth with chunks: 77x256x256 SIRT 3.0x, TV 4.1x; a traced 8-slice TV chunk peaked at
-#: 17 units). Methods not listed: as TV.
+#: reach together (growth with chunks: 77x256x256 SIRT 3.1x, TV 3.7x; 120x1024x1024 TV 8.11 GiB; the
+#: first 8-slice TV chunk of a worker grows its heap to 18 units). Methods not listed: as TV.
 SOLVER_STATE_ARRAYS = {"sirt": 6.0, "cgls": 6.0, "fbp": 2.0, "pdhg-tv": 12.0}
 SOLVER_PEAK_ARRAYS = {"sirt": 6.0, "cgls": 6.0, "fbp": 2.0, "pdhg-tv": 18.0}
 #: Volumes the lockstep stream holds beyond its chunks' state: the joined iterate and its copy in the
