@@ -41,7 +41,7 @@ COARSE_PROJECTORS = 0.25 + 0.0625
 #: Seconds per sparse-matrix non-zero per slice for one full-resolution iteration (a forward and an adjoint
 #: projection and the solver's element-wise work), on one torch thread, 8-slice chunks: SIRT took
 #: 0.31 ns at 77x256 and 120x256, 0.28 ns at 120x512 (one chunk, thread CPU time, this machine niced under
-#: load), 0.295 ns at 120x1024 (the whole series, 2 threads, quiet: 1615 CPU s for 20 iterations).
+#: load), 0.28-0.295 ns at 120x1024 (the whole series, 2 threads, quiet: 1540-1615 CPU s for 20 iterations).
 TOMOGRAPHY_SECONDS_PER_NNZ = 0.30e-9
 #: Element-wise seconds per pixel per full-resolution-equivalent iteration beyond that, by method
 #: (``MethodSpec.name``): TV's primal-dual steps and level changes, coarse to fine, 150 iterations (66.3
@@ -50,7 +50,7 @@ TOMOGRAPHY_SECONDS_PER_NNZ = 0.30e-9
 #: taken to cost as much as TV.
 ELEMENTWISE_SECONDS_PER_PIXEL = {"sirt": 0.0, "cgls": 0.0, "fbp": 0.0, "pdhg-tv": 22e-9}
 #: How fully ``workers`` chunk workers overlap, by method: SIRT's two workers ran 1.95-1.98x one (85.3
-#: CPU s in 43.7 s at 77x256x256, 1615 in 815 s at 120x1024x1024); TV's 1.95x and 1.96x (83.2 in 42.6 s,
+#: CPU s in 43.7 s at 77x256x256, 1540 in 779 s at 120x1024x1024); TV's 1.95x and 1.96x (83.2 in 42.6 s,
 #: 6901 in 3513 s). Methods not listed: as TV.
 WORKER_EFFICIENCY = {"sirt": 1.0, "cgls": 1.0, "fbp": 1.0, "pdhg-tv": 0.97}
 #: Volume-sized float32 arrays a solver holds per unit of the volume it solves, by method (allocator
