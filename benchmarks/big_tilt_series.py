@@ -9,10 +9,9 @@ No run uses our projector to make its data. The truth is rendered on every 16th 
 1024³ volume in float64 would not fit beside the runs), at one point per voxel as the projections; the
 PSNR is taken over those 64 planes.
 
-Peak memory is the process's resident-set high-water mark (``VmHWM``) at the end of ``reconstruct`` less
-its resident set just before (the series loaded), as a multiple of the volume's 4 GiB: output, projector
-and solver state included. (``benchmarks/tilt_series.py`` subtracts the high-water mark before instead,
-which is no smaller than the resident set, so it can only read lower.)
+Peak memory is measured as in ``benchmarks/tilt_series.py`` (``measured_reconstruct``: the high-water
+mark at the end of ``reconstruct`` less the resident set just before, the series loaded), as a multiple
+of the volume's 4 GiB: output, projector and solver state included.
 
 Run: ``.venv/bin/python benchmarks/big_tilt_series.py [--methods sirt tv]`` (2 threads, as on the CI
 machines). About 15 minutes for the data and SIRT and 40 for TV on two quiet cores; 24 GiB suffice.
@@ -33,16 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _realistic_tilt_series import make_specimen, project_exact, render_volume  # noqa: E402
-from tilt_series import high_water_mark  # noqa: E402
-
-
-def resident_set() -> int:
-    """This process's resident set size now, in bytes (``VmRSS``)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+from tilt_series import measured_reconstruct  # noqa: E402
 
 N = 1024
 ANGLES = np.linspace(-60.0, 60.0, 120)
@@ -78,16 +68,9 @@ def make_case(folder: Path) -> tuple[Path, Path]:
 def _run(series_path: str, truth_path: str, keywords: dict, answer) -> None:
     """Child process: one reconstruction; sends (seconds, CPU seconds, peak growth in bytes, PSNR)."""
     torch.set_num_threads(THREADS)
-    from napari_invprob import reconstruct
     from napari_invprob.metrics import psnr
 
-    series = np.load(series_path)
-    reconstruct(series[:, :64, :8], ANGLES, method="sirt", n_iter=1, tilt_axis=TILT_AXIS)  # imports only
-    baseline = resident_set()
-    start, start_cpu = time.perf_counter(), time.process_time()
-    volume = reconstruct(series, ANGLES, tilt_axis=TILT_AXIS, **keywords)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    peak = high_water_mark() - baseline
+    volume, seconds, cpu, peak = measured_reconstruct(np.load(series_path), ANGLES, TILT_AXIS, keywords)
     truth = np.load(truth_path)
     quality = psnr(truth, volume[TRUTH_PLANES.start:TRUTH_PLANES.stop:TRUTH_PLANES.step],
                    data_range=float(truth.max() - truth.min()))

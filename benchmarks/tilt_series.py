@@ -15,8 +15,9 @@ Rows:
 - ``reconstruct(method="tv")`` with its defaults (coarse to fine, over-relaxed primal-dual), today's
   reference (the same 150 iterations all at full resolution, not relaxed: ``levels=1, relaxation=1``)
   and ``reconstruct(method="sirt")``, each in a fresh process: seconds, CPU seconds (all threads), peak
-  memory beyond the loaded data (the growth of the resident-set high-water mark ``VmHWM`` as a multiple
-  of the volume's size: output volume, projectors and solver state included) and PSNR against the truth;
+  memory beyond the loaded data (``measured_reconstruct``: the high-water mark ``VmHWM`` at the end less
+  the resident set before, as a multiple of the volume's size: output volume, projectors and solver state
+  included) and PSNR against the truth;
 - one Richardson–Lucy iteration on a 128³ volume (camera offset given as 0, so no estimate runs) beside
   the FFT floor (``benchmarks/deconvolution.py``): the steady iteration, and the total over 10 with the
   set-up (transforming the PSF and the data).
@@ -119,19 +120,35 @@ def astra_sirt_iteration(series: np.ndarray, n_slices: int = 4, n_iter: int = 10
     return elapsed / n_slices * N, cpu / n_slices * N
 
 
-def _run_in_fresh_process(path: str, keywords: dict, queue) -> None:
-    torch.set_num_threads(THREADS)
+def resident_set() -> int:
+    """This process's resident set size now, in bytes (``VmRSS``)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def measured_reconstruct(series: np.ndarray, angles, tilt_axis: str, keywords: dict) -> tuple:
+    """``reconstruct(series, angles, tilt_axis=..., **keywords)`` after a warm-up (imports only): the volume,
+    wall and CPU seconds, and the peak memory beyond what the process held just before (the high-water
+    mark ``VmHWM`` at the end less the resident set ``VmRSS`` before; the high-water mark before, which
+    the warm-up or loading may have raised above the resident set, would read lower)."""
     from napari_invprob import reconstruct
 
-    series = np.load(path)
-    reconstruct(series[:, :64, :8], ANGLES, method="sirt", n_iter=1, tilt_axis=TILT_AXIS)  # imports only
-    baseline = high_water_mark()
+    reconstruct(series[:, :64, :8], angles, method="sirt", n_iter=1, tilt_axis=tilt_axis)
+    baseline = resident_set()
     start, start_cpu = time.perf_counter(), time.process_time()
-    volume = reconstruct(series, ANGLES, tilt_axis=TILT_AXIS, **keywords)
+    volume = reconstruct(series, angles, tilt_axis=tilt_axis, **keywords)
     seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    peak = high_water_mark()
+    return volume, seconds, cpu, high_water_mark() - baseline
+
+
+def _run_in_fresh_process(path: str, keywords: dict, queue) -> None:
+    torch.set_num_threads(THREADS)
+    volume, seconds, cpu, peak = measured_reconstruct(np.load(path), ANGLES, TILT_AXIS, keywords)
     np.save(path + ".rec.npy", volume)
-    queue.put((seconds, cpu, peak - baseline))
+    queue.put((seconds, cpu, peak))
 
 
 def fresh_run(series: np.ndarray, keywords: dict, tmpdir: str) -> tuple[float, float, float, np.ndarray]:
