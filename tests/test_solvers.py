@@ -199,6 +199,31 @@ def test_richardson_lucy_decreases_the_poisson_misfit_and_stays_nonnegative():
         next(richardson_lucy(op, y, n_iter=1, x0=-torch.ones(15)))
 
 
+@pytest.mark.parametrize("background", [0.0, 2.0])
+@pytest.mark.parametrize("lam", [0.0, 0.002])
+def test_richardson_lucy_without_measuring_the_fit_takes_the_same_steps(lam, background):
+    """``measure_fit=False`` skips the objective and residual, nothing else: the same iterates, bit for bit."""
+    gen = torch.Generator().manual_seed(7)
+    shape = (9, 10, 8)
+    psf = torch.rand(3, 5, 3, generator=gen)
+    op = Convolution(psf / psf.sum(), shape, device="cpu")
+    counts = torch.poisson(op(20 * torch.rand(*shape, generator=gen)) + background, generator=gen)
+    gradient = Gradient(shape, device="cpu")
+
+    def run(measure_fit):
+        return list(richardson_lucy_tv(op, counts, gradient, lam=lam, n_iter=4, background=background,
+                                       measure_fit=measure_fit) if lam else
+                    richardson_lucy(op, counts, n_iter=4, background=background, measure_fit=measure_fit))
+
+    measured = [(it.x.clone(), it.objective, it.residual) for it in run(True)]
+    unmeasured = [(it.x.clone(), it.objective, it.residual) for it in run(False)]
+    for (x, objective, residual), (same_x, nothing, none) in zip(measured, unmeasured, strict=True):
+        assert torch.equal(x, same_x)
+        assert np.isfinite(objective) and np.isfinite(residual) and nothing is None and none is None
+    with pytest.raises(TypeError, match="measure_fit"):
+        next(richardson_lucy(op, counts, n_iter=1, measure_fit="no"))
+
+
 def test_adam_l1_lowers_its_objective(problem):
     op, y, _ = problem
     values = [it.objective for it in adam_l1(op, y, lam=1e-3, n_iter=60, lr=0.05)]

@@ -48,6 +48,7 @@ def richardson_lucy(
     n_iter: int,
     x0: torch.Tensor | None = None,
     background: float | torch.Tensor = 0.0,
+    measure_fit: bool = True,
 ) -> Iterator[Iterate]:
     """Richardson-Lucy (EM for Poisson data) for a non-negative forward model ``A``.
 
@@ -72,14 +73,19 @@ def richardson_lucy(
     background : float or torch.Tensor
         The background ``b`` in the units of ``y``: a number, or a tensor broadcasting against ``y``
         (e.g. one level per image of a batch, shaped ``(n, 1, 1)``).
+    measure_fit : bool
+        Measure every iterate's fit (``objective`` and ``residual``). Their sums and logarithm cost about
+        15 % of an iteration of a 3D blur (2.2 of 14.3 ms at 128³); False skips them and yields None for
+        both, for a caller that keeps only the last image.
 
     Yields
     ------
     Iterate
         ``x_k`` with ``objective`` the I-divergence of ``A x_k + b`` from ``y`` and
-        ``residual = ‖Ax_k + b − y‖``.
+        ``residual = ‖Ax_k + b − y‖`` (both None without ``measure_fit``).
     """
-    return _richardson_lucy(op, y, n_iter=n_iter, x0=x0, lam=0.0, gradient=None, background=background)
+    return _richardson_lucy(op, y, n_iter=n_iter, x0=x0, lam=0.0, gradient=None, background=background,
+                            measure_fit=measure_fit)
 
 
 def richardson_lucy_tv(
@@ -91,6 +97,7 @@ def richardson_lucy_tv(
     n_iter: int,
     x0: torch.Tensor | None = None,
     background: float | torch.Tensor = 0.0,
+    measure_fit: bool = True,
 ) -> Iterator[Iterate]:
     """Richardson-Lucy with total-variation regularisation (Dey et al. 2006).
 
@@ -119,19 +126,25 @@ def richardson_lucy_tv(
         Non-negative warm start; a flat image at the data's mean less ``b`` by default.
     background : float or torch.Tensor
         The background ``b``, as in :func:`richardson_lucy`.
+    measure_fit : bool
+        Measure every iterate's ``objective`` and ``residual``, as in :func:`richardson_lucy`.
 
     Yields
     ------
     Iterate
-        ``x_k`` with ``objective`` the I-divergence plus ``λ·TV(x_k)``, and ``residual = ‖Ax_k + b − y‖``.
+        ``x_k`` with ``objective`` the I-divergence plus ``λ·TV(x_k)``, and ``residual = ‖Ax_k + b − y‖``
+        (both None without ``measure_fit``).
     """
     if lam < 0:
         raise ValueError(f"lam must be non-negative, got {lam}")
-    return _richardson_lucy(op, y, n_iter=n_iter, x0=x0, lam=float(lam), gradient=gradient, background=background)
+    return _richardson_lucy(op, y, n_iter=n_iter, x0=x0, lam=float(lam), gradient=gradient, background=background,
+                            measure_fit=measure_fit)
 
 
-def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background) -> Iterator[Iterate]:
+def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fit) -> Iterator[Iterate]:
     n_iter = check_n_iter(n_iter)
+    if not isinstance(measure_fit, bool):
+        raise TypeError(f"measure_fit must be True or False, got {measure_fit!r}")
     if bool(torch.any(torch.as_tensor(background) < 0)):
         raise ValueError("the background must be non-negative (counts the camera adds)")
     clock = Clock()
@@ -142,12 +155,10 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background) -> Iterato
     batch = op.batch_shape(y, op.out_shape)
     background = torch.as_tensor(background, dtype=y.dtype, device=y.device)
     background = background.expand_as(y) if bool(background.any()) else None
-    tiny = torch.finfo(y.dtype).tiny  # 0·log(tiny) = 0, the limit of y log y at 0
-    constant = sum(float(torch.log(part.clamp(min=tiny)).mul_(part).sum() - part.sum()) for (part,) in _blocks(y))
     # the one full-size buffer: A x + b, then y / (A x + b), then the correction Aᵀ(y / (A x + b))
     work = op.scratch(batch)
     correction = work if op.in_shape == op.out_shape else x.new_empty(x.shape)
-    fit = _Fit(y, background, constant)
+    fit = _Fit(y, background, measure=measure_fit)
     fit.ratio_(op.forward_into(x, work))
     for k in range(1, n_iter + 1):
         op.adjoint_into(work, correction)
@@ -164,7 +175,7 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background) -> Iterato
             if not isinstance(sensitivity, float) or sensitivity != 1.0:
                 x.div_(sensitivity)
         divergence, distance = fit.ratio_(op.forward_into(x, work))
-        objective = divergence + (lam * tv_norm(gradient, x) if lam else 0.0)
+        objective = None if divergence is None else divergence + (lam * tv_norm(gradient, x) if lam else 0.0)
         yield Iterate(k, x, objective, distance, clock())
 
 
@@ -179,8 +190,9 @@ def _sensitivity(op: LinearOperator) -> float | torch.Tensor:
 
 
 class _Fit:
-    """The data's side of every iteration: turns ``A x`` into ``y / (A x + b)`` in place and measures the
-    fit on the way, block by block (:func:`_blocks`), with two contiguous buffers of one block.
+    """The data's side of every iteration: turns ``A x`` into ``y / (A x + b)`` in place and, when asked
+    to ``measure``, measures the fit on the way, block by block (:func:`_blocks`), with two contiguous
+    buffers of one block.
 
     ``background`` is None when ``b`` is zero (no pass adds it). Each block of ``A x + b`` is copied
     into a buffer once, and the sums, the difference and the logarithm are taken there: on the strided
@@ -188,17 +200,27 @@ class _Fit:
     a spectrum) torch's ``log`` is not vectorised, and ``torch.dist`` allocates its difference.
     """
 
-    def __init__(self, y: torch.Tensor, background: torch.Tensor | None, constant: float):
-        self.y, self.background, self.constant = y, background, constant
-        size = min(y.numel(), BLOCK_ELEMENTS)
-        self._predicted, self._other = y.new_empty(size), y.new_empty(size)
+    def __init__(self, y: torch.Tensor, background: torch.Tensor | None, *, measure: bool):
+        self.y, self.background, self.measure = y, background, measure
+        if measure:
+            tiny = torch.finfo(y.dtype).tiny  # 0·log(tiny) = 0, the limit of y log y at 0
+            self.constant = sum(float(torch.log(part.clamp(min=tiny)).mul_(part).sum() - part.sum())
+                                for (part,) in _blocks(y))
+            size = min(y.numel(), BLOCK_ELEMENTS)
+            self._predicted, self._other = y.new_empty(size), y.new_empty(size)
 
-    def ratio_(self, work: torch.Tensor) -> tuple[float, float]:
+    def ratio_(self, work: torch.Tensor) -> tuple[float, float] | tuple[None, None]:
         """Turn ``work = A x`` into ``y / (A x + b)`` in place and return the fit of ``A x + b`` (floored
         at EPS): Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax`` (the Poisson negative log-likelihood
-        up to a constant, zero for a perfect fit; ``constant`` is ``Σ y log y − y``) and ``‖Ax + b − y‖``."""
-        divergence, squares = self.constant, 0.0
+        up to a constant, zero for a perfect fit; ``constant`` is ``Σ y log y − y``) and ``‖Ax + b − y‖``;
+        None and None when not measuring."""
         parts = _blocks(work, self.y) if self.background is None else _blocks(work, self.y, self.background)
+        if not self.measure:
+            for block, counts, *level in parts:
+                predicted = block.add_(level[0]) if level else block
+                torch.div(counts, predicted.clamp_(min=EPS), out=block)
+            return None, None
+        divergence, squares = self.constant, 0.0
         for block, counts, *level in parts:
             if level:
                 block.add_(level[0])
