@@ -53,6 +53,8 @@ GOAL_MEMORY = 4.0
 GOAL_RL_OVER_FLOOR = 1.3
 #: Richardson–Lucy's iteration as ``deconvolve`` runs it: the time of RL_LONG iterations less that of RL_SHORT.
 RL_SHORT, RL_LONG = 10, 40
+#: Rounds of Richardson–Lucy's timings, each the three measures in turn; the best of each is kept.
+RL_ROUNDS = 8
 
 #: The runs measured in fresh processes: name -> reconstruct keywords.
 RUNS = {
@@ -169,7 +171,8 @@ def fresh_run(series: np.ndarray, keywords: dict, tmpdir: str) -> tuple[float, f
 
 
 def richardson_lucy_over_floor() -> tuple[float, float, float]:
-    """Richardson–Lucy at 128³ beside the FFT floor, interleaved in this run, each the best of repeats:
+    """Richardson–Lucy at 128³ beside the FFT floor, interleaved in this run, each the best of
+    :data:`RL_ROUNDS`:
 
     - one iteration as ``deconvolve`` runs it: its time for :data:`RL_LONG` iterations less its time for
       :data:`RL_SHORT`, over the difference (the set-up cancels; no fit is measured, as ``deconvolve``
@@ -182,7 +185,7 @@ def richardson_lucy_over_floor() -> tuple[float, float, float]:
 
     The floor swung between 9.5 and 14 ms from one process to the next, hence one run, interleaved, and
     one statistic for the goal (a best single iteration beside an average read up to 0.2x apart)."""
-    from deconvolution import REPEATS, poisson_volume
+    from deconvolution import poisson_volume
 
     import napari_invprob as nip
 
@@ -202,7 +205,7 @@ def richardson_lucy_over_floor() -> tuple[float, float, float]:
         return time.perf_counter() - start
 
     short = long = streamed = floor = float("inf")
-    for _ in range(REPEATS + 1):
+    for _ in range(RL_ROUNDS):
         short, long = min(short, seconds_of_deconvolve(RL_SHORT)), min(long, seconds_of_deconvolve(RL_LONG))
         floor = min(floor, seconds_of_ffts() / n)
         stamps = [time.perf_counter() for _ in nip.deconvolve_iter(counts, psf, method="richardson-lucy",

@@ -215,24 +215,28 @@ class Convolution(LinearOperator):
         return self._through_spectrum(x, x, update)
 
     def _convolve(self, x: torch.Tensor, *, adjoint: bool, out: torch.Tensor | None = None) -> torch.Tensor:
-        if out is None:
-            out = x.new_empty(x.shape)
-        elif tuple(out.shape) != tuple(x.shape):
+        if out is not None and tuple(out.shape) != tuple(x.shape):
             raise ValueError(f"out has shape {tuple(out.shape)}, expected {tuple(x.shape)}")
         return self._through_spectrum(x, out, lambda spectrum: self._multiply(spectrum, adjoint))
 
-    def _through_spectrum(self, x: torch.Tensor, out: torch.Tensor, update) -> torch.Tensor:
-        """``out ← irfftn(update(rfftn(x)))`` on the grid, cropped; ``out`` may be ``x``."""
+    def _through_spectrum(self, x: torch.Tensor, out: torch.Tensor | None, update) -> torch.Tensor:
+        """``out ← irfftn(update(rfftn(x)))`` on the grid, cropped; ``out`` may be ``x``. Without ``out``
+        a new tensor: the inverse transform's own where it has the image's layout (no copy)."""
         self.batch_shape(x)
-        source, target = self._channels_first(x), self._channels_first(out)
+        source = self._channels_first(x)
         if x.numel() <= WHOLE_TRANSFORM_ELEMENTS:  # one FFT call each way: fastest, and small temporaries
             spectrum = self._spectrum(source)
             update(spectrum)
             result = torch.fft.irfftn(spectrum, s=self._grid, dim=self._spatial_dims)
             for dim, n in zip(self._spatial_dims, self.spatial_shape):
                 result = result.narrow(dim, 0, n)
-            target.copy_(result)
+            if out is None and self.channel_axis is None and result.is_contiguous():
+                return result
+            out = x.new_empty(x.shape) if out is None else out
+            self._channels_first(out).copy_(result)
             return out
+        out = x.new_empty(x.shape) if out is None else out
+        target = self._channels_first(out)
         spectrum = self._spectrum_of(target)
         if spectrum is None:
             spectrum = self._spectrum(source)

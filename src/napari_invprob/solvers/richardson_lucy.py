@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 import torch
@@ -155,13 +156,19 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fi
     batch = op.batch_shape(y, op.out_shape)
     background = torch.as_tensor(background, dtype=y.dtype, device=y.device)
     background = background.expand_as(y) if bool(background.any()) else None
-    # the one full-size buffer: A x + b, then y / (A x + b), then the correction Aᵀ(y / (A x + b))
+    # y / (A x + b) in `work`. Up to one block, A x and the correction Aᵀ(y / (A x + b)) are the operators'
+    # own results (a copy less each way); beyond, they are made in `work` too, or in one more buffer when
+    # the shapes differ (no temporary of the data's size)
     work = op.scratch(batch)
-    correction = work if op.in_shape == op.out_shape else x.new_empty(x.shape)
+    if y.numel() <= BLOCK_ELEMENTS:
+        forward, adjoint = op.forward, op.adjoint
+    else:
+        correction = work if op.in_shape == op.out_shape else x.new_empty(x.shape)
+        forward, adjoint = partial(op.forward_into, out=work), partial(op.adjoint_into, out=correction)
     fit = _Fit(y, background, measure=measure_fit)
-    fit.ratio_(op.forward_into(x, work))
+    fit.ratio_(forward(x), out=work)
     for k in range(1, n_iter + 1):
-        op.adjoint_into(work, correction)
+        correction = adjoint(work)
         if lam:
             dx = gradient.forward(x)
             unit = dx / torch.sqrt(gradient_magnitude(gradient, dx) ** 2 + EPS**2).unsqueeze(
@@ -174,7 +181,7 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fi
             x.mul_(correction)
             if not isinstance(sensitivity, float) or sensitivity != 1.0:
                 x.div_(sensitivity)
-        divergence, distance = fit.ratio_(op.forward_into(x, work))
+        divergence, distance = fit.ratio_(forward(x), out=work)
         objective = None if divergence is None else divergence + (lam * tv_norm(gradient, x) if lam else 0.0)
         yield Iterate(k, x, objective, distance, clock())
 
@@ -190,8 +197,8 @@ def _sensitivity(op: LinearOperator) -> float | torch.Tensor:
 
 
 class _Fit:
-    """The data's side of every iteration: turns ``A x`` into ``y / (A x + b)`` in place and, when asked
-    to ``measure``, measures the fit on the way, block by block (:func:`_blocks`), with two contiguous
+    """The data's side of every iteration: turns ``A x`` into ``y / (A x + b)`` and, when asked to
+    ``measure``, measures the fit on the way, block by block (:func:`_blocks`), with two contiguous
     buffers of one block.
 
     ``background`` is None when ``b`` is zero (no pass adds it). Each block of ``A x + b`` is copied
@@ -209,27 +216,28 @@ class _Fit:
             size = min(y.numel(), BLOCK_ELEMENTS)
             self._predicted, self._other = y.new_empty(size), y.new_empty(size)
 
-    def ratio_(self, work: torch.Tensor) -> tuple[float, float] | tuple[None, None]:
-        """Turn ``work = A x`` into ``y / (A x + b)`` in place and return the fit of ``A x + b`` (floored
-        at EPS): Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax`` (the Poisson negative log-likelihood
-        up to a constant, zero for a perfect fit; ``constant`` is ``Σ y log y − y``) and ``‖Ax + b − y‖``;
-        None and None when not measuring."""
-        parts = _blocks(work, self.y) if self.background is None else _blocks(work, self.y, self.background)
+    def ratio_(self, predicted: torch.Tensor, *, out: torch.Tensor) -> tuple[float, float] | tuple[None, None]:
+        """``out ← y / (A x + b)`` from ``predicted = A x`` (overwritten; it may be ``out``), and the fit of
+        ``A x + b`` (floored at EPS): Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax`` (the Poisson
+        negative log-likelihood up to a constant, zero for a perfect fit; ``constant`` is
+        ``Σ y log y − y``) and ``‖Ax + b − y‖``; None and None when not measuring."""
+        parts = _blocks(predicted, out, self.y, *(() if self.background is None else (self.background,)))
         if not self.measure:
-            for block, counts, *level in parts:
-                predicted = block.add_(level[0]) if level else block
-                torch.div(counts, predicted.clamp_(min=EPS), out=block)
+            for block, ratio, counts, *level in parts:
+                if level:
+                    block.add_(level[0])
+                torch.div(counts, block.clamp_(min=EPS), out=ratio)
             return None, None
         divergence, squares = self.constant, 0.0
-        for block, counts, *level in parts:
+        for block, ratio, counts, *level in parts:
             if level:
                 block.add_(level[0])
             n = block.numel()
-            predicted = self._predicted[:n].view(block.shape).copy_(block).clamp_(min=EPS)
-            torch.div(counts, predicted, out=block)
-            difference = torch.sub(predicted, counts, out=self._other[:n].view(block.shape))
+            floored = self._predicted[:n].view(block.shape).copy_(block).clamp_(min=EPS)
+            torch.div(counts, floored, out=ratio)
+            difference = torch.sub(floored, counts, out=self._other[:n].view(block.shape))
             squares += float(_dot(difference, difference))
-            divergence += float(predicted.sum()) - float(_dot(predicted.log_(), counts))
+            divergence += float(floored.sum()) - float(_dot(floored.log_(), counts))
         return divergence, math.sqrt(squares)
 
 
