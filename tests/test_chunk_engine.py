@@ -155,3 +155,38 @@ def test_the_lockstep_stream_side_by_side_ends_with_reconstructs_volume_bit_for_
     np.testing.assert_array_equal(iterates[-1].numpy(), expected)
     one_by_one = [it.x for it in chunks.stream(plan, workers=1)]
     torch.testing.assert_close(one_by_one[-1], iterates[-1], rtol=1e-5, atol=1e-6)
+
+
+class _FakeGlibc:
+    """Records glibc's malloc thresholds as mallopt sets them."""
+
+    def __init__(self):
+        self.thresholds = {}
+
+    def mallopt(self, parameter, value):
+        self.thresholds[parameter] = value
+        return 1
+
+
+def test_large_blocks_are_mapped_during_the_solve_only(monkeypatch, small_chunks):
+    """The chunks' large arrays are mapped (freed memory goes back to the system) while the chunks are
+    solved; afterwards glibc reuses large blocks again: left mapped, every later FFT array at 128³ was
+    fresh pages and Richardson-Lucy's four FFTs took 25 ms instead of 10."""
+    from napari_invprob import _memory
+
+    libc = _FakeGlibc()
+    monkeypatch.setattr(_memory, "_glibc", lambda: libc)
+    mmap, trim = _memory._M_MMAP_THRESHOLD, _memory._M_TRIM_THRESHOLD
+    plan = chunks.make_plan(_series(), ANGLES, method="sirt", n_iter=2, tilt_axis="x", device="cpu")
+    during = []
+    for _ in chunks.solve_in_chunks_iter(plan, workers=1):
+        during.append(dict(libc.thresholds))
+    assert during and all(seen == {mmap: _memory.MMAP_THRESHOLD_BYTES} for seen in during)
+    assert libc.thresholds == {mmap: _memory.RESTORED_MMAP_THRESHOLD_BYTES, trim: _memory.RESTORED_TRIM_THRESHOLD_BYTES}
+    # nested (two solves at once, e.g. two threads): restored when the last one ends
+    libc.thresholds.clear()
+    with _memory.large_blocks_mapped():
+        with _memory.large_blocks_mapped():
+            pass
+        assert libc.thresholds == {mmap: _memory.MMAP_THRESHOLD_BYTES}
+    assert libc.thresholds[mmap] == _memory.RESTORED_MMAP_THRESHOLD_BYTES

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .._device import resolve_device, torch_threads
-from .._memory import map_large_blocks
+from .._memory import large_blocks_mapped
 from ..operators.projector import ParallelBeamProjector, validate_angles
 from ..preparation import prepare
 from ..solvers.base import Clock, Iterate, finite_iterates
@@ -221,35 +221,35 @@ def solve_in_chunks_iter(plan: Plan, *, workers: int | None = None, stop: thread
         After every iteration of a running chunk, and when a chunk has finished (its slices are then
         in ``output``). The last one's ``output`` is the answer when ``chunks_done == n_chunks``.
     """
-    map_large_blocks()  # the chunks' arrays go back to the system when freed, not to per-thread heaps
-    output = np.zeros(plan.output_shape, dtype=np.float32)
-    slices = torch.from_numpy(output).unsqueeze(0) if plan.ndim == 2 else to_slices(torch.from_numpy(output),
-                                                                                   plan.tilt_axis)
-    n_slices = plan.sinograms.shape[0]
-    size = plan.chunk_slices(SOLVE_CHUNK_ELEMENTS)
-    tally = _Tally(output, -(-n_slices // size), n_slices)
-    if workers is None:
-        workers = torch.get_num_threads() if plan.projector.device.type == "cpu" else 1
-    halt = threading.Event()  # set when the generator is closed or fails
+    with large_blocks_mapped():  # the chunks' arrays go back to the system when freed, not to per-thread heaps
+        output = np.zeros(plan.output_shape, dtype=np.float32)
+        slices = torch.from_numpy(output).unsqueeze(0) if plan.ndim == 2 else to_slices(torch.from_numpy(output),
+                                                                                       plan.tilt_axis)
+        n_slices = plan.sinograms.shape[0]
+        size = plan.chunk_slices(SOLVE_CHUNK_ELEMENTS)
+        tally = _Tally(output, -(-n_slices // size), n_slices)
+        if workers is None:
+            workers = torch.get_num_threads() if plan.projector.device.type == "cpu" else 1
+        halt = threading.Event()  # set when the generator is closed or fails
 
-    def should_stop() -> bool:
-        return halt.is_set() or (stop is not None and stop.is_set())
+        def should_stop() -> bool:
+            return halt.is_set() or (stop is not None and stop.is_set())
 
-    chunks = plan.chunks(SOLVE_CHUNK_ELEMENTS, first)
-    try:
-        if workers == 1 or tally.n_chunks == 1:
-            for rows, solver in chunks:
-                for finished in _solve_chunk(rows, solver, slices, should_stop):
-                    if finished is None:
-                        yield tally.iteration()
-                    elif finished:
-                        yield tally.chunk_done(rows)
-                if should_stop():
-                    return
-        else:
-            yield from _side_by_side(chunks, slices, tally, workers, should_stop, halt)
-    finally:
-        halt.set()
+        chunks = plan.chunks(SOLVE_CHUNK_ELEMENTS, first)
+        try:
+            if workers == 1 or tally.n_chunks == 1:
+                for rows, solver in chunks:
+                    for finished in _solve_chunk(rows, solver, slices, should_stop):
+                        if finished is None:
+                            yield tally.iteration()
+                        elif finished:
+                            yield tally.chunk_done(rows)
+                    if should_stop():
+                        return
+            else:
+                yield from _side_by_side(chunks, slices, tally, workers, should_stop, halt)
+        finally:
+            halt.set()
 
 
 def _solve_chunk(rows: slice, solver: Iterator[Iterate], slices: torch.Tensor,

@@ -31,6 +31,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .._memory import large_blocks_mapped
 from ..solvers.base import Iterate
 from .chunks import (
     MAX_CHUNK_ELEMENTS,
@@ -165,10 +166,11 @@ def reconstruct(
     TypeError
         Non-numeric or complex data or angles, an option the method does not take.
     """
-    checked = make_plan(data, angles, method=method, lam=lam, n_iter=n_iter, tilt_axis=tilt_axis,
-                        thickness=thickness, x0=x0, device=device, background=background, contrast=contrast,
-                        **options)
-    return solve_in_chunks(_with_lam(checked))
+    with large_blocks_mapped():  # the preparation's and the projector's large arrays too, not only the solve's
+        checked = make_plan(data, angles, method=method, lam=lam, n_iter=n_iter, tilt_axis=tilt_axis,
+                            thickness=thickness, x0=x0, device=device, background=background, contrast=contrast,
+                            **options)
+        return solve_in_chunks(_with_lam(checked))
 
 
 def _with_lam(checked: Plan) -> Plan:
