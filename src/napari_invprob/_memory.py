@@ -21,6 +21,10 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers in 
 #: rise). 77 x 256 x 256 TV, peak beyond the data: 4.5-4.9x the volume without, 4.1x with 4 or 8 MiB,
 #: 3.8x with 1 MiB, which made SIRT 25-50 % slower (fresh pages to fault in for every array).
 MMAP_THRESHOLD_BYTES = 4 << 20
+#: The trim threshold meanwhile: glibc's default, so that the top of a heap is handed back once this
+#: much of it is free (left at twice the restored mmap threshold, the TV run above peaked at 4.3x, SIRT
+#: at 4.1x instead of 3.2x).
+MAPPED_TRIM_THRESHOLD_BYTES = 128 << 10
 #: The thresholds set back afterwards: glibc's own once risen to its ceiling (a 32 MiB mmap threshold, a
 #: trim threshold twice that). Left at 4 MiB, every later FFT's arrays at 128³ were fresh pages: the
 #: four FFTs of a Richardson-Lucy iteration took 25 ms instead of 10.
@@ -52,7 +56,7 @@ def release_freed_memory() -> None:
 @contextlib.contextmanager
 def large_blocks_mapped() -> Iterator[None]:
     """Within the block, map blocks of :data:`MMAP_THRESHOLD_BYTES` or more from the system, so that freeing
-    them returns them; afterwards (when no other thread is within one) glibc's thresholds are set to the
+    them returns them, and trim heaps at :data:`MAPPED_TRIM_THRESHOLD_BYTES`; afterwards (when no other thread is within one) glibc's thresholds are set to the
     ceiling its own would have risen to, so that later work reuses its large blocks. A process-wide glibc
     setting; a no-op without glibc."""
     global _mapping_users
@@ -64,6 +68,7 @@ def large_blocks_mapped() -> Iterator[None]:
         _mapping_users += 1
         if _mapping_users == 1:
             libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+            libc.mallopt(_M_TRIM_THRESHOLD, MAPPED_TRIM_THRESHOLD_BYTES)
     try:
         yield
     finally:

@@ -123,11 +123,7 @@ def pdhg_tv(
     clock = Clock()
     grad = Gradient(op.in_shape, device=op.device) if gradient is None else gradient
     component_dim = -len(op.in_shape) - 1
-    ones_x = torch.ones(op.in_shape, dtype=y.dtype, device=y.device)
-    sigma_data = inverse_sums(op.forward(ones_x)) / step_ratio
-    sigma_grad = 1.0 / (2.0 * step_ratio)  # each row of ∇ holds a +1 and a −1
-    column_sums = op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device))
-    tau = step_ratio * inverse_sums(column_sums + 2.0 * grad.out_shape[0])  # ∇: ±1 twice per axis
+    sigma_data, sigma_grad, tau = _steps(op, grad, y, step_ratio)
     x = initial_estimate(op, y, x0)  # a fresh copy, updated in place below
     ax = op.forward(x)
     if ax is x:  # an operator may return its input
@@ -158,6 +154,17 @@ def pdhg_tv(
         residual = float(torch.dist(ax_new, y))
         tv = float(pointwise_norm(grad.forward_into(x_new, q_new), component_dim).sum())
         yield Iterate(k, x_new, 0.5 * residual**2 + lam * tv, residual, clock())
+
+
+def _steps(op: LinearOperator, grad: LinearOperator, y: torch.Tensor, step_ratio: float):
+    """The diagonal step sizes of Pock & Chambolle (ICCV 2011, α = 1): the data dual's ``1/(ρ·row sums of A)``,
+    the gradient dual's ``1/(2ρ)`` (each row of ∇ holds a +1 and a −1) and the primal
+    ``ρ/(column sums of A + 2·axes)`` (∇: ±1 twice per axis); made here so that the ones and sums they
+    come from are not held for the whole solve."""
+    sigma_data = inverse_sums(op.forward(torch.ones(op.in_shape, dtype=y.dtype, device=y.device))) / step_ratio
+    column_sums = op.adjoint(torch.ones(op.out_shape, dtype=y.dtype, device=y.device))
+    tau = step_ratio * inverse_sums(column_sums.add_(2.0 * grad.out_shape[0]))
+    return sigma_data, 1.0 / (2.0 * step_ratio), tau
 
 
 __all__ = ["Duals", "pdhg_tv"]
