@@ -156,19 +156,20 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fi
     batch = op.batch_shape(y, op.out_shape)
     background = torch.as_tensor(background, dtype=y.dtype, device=y.device)
     background = background.expand_as(y) if bool(background.any()) else None
-    # y / (A x + b) in `work`. Up to one block, A x and the correction Aᵀ(y / (A x + b)) are the operators'
-    # own results (a copy less each way); beyond, they are made in `work` too, or in one more buffer when
-    # the shapes differ (no temporary of the data's size)
-    work = op.scratch(batch)
+    # Up to one block, A x and the correction Aᵀ(y / (A x + b)) are the operators' own new tensors and the
+    # ratio y / (A x + b) overwrites A x (no buffer, no copy); beyond, all three are made in one scratch
+    # tensor, the correction in one more buffer when the shapes differ (no temporary of the data's size)
     if y.numel() <= BLOCK_ELEMENTS:
         forward, adjoint = op.forward, op.adjoint
     else:
+        work = op.scratch(batch)
         correction = work if op.in_shape == op.out_shape else x.new_empty(x.shape)
         forward, adjoint = partial(op.forward_into, out=work), partial(op.adjoint_into, out=correction)
     fit = _Fit(y, background, measure=measure_fit)
-    fit.ratio_(forward(x), out=work)
+    ratio = forward(x)
+    fit.ratio_(ratio, out=ratio)
     for k in range(1, n_iter + 1):
-        correction = adjoint(work)
+        correction = adjoint(ratio)
         if lam:
             dx = gradient.forward(x)
             unit = dx / torch.sqrt(gradient_magnitude(gradient, dx) ** 2 + EPS**2).unsqueeze(
@@ -181,7 +182,8 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fi
             x.mul_(correction)
             if not isinstance(sensitivity, float) or sensitivity != 1.0:
                 x.div_(sensitivity)
-        divergence, distance = fit.ratio_(forward(x), out=work)
+        ratio = forward(x)
+        divergence, distance = fit.ratio_(ratio, out=ratio)
         objective = None if divergence is None else divergence + (lam * tv_norm(gradient, x) if lam else 0.0)
         yield Iterate(k, x, objective, distance, clock())
 
