@@ -277,3 +277,12 @@ def test_admm_tv_keeping_only_v_is_the_textbook_admm(monkeypatch, nonneg):
             w = torch.cat([w, v.narrow(1, 3, 1).clamp(min=0.0)], dim=1)
         u = v - w
         assert torch.allclose(ours[k], z.clamp(min=0.0) if nonneg else z, atol=1e-5)
+
+
+def test_richardson_lucy_with_an_operator_that_returns_its_input():
+    """The identity's forward is its input: the ratio must not overwrite the estimate (it converges to y)."""
+    from napari_invprob.operators import Identity
+
+    y = torch.tensor([[1.0, 4.0, 9.0]])
+    estimate = last(richardson_lucy(Identity((3,)), y, n_iter=3)).x
+    assert torch.allclose(estimate, y)

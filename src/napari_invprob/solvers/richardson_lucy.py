@@ -160,7 +160,7 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fi
     # ratio y / (A x + b) overwrites A x (no buffer, no copy); beyond, all three are made in one scratch
     # tensor, the correction in one more buffer when the shapes differ (no temporary of the data's size)
     if y.numel() <= BLOCK_ELEMENTS:
-        forward, adjoint = op.forward, op.adjoint
+        forward, adjoint = partial(_new_result, op.forward), op.adjoint
     else:
         work = op.scratch(batch)
         correction = work if op.in_shape == op.out_shape else x.new_empty(x.shape)
@@ -186,6 +186,13 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fi
         divergence, distance = fit.ratio_(ratio, out=ratio)
         objective = None if divergence is None else divergence + (lam * tv_norm(gradient, x) if lam else 0.0)
         yield Iterate(k, x, objective, distance, clock())
+
+
+def _new_result(apply, v: torch.Tensor) -> torch.Tensor:
+    """``apply(v)`` in memory of its own (an operator may return its input or a view of it, e.g. the
+    identity), for the caller to overwrite."""
+    result = apply(v)
+    return result.clone() if result.untyped_storage().data_ptr() == v.untyped_storage().data_ptr() else result
 
 
 def _sensitivity(op: LinearOperator) -> float | torch.Tensor:
