@@ -27,7 +27,7 @@ MMAP_THRESHOLD_BYTES = 4 << 20
 MAPPED_TRIM_THRESHOLD_BYTES = 128 << 10
 #: The thresholds set back afterwards: glibc's own once risen to its ceiling (a 32 MiB mmap threshold, a
 #: trim threshold twice that). Left at 4 MiB, every later FFT's arrays at 128³ were fresh pages: the
-#: four FFTs of a Richardson-Lucy iteration took 25 ms instead of 10.
+#: four FFTs of a Richardson-Lucy iteration took 26 ms instead of 13.7.
 RESTORED_MMAP_THRESHOLD_BYTES = 32 << 20
 RESTORED_TRIM_THRESHOLD_BYTES = 64 << 20
 _mapping_lock = threading.Lock()
@@ -55,10 +55,10 @@ def release_freed_memory() -> None:
 
 @contextlib.contextmanager
 def large_blocks_mapped() -> Iterator[None]:
-    """Within the block, map blocks of :data:`MMAP_THRESHOLD_BYTES` or more from the system, so that freeing
-    them returns them, and trim heaps at :data:`MAPPED_TRIM_THRESHOLD_BYTES`; afterwards (when no other thread is within one) glibc's thresholds are set to the
-    ceiling its own would have risen to, so that later work reuses its large blocks. A process-wide glibc
-    setting; a no-op without glibc."""
+    """Within the block, map blocks of :data:`MMAP_THRESHOLD_BYTES` or more from the system, so that
+    freeing them returns them, and trim heaps at :data:`MAPPED_TRIM_THRESHOLD_BYTES`; afterwards (when no
+    other thread is within one) set glibc's thresholds to the ceiling its own would have risen to, so that
+    later work reuses its large blocks. A process-wide glibc setting; a no-op without glibc."""
     global _mapping_users
     libc = _glibc()
     if libc is None:

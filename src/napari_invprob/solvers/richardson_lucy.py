@@ -167,7 +167,7 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fi
         forward, adjoint = partial(op.forward_into, out=work), partial(op.adjoint_into, out=correction)
     fit = _Fit(y, background, measure=measure_fit)
     ratio = forward(x)
-    fit.ratio_(ratio, out=ratio)
+    fit.ratio_(ratio)
     for k in range(1, n_iter + 1):
         correction = adjoint(ratio)
         if lam:
@@ -183,7 +183,7 @@ def _richardson_lucy(op, y, *, n_iter, x0, lam, gradient, background, measure_fi
             if not isinstance(sensitivity, float) or sensitivity != 1.0:
                 x.div_(sensitivity)
         ratio = forward(x)
-        divergence, distance = fit.ratio_(ratio, out=ratio)
+        divergence, distance = fit.ratio_(ratio)
         objective = None if divergence is None else divergence + (lam * tv_norm(gradient, x) if lam else 0.0)
         yield Iterate(k, x, objective, distance, clock())
 
@@ -206,8 +206,8 @@ def _sensitivity(op: LinearOperator) -> float | torch.Tensor:
 
 
 class _Fit:
-    """The data's side of every iteration: turns ``A x`` into ``y / (A x + b)`` and, when asked to
-    ``measure``, measures the fit on the way, block by block (:func:`_blocks`), with two contiguous
+    """The data's side of every iteration: turns ``A x`` into ``y / (A x + b)`` in place and, when asked
+    to ``measure``, measures the fit on the way, block by block (:func:`_blocks`), with two contiguous
     buffers of one block.
 
     ``background`` is None when ``b`` is zero (no pass adds it). Each block of ``A x + b`` is copied
@@ -225,25 +225,25 @@ class _Fit:
             size = min(y.numel(), BLOCK_ELEMENTS)
             self._predicted, self._other = y.new_empty(size), y.new_empty(size)
 
-    def ratio_(self, predicted: torch.Tensor, *, out: torch.Tensor) -> tuple[float, float] | tuple[None, None]:
-        """``out ← y / (A x + b)`` from ``predicted = A x`` (overwritten; it may be ``out``), and the fit of
-        ``A x + b`` (floored at EPS): Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax`` (the Poisson
-        negative log-likelihood up to a constant, zero for a perfect fit; ``constant`` is
-        ``Σ y log y − y``) and ``‖Ax + b − y‖``; None and None when not measuring."""
-        parts = _blocks(predicted, out, self.y, *(() if self.background is None else (self.background,)))
+    def ratio_(self, work: torch.Tensor) -> tuple[float, float] | tuple[None, None]:
+        """Turn ``work = A x`` into ``y / (A x + b)`` in place and return the fit of ``A x + b`` (floored
+        at EPS): Csiszár's I-divergence ``Σ y log(y/Ax) − y + Ax`` (the Poisson negative log-likelihood
+        up to a constant, zero for a perfect fit; ``constant`` is ``Σ y log y − y``) and ``‖Ax + b − y‖``;
+        None and None when not measuring."""
+        parts = _blocks(work, self.y) if self.background is None else _blocks(work, self.y, self.background)
         if not self.measure:
-            for block, ratio, counts, *level in parts:
+            for block, counts, *level in parts:
                 if level:
                     block.add_(level[0])
-                torch.div(counts, block.clamp_(min=EPS), out=ratio)
+                torch.div(counts, block.clamp_(min=EPS), out=block)
             return None, None
         divergence, squares = self.constant, 0.0
-        for block, ratio, counts, *level in parts:
+        for block, counts, *level in parts:
             if level:
                 block.add_(level[0])
             n = block.numel()
             floored = self._predicted[:n].view(block.shape).copy_(block).clamp_(min=EPS)
-            torch.div(counts, floored, out=ratio)
+            torch.div(counts, floored, out=block)
             difference = torch.sub(floored, counts, out=self._other[:n].view(block.shape))
             squares += float(_dot(difference, difference))
             divergence += float(floored.sum()) - float(_dot(floored.log_(), counts))
