@@ -183,11 +183,12 @@ def test_large_blocks_are_mapped_during_the_solve_only(monkeypatch, small_chunks
         during.append(dict(libc.thresholds))
     mapped = {mmap: _memory.MMAP_THRESHOLD_BYTES, trim: _memory.MAPPED_TRIM_THRESHOLD_BYTES}
     assert during and all(seen == mapped for seen in during)
-    assert libc.thresholds == {mmap: _memory.RESTORED_MMAP_THRESHOLD_BYTES, trim: _memory.RESTORED_TRIM_THRESHOLD_BYTES}
+    assert libc.thresholds == {mmap: _memory.KEPT_MMAP_THRESHOLD_BYTES, trim: _memory.KEPT_TRIM_THRESHOLD_BYTES}
     # nested (two solves at once, e.g. two threads): restored when the last one ends
     libc.thresholds.clear()
     with _memory.large_blocks_mapped():
         with _memory.large_blocks_mapped():
             pass
         assert libc.thresholds == mapped
-    assert libc.thresholds[mmap] == _memory.RESTORED_MMAP_THRESHOLD_BYTES
+    assert libc.thresholds[mmap] == _memory.KEPT_MMAP_THRESHOLD_BYTES
+

@@ -1,9 +1,12 @@
-"""Freed memory handed back to the system (glibc), so that a long solve's peak is what it holds.
+"""How glibc's allocator treats our large arrays: handed back while a tilt series is reconstructed, kept
+for reuse afterwards.
 
 glibc serves a freed block's memory to later requests of the same thread but keeps it from the system,
 and after a large array is freed it raises its ``mmap`` threshold (up to 32 MiB), so that the
 megabyte-sized arrays of a chunked reconstruction come from per-thread heaps that only grow. On a
-77 × 256 × 256 TV reconstruction that was half a volume of resident memory holding nothing.
+77 × 256 × 256 TV reconstruction that was half a volume of resident memory holding nothing: while one
+runs, :func:`large_blocks_mapped` maps large blocks from the system; afterwards it lets glibc keep them
+again, as iterations that make and free the same large FFT arrays want.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers in 
 #: 3.8x with 1 MiB, which made SIRT 25-50 % slower (fresh pages to fault in for every array).
 MMAP_THRESHOLD_BYTES = 4 << 20
 #: The trim threshold meanwhile: glibc's default, so that the top of a heap is handed back once this
-#: much of it is free (left at twice the restored mmap threshold, the TV run above peaked at 4.3x, SIRT
+#: much of it is free (left at twice the kept mmap threshold, the TV run above peaked at 4.3x, SIRT
 #: at 4.1x instead of 3.2x).
 MAPPED_TRIM_THRESHOLD_BYTES = 128 << 10
-#: The thresholds set back afterwards: glibc's own once risen to its ceiling (a 32 MiB mmap threshold, a
-#: trim threshold twice that). Left at 4 MiB, every later FFT's arrays at 128³ were fresh pages: the
-#: four FFTs of a Richardson-Lucy iteration took 26 ms instead of 13.7.
-RESTORED_MMAP_THRESHOLD_BYTES = 32 << 20
-RESTORED_TRIM_THRESHOLD_BYTES = 64 << 20
+#: The thresholds after a reconstruction: glibc's own once risen to its ceiling (a 32 MiB mmap threshold,
+#: a trim threshold twice that), so that the FFT arrays of one iteration reuse the last one's memory. Left
+#: at 4 MiB, the four FFTs of a Richardson-Lucy iteration at 128³ took 26 ms instead of 13.7; at 8 MiB
+#: (trim 16 MiB) its 8.5 MB spectra were still mapped anew, 29.5 ms per iteration instead of 13.5.
+KEPT_MMAP_THRESHOLD_BYTES = 32 << 20
+KEPT_TRIM_THRESHOLD_BYTES = 64 << 20
 _mapping_lock = threading.Lock()
 _mapping_users = 0
 
@@ -53,12 +57,19 @@ def release_freed_memory() -> None:
         libc.malloc_trim(0)
 
 
+def _keep(libc) -> None:
+    """Let glibc reuse freed blocks below :data:`KEPT_MMAP_THRESHOLD_BYTES` and trim its heaps only beyond
+    :data:`KEPT_TRIM_THRESHOLD_BYTES`."""
+    libc.mallopt(_M_MMAP_THRESHOLD, KEPT_MMAP_THRESHOLD_BYTES)
+    libc.mallopt(_M_TRIM_THRESHOLD, KEPT_TRIM_THRESHOLD_BYTES)
+
+
 @contextlib.contextmanager
 def large_blocks_mapped() -> Iterator[None]:
     """Within the block, map blocks of :data:`MMAP_THRESHOLD_BYTES` or more from the system, so that
     freeing them returns them, and trim heaps at :data:`MAPPED_TRIM_THRESHOLD_BYTES`; afterwards (when no
-    other thread is within one) set glibc's thresholds to the ceiling its own would have risen to, so that
-    later work reuses its large blocks. A process-wide glibc setting; a no-op without glibc."""
+    other thread is within one) let glibc keep large blocks for reuse (:func:`_keep`). A process-wide glibc
+    setting; a no-op without glibc."""
     global _mapping_users
     libc = _glibc()
     if libc is None:
@@ -75,5 +86,4 @@ def large_blocks_mapped() -> Iterator[None]:
         with _mapping_lock:
             _mapping_users -= 1
             if _mapping_users == 0:
-                libc.mallopt(_M_MMAP_THRESHOLD, RESTORED_MMAP_THRESHOLD_BYTES)
-                libc.mallopt(_M_TRIM_THRESHOLD, RESTORED_TRIM_THRESHOLD_BYTES)
+                _keep(libc)
