@@ -30,6 +30,7 @@ import scipy.fft
 import torch
 
 from .._device import to_tensor
+from .._memory import keep_large_blocks
 from .base import LinearOperator
 
 BOUNDARIES = ("periodic", "zero")
@@ -90,6 +91,7 @@ class Convolution(LinearOperator):
         ndim = len(self.in_shape)
         if channel_axis is not None and not -ndim <= channel_axis < ndim:
             raise ValueError(f"channel_axis {channel_axis} is out of range for an image of shape {self.in_shape}")
+        keep_large_blocks()  # every transform makes and frees arrays of the image's size: reuse their memory
         self.boundary = boundary
         self.channel_axis = None if channel_axis is None else channel_axis % ndim
         self.spatial_shape = tuple(s for i, s in enumerate(self.in_shape) if i != self.channel_axis)
