@@ -52,10 +52,6 @@ GOAL_TV_SECONDS = 60.0
 GOAL_PSNR_LOSS_DB = 0.3
 GOAL_MEMORY = 4.0
 GOAL_RL_OVER_FLOOR = 1.3
-#: Richardson–Lucy's iteration as ``deconvolve`` runs it: the time of RL_LONG iterations less that of RL_SHORT.
-RL_SHORT, RL_LONG = 10, 40
-#: Rounds of Richardson–Lucy's timings, each the three measures in turn (medians are reported).
-RL_ROUNDS = 9
 
 #: The runs measured in fresh processes: name -> reconstruct keywords.
 RUNS = {
@@ -173,54 +169,6 @@ def fresh_run(series: np.ndarray, keywords: dict, tmpdir: str) -> tuple[float, f
     return seconds, cpu, extra_bytes, np.load(path + ".rec.npy")
 
 
-def richardson_lucy_over_floor() -> dict[str, float]:
-    """Richardson–Lucy at 128³ beside the FFT floor, in :data:`RL_ROUNDS` rounds of about a second, each
-    measuring in turn:
-
-    - one iteration as ``deconvolve`` runs it: its time for :data:`RL_LONG` iterations less its time for
-      :data:`RL_SHORT`, over the difference (the set-up cancels; no fit is measured, as ``deconvolve``
-      keeps only the image);
-    - the floor with the same statistic: the four FFTs of an iteration, ``RL_LONG - RL_SHORT`` times in
-      a row, over that count;
-    - one streamed iteration: the fastest step between consecutive iterates of ``deconvolve_iter`` with its
-      defaults (each iterate's fit measured and the iterate converted to the input's layout, what the
-      widget gets).
-
-    Returns the medians over the rounds of the three times and of each round's ratios to its floor. This
-    machine's FFTs moved between 9.5 and 13.5 ms from one minute to the next, even within one run, so a
-    ratio is only taken between measures of the same round."""
-    from deconvolution import poisson_volume
-
-    import napari_invprob as nip
-
-    _, psf, counts = poisson_volume()
-    x = torch.from_numpy(counts)
-    n = RL_LONG - RL_SHORT
-
-    def seconds_of_deconvolve(n_iter):
-        start = time.perf_counter()
-        nip.deconvolve(counts, psf, method="richardson-lucy", n_iter=n_iter, background=0.0)
-        return time.perf_counter() - start
-
-    def seconds_of_ffts():
-        start = time.perf_counter()
-        for _ in range(2 * n):  # A x and Aᵀ(y / A x): a forward and an inverse real FFT each
-            torch.fft.irfftn(torch.fft.rfftn(x), s=x.shape)
-        return time.perf_counter() - start
-
-    rounds = []
-    for _ in range(RL_ROUNDS):
-        iteration = -seconds_of_deconvolve(RL_SHORT)
-        floor = seconds_of_ffts() / n
-        iteration = (iteration + seconds_of_deconvolve(RL_LONG)) / n
-        stamps = [time.perf_counter() for _ in nip.deconvolve_iter(counts, psf, method="richardson-lucy",
-                                                                    n_iter=RL_SHORT, background=0.0)]
-        streamed = float(np.min(np.diff(stamps)))
-        rounds.append((iteration, floor, streamed, iteration / floor, streamed / floor))
-    medians = np.median(np.array(rounds), axis=0)
-    return dict(zip(("iteration", "floor", "streamed", "ratio", "streamed_ratio"), medians.tolist()))
-
-
 def met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -255,6 +203,8 @@ def main() -> None:
             seconds, cpu, extra, volume = fresh_run(series, keywords, tmpdir)
             results[name] = (seconds, extra / volume_bytes, psnr(truth, volume, data_range=data_range))
             row(name, seconds, cpu, f"{results[name][1]:.1f}x", f"{results[name][2]:.2f}")
+    from deconvolution import RL_ROUNDS, richardson_lucy_over_floor
+
     rl = richardson_lucy_over_floor()
     row("Richardson-Lucy 128³, one iteration", rl["iteration"], float("nan"),
         note=f"{rl['iteration'] * 1e3:.1f} ms, FFT floor {rl['floor'] * 1e3:.1f} ms: {rl['ratio']:.2f}x (streamed "
