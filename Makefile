@@ -23,20 +23,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[testing]"
 	touch $(STAMP)
 
-# The layers' import contracts (pyproject.toml, [tool.importlinter]), ruff, then the whole test suite,
-# headless (pytest-xvfb starts a virtual display for the GUI tests).
+# The layers' import contracts (pyproject.toml, [tool.importlinter]), ruff, the whole test suite,
+# headless (pytest-xvfb starts a virtual display for the GUI tests), then the docs with Sphinx -W
+# (the examples' figures in their --small mode, so this step takes a minute or two).
 test: setup
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	$(MAKE) docs EXAMPLE_FLAGS=--small
 
 # Opens napari with the sample data and the plugin's widget; with no display it runs under Xvfb,
 # does the work and saves a screenshot ($(SCREENSHOT)).
 demo: setup
 	@if [ -n "$$DISPLAY" ]; then \
-		$(BIN)/python -m napari_invprob._demo; \
+		$(BIN)/python -m napari_invprob.napari.demo; \
 	else \
-		xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m napari_invprob._demo --screenshot "$(SCREENSHOT)"; \
+		xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m napari_invprob.napari.demo --screenshot "$(SCREENSHOT)"; \
 	fi
 
 bench: setup
@@ -44,14 +46,16 @@ bench: setup
 
 # HTML user guide and API reference in docs/_build/html, offline; any Sphinx warning fails the build
 # (-E: every page read afresh, so a changed docstring is never hidden by the cache).
-# The figures are made first by the lecture examples (docs/_figures, not committed).
+# The figures are made first by the lecture examples (docs/_figures, not committed); EXAMPLE_FLAGS=--small
+# makes them on reduced sizes (what `make test` does).
+EXAMPLE_FLAGS ?=
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	touch $(DOCS_STAMP)
 
 docs: setup $(DOCS_STAMP)
-	for script in examples/[0-9]*.py; do MPLBACKEND=Agg $(BIN)/python "$$script" --out docs/_figures || exit 1; done
+	for script in examples/[0-9]*.py; do MPLBACKEND=Agg $(BIN)/python "$$script" $(EXAMPLE_FLAGS) --out docs/_figures || exit 1; done
 	$(BIN)/python -m sphinx -W --keep-going -E -b html docs docs/_build/html
 
 clean:

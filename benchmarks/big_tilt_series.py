@@ -91,8 +91,8 @@ def fresh_run(series_path: Path, truth_path: Path, keywords: dict) -> tuple[floa
 def widget_forecast(keywords: dict):
     """The Tomography widget's forecast (``widgets._estimate.tomography_forecast``) of the run: slab by
     slab at this size, its memory counting the widget's own prepared copy of the series."""
-    from napari_invprob.problems.tomography import METHODS
-    from napari_invprob.widgets._estimate import tomography_forecast
+    from napari_invprob.napari.widgets._estimate import tomography_forecast
+    from napari_invprob.tomography.reconstruct import METHODS
 
     method = keywords["method"]
     n_iter = keywords.get("n_iter", METHODS[method].default_n_iter)

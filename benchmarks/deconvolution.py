@@ -40,8 +40,8 @@ from skimage import restoration
 
 import napari_invprob as nip
 from napari_invprob.datasets import lecture_astronaut
+from napari_invprob.deconvolution.methods import METHODS
 from napari_invprob.metrics import psnr, ssim
-from napari_invprob.problems.deconvolution import METHODS
 
 RL_ITERATIONS_3D = 10
 REPEATS = 3

@@ -6,7 +6,7 @@ as int16 minus 32768, the tilt axis along x turned 2° in-plane (ψ = 88), drift
 ``.rawtlt`` beside it.
 
 The score is the held-out projection misfit on the 32 central slices across the tilt axis
-(:func:`napari_invprob.tomo.held_out_misfit`: every 4th projection held out, SIRT 50 from the rest,
+(:func:`napari_invprob.tomography.cross_validation.held_out_misfit`: every 4th projection held out, SIRT 50 from the rest,
 reprojected, 1 − NCC, x 1e-3). Rows:
 
 - the default preparation (offset undone, each projection's background removed), tilt axis x with
@@ -55,7 +55,7 @@ def central(series: np.ndarray, tilt_axis: str) -> np.ndarray:
 
 def misfit(series: np.ndarray, angles: np.ndarray, tilt_axis: str) -> float:
     """Held-out misfit x 1e-3 of a series taken as it is (no further preparation)."""
-    from napari_invprob.tomo import held_out_misfit
+    from napari_invprob.tomography.cross_validation import held_out_misfit
 
     score = held_out_misfit(
         central(series, tilt_axis), angles, n_iter=SIRT_ITERATIONS, tilt_axis=tilt_axis,

@@ -28,7 +28,7 @@ from napari_invprob import reconstruct
 from napari_invprob.datasets import shepp_logan_case
 from napari_invprob.metrics import psnr, ssim
 from napari_invprob.operators.projector import ParallelBeamProjector
-from napari_invprob.problems.tomography import projector_norm
+from napari_invprob.tomography.reconstruct import projector_norm
 
 #: Our methods with their defaults; after a colon, FBP's filter or a plug-and-play method's denoiser.
 OURS = ["fbp", "fbp:hann", "sirt", "cgls", "fista-tv", "tv", "pnp-fista", "pnp-admm", "pnp-fista:learned",

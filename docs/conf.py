@@ -67,7 +67,8 @@ def _method_table(methods) -> str:
 def _write_method_tables() -> None:
     from pathlib import Path
 
-    from napari_invprob.problems import deconvolution, tomography
+    from napari_invprob import deconvolution
+    from napari_invprob.tomography import reconstruct as tomography
 
     folder = Path(__file__).parent / "_methods"
     folder.mkdir(exist_ok=True)

@@ -15,9 +15,8 @@ from _common import DETAIL_NOTE, astronaut_case, detail, parse_args, quality_tit
 from matplotlib import pyplot as plt
 
 import napari_invprob as nip
-from napari_invprob import metrics, operators
+from napari_invprob import deconvolution, metrics, operators
 from napari_invprob.priors.tv import tv_norm
-from napari_invprob.problems import deconvolution
 
 METHODS = {"fista-tv": "FISTA-TV", "admm-tv": "ADMM-TV"}
 LAM = deconvolution.METHODS["admm-tv"].default_lam  # tuned on the lecture's case; the same λ for both

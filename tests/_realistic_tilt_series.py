@@ -24,7 +24,7 @@ maps a point at offsets ``(z, y, x)`` from the centre to the ideal detector coor
 ``v = y cos θ − z sin θ`` (perpendicular to the axis) and ``u = x`` (along it), as
 ``napari_invprob.project(volume, angles, tilt_axis="x")``. The detector is then turned so that the tilt
 axis runs along the image direction ``(cos ψ, sin ψ)`` in ``(row, col)``: ψ as in
-:func:`napari_invprob.preprocessing.estimate_tilt_axis` (0 along the rows, i.e. the y axis; ±90 along
+:func:`napari_invprob.tomography.tilt_axis.estimate_tilt_axis` (0 along the rows, i.e. the y axis; ±90 along
 x; positive ψ turns +y towards +x). An image point at offsets ``(r, c)`` from pixel ``n // 2`` of a
 projection drifted by ``(dr, dc)`` sees ``v = (r − dr) sin ψ − (c − dc) cos ψ`` and
 ``u = (r − dr) cos ψ + (c − dc) sin ψ``; ψ = 90 and no drift is the ideal grid (``v = r``, ``u = c``).
@@ -72,7 +72,7 @@ class RealisticTiltSeries:
         Tilt angles in degrees, in file order.
     drifts : numpy.ndarray
         ``(n_angles, 2)``: how far each projection's content moved, ``(d_rows, d_cols)`` pixels (the
-        ``shifts`` convention of ``napari_invprob.alignment``).
+        ``shifts`` convention of ``napari_invprob.tomography.alignment``).
     psi : float
         The true tilt-axis direction in degrees (see the module notes).
     contrast : str

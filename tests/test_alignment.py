@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _tilt_phantom import blob_tilt_series, random_blobs
 
-from napari_invprob.alignment import align, apply_shifts, cross_correlation_shifts
+from napari_invprob.tomography.alignment import align, apply_shifts, cross_correlation_shifts
 
 N = 64
 ANGLES = np.linspace(-60, 60, 41)
@@ -99,7 +99,7 @@ def test_projection_matching_improves_on_cross_correlation(drifting):
 
 
 def test_align_iter_streams_stages(drifting):
-    from napari_invprob.alignment import align_iter
+    from napari_invprob.tomography.alignment import align_iter
 
     series, _ = drifting
     steps = list(align_iter(series, ANGLES, n_iter=1))
@@ -122,7 +122,7 @@ def test_integer_stacks_align_like_float_ones(drifting):
 
 
 def test_align_iter_checks_at_the_call(drifting):
-    from napari_invprob.alignment import align_iter
+    from napari_invprob.tomography.alignment import align_iter
 
     series, _ = drifting
     with pytest.raises(ValueError, match="n_iter"):
@@ -134,7 +134,7 @@ def test_a_rotated_tilt_axis_is_put_on_the_grid():
     interpolation with the shifts; a given angle near the other axis is refused."""
     from scipy import ndimage
 
-    from napari_invprob.alignment import align_iter, apply_alignment
+    from napari_invprob.tomography.alignment import align_iter, apply_alignment
 
     blobs = random_blobs(96, 25, seed=8, thickness=0.5)
     upright = blob_tilt_series(blobs, 96, ANGLES, noise=0.01, seed=9)
@@ -155,7 +155,7 @@ def test_a_rotated_tilt_axis_is_put_on_the_grid():
 
 def test_alignment_removes_an_offset_background_first(drifting):
     """Counts with a constant background (and the int16 storage offset) align as the line integrals do."""
-    from napari_invprob.alignment import align_iter
+    from napari_invprob.tomography.alignment import align_iter
 
     series, drift = drifting
     counts = np.round(1000 + series / series.max() * 5000).astype(np.int64)

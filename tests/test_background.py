@@ -12,8 +12,8 @@ from scipy import ndimage, signal
 
 import napari_invprob as nip
 from napari_invprob import psf as psf_models
+from napari_invprob.deconvolution.background import estimate_background
 from napari_invprob.metrics import psnr
-from napari_invprob.problems.background import estimate_background
 
 OFFSET = 100.0
 #: Blur σ in camera pixels (the PSF given to deconvolve; the data are blurred on the finer grid).

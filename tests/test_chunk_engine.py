@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from napari_invprob import project, reconstruct
-from napari_invprob.problems import chunks
-from napari_invprob.problems.tomography import METHODS
+from napari_invprob.tomography import chunks
+from napari_invprob.tomography.reconstruct import METHODS
 
 ANGLES = np.linspace(-60.0, 60.0, 11)
 
@@ -172,7 +172,7 @@ def test_large_blocks_are_mapped_during_the_solve_only(monkeypatch, small_chunks
     """The chunks' large arrays are mapped (freed memory goes back to the system) while the chunks are
     solved; afterwards glibc reuses large blocks again: left mapped, every later FFT array at 128³ was
     fresh pages and Richardson-Lucy's four FFTs took 25 ms instead of 10."""
-    from napari_invprob import _memory
+    from napari_invprob._shared import memory as _memory
 
     libc = _FakeGlibc()
     monkeypatch.setattr(_memory, "_glibc", lambda: libc)
@@ -198,7 +198,7 @@ def test_a_convolution_keeps_large_blocks_except_during_a_reconstruction(monkeyp
     """A convolution sets glibc to keep freed blocks (its FFT arrays are made and freed every iteration:
     left to glibc's own thresholds, Richardson-Lucy at 128³ faulted in up to 2900 fresh pages per
     iteration); not while a reconstruction maps them, whose end keeps them."""
-    from napari_invprob import _memory
+    from napari_invprob._shared import memory as _memory
     from napari_invprob.operators import Convolution
 
     libc = _FakeGlibc()

@@ -5,7 +5,7 @@ import pytest
 import tifffile
 
 from napari_invprob.cli import main
-from napari_invprob.io.tiff import read_tiff
+from napari_invprob.files.tiff import read_tiff
 
 FLAGS = ["--psf-sigma", "1.0", "1.2", "1.2", "--psf-size", "3", "5", "5", "--method", "richardson-lucy",
          "--n-iter", "2", "--background", "none"]

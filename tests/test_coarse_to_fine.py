@@ -9,8 +9,8 @@ from napari_invprob import reconstruct, reconstruct_iter
 from napari_invprob.metrics import psnr
 from napari_invprob.operators import ParallelBeamProjector
 from napari_invprob.phantom import shepp_logan_image, shepp_logan_sinogram
-from napari_invprob.problems.coarse_to_fine import coarse_size, double, halve, level_iterations, useful_levels
-from napari_invprob.problems.tomography_methods import TomographyProblem
+from napari_invprob.tomography.coarse_to_fine import coarse_size, double, halve, level_iterations, useful_levels
+from napari_invprob.tomography.methods import TomographyProblem
 
 ANGLES = np.linspace(-76.0, 76.0, 77)
 
@@ -110,8 +110,8 @@ def test_bad_levels_and_relaxation_are_refused():
 
 
 def test_the_forecast_counts_binned_iterations_at_their_cost():
-    from napari_invprob.problems.coarse_to_fine import full_resolution_iterations
-    from napari_invprob.problems.tomography_methods import run_cost
+    from napari_invprob.tomography.coarse_to_fine import full_resolution_iterations
+    from napari_invprob.tomography.methods import run_cost
 
     assert full_resolution_iterations(150, 3, 256) == pytest.approx(45 / 64 + 45 / 8 + 60)
     assert full_resolution_iterations(150, 3, 40) == 150  # too few bins to bin

@@ -8,8 +8,12 @@ from _tilt_phantom import blob_tilt_series, random_blobs
 
 from napari_invprob import datasets, reconstruct
 from napari_invprob.metrics import psnr
-from napari_invprob.problems.tomography import METHODS
-from napari_invprob.tomo import cross_validate, held_out_projections, normalised_cross_correlation
+from napari_invprob.tomography.cross_validation import (
+    cross_validate,
+    held_out_projections,
+    normalised_cross_correlation,
+)
+from napari_invprob.tomography.reconstruct import METHODS
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,9 @@ from scipy import ndimage
 
 import napari_invprob as nip
 from napari_invprob.datasets import gaussian_kernel, lecture_astronaut
+from napari_invprob.deconvolution.deconvolve import choose_lam
+from napari_invprob.deconvolution.methods import METHODS
 from napari_invprob.metrics import psnr
-from napari_invprob.problems.deconvolution import METHODS, choose_lam
 from napari_invprob.problems.lam_selection import minimise_risk_lam
 
 
@@ -72,7 +73,7 @@ def test_richardson_lucy_beats_its_input_on_3d_poisson_data():
 def test_deconvolve_skips_richardson_lucys_fit_and_returns_the_streamed_answer(monkeypatch):
     """``deconvolve`` keeps only the last image, so Richardson-Lucy measures no fit there (15 % of an
     iteration in 3D); the stream measures it by default. The answers agree to the bit."""
-    import napari_invprob.problems.deconvolution as deconvolution
+    import napari_invprob.deconvolution.methods as deconvolution
 
     asked = []
     solver = deconvolution.richardson_lucy

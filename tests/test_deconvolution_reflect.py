@@ -7,8 +7,8 @@ from scipy import ndimage
 from skimage import data, img_as_float
 
 import napari_invprob as nip
+from napari_invprob.deconvolution.problem import MIN_REFLECT_MARGIN, reflect_margins
 from napari_invprob.metrics import psnr
-from napari_invprob.problems.deconvolution import MIN_REFLECT_MARGIN, reflect_margins
 
 
 @pytest.fixture(scope="module")

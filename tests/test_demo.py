@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from napari_invprob import _demo
+from napari_invprob.napari import demo as _demo
 
 pytestmark = pytest.mark.gui
 

@@ -193,7 +193,7 @@ def test_chunks_along_x_equal_one_process(client, tilt_series):
 def _install_worker_killer(marker: str) -> None:
     """On a worker: the first chunk reconstructed anywhere kills its worker process (a marker file
     remembers); the chunk task looks ``reconstruct`` up at every call, so it meets this wrapper."""
-    from napari_invprob.problems import tomography
+    from napari_invprob.tomography import reconstruct as tomography
 
     original = tomography.reconstruct
 
@@ -209,7 +209,7 @@ def _install_worker_killer(marker: str) -> None:
 
 
 def _remove_worker_killer() -> None:
-    from napari_invprob.problems import tomography
+    from napari_invprob.tomography import reconstruct as tomography
 
     tomography.reconstruct = getattr(tomography.reconstruct, "original", tomography.reconstruct)
 

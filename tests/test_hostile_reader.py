@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from napari_invprob import project
-from napari_invprob._reader import get_reader
 from napari_invprob.io import read_angle_file, write_volume
+from napari_invprob.napari.reader import get_reader
 
 ANGLES = np.linspace(-60, 60, 7)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from napari_invprob import project
-from napari_invprob.widgets import _base
-from napari_invprob.widgets import tomography as tomography_widget
+from napari_invprob.napari.widgets import _base
+from napari_invprob.napari.widgets import tomography as tomography_widget
 
 pytestmark = pytest.mark.gui
 

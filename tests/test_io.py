@@ -10,13 +10,7 @@ import pytest
 import tifffile
 from _tilt_phantom import blob_tilt_series, random_blobs
 
-from napari_invprob.io import (
-    MrcHeaderWarning,
-    read_image,
-    read_mdoc,
-    read_tilt_series,
-    write_volume,
-)
+from napari_invprob.io import MrcHeaderWarning, read_image, read_mdoc, read_tilt_series, write_volume
 
 ANGLES = np.linspace(-60, 60, 41)
 
@@ -181,7 +175,7 @@ def test_write_refuses_to_overwrite(tmp_path):
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
-    import napari_invprob.io.write as write_module
+    import napari_invprob.files.write as write_module
 
     def fail_midway(filename, data, spacing):
         with open(filename, "wb") as f:

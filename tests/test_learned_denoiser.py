@@ -15,13 +15,13 @@ from skimage.color import rgb2gray
 from skimage.util import img_as_float32
 
 from napari_invprob import datasets, deconvolve, deconvolve_iter
+from napari_invprob.deconvolution import methods as deconvolution_methods
 from napari_invprob.metrics import psnr
 from napari_invprob.operators import ParallelBeamProjector
 from napari_invprob.phantom import shepp_logan_image
 from napari_invprob.priors import denoisers, learned
 from napari_invprob.priors.denoisers import denoise
 from napari_invprob.priors.learned import SIGMA_MAX, learned_denoiser, load_net
-from napari_invprob.problems import deconvolution
 from napari_invprob.solvers.pnp import pnp_admm, pnp_fista
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_denoiser.py"
@@ -169,8 +169,8 @@ def test_pnp_admm_learned_default_follows_the_noise_schedule(monkeypatch):
     seen_sigma, seen_rho = [], []
     monkeypatch.setitem(denoisers.DENOISERS, "learned", replace(denoisers.DENOISERS["learned"],
                         factory=lambda: lambda x, sigma: seen_sigma.append(sigma) or x))
-    real_step = deconvolution.fourier_least_squares_step
-    monkeypatch.setattr(deconvolution, "fourier_least_squares_step",
+    real_step = deconvolution_methods.fourier_least_squares_step
+    monkeypatch.setattr(deconvolution_methods, "fourier_least_squares_step",
                         lambda op, y, *, rho: seen_rho.append(rho) or real_step(op, y, rho=rho))
     image = np.random.default_rng(0).random((24, 24)).astype(np.float32)
     iterates = list(deconvolve_iter(image, np.ones((3, 3)), method="pnp-admm", denoiser="learned",

@@ -4,7 +4,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from napari_invprob import datasets, metrics
-from napari_invprob._device import to_numpy, to_tensor
+from napari_invprob._shared.device import to_numpy, to_tensor
 
 
 def test_psnr_and_ssim_agree_with_skimage():

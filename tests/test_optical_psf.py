@@ -87,7 +87,7 @@ def test_the_command_line_builds_the_optics_psf_from_flags_and_the_files_voxel_s
 
     from napari_invprob import deconvolve
     from napari_invprob.cli import main
-    from napari_invprob.io.tiff import read_tiff
+    from napari_invprob.files.tiff import read_tiff
 
     counts = np.random.default_rng(0).poisson(np.full((12, 40, 40), 120.0)).astype(np.uint16)
     tifffile.imwrite(tmp_path / "sized.tif", counts, imagej=True, resolution=(1 / 0.065, 1 / 0.065),

@@ -8,7 +8,7 @@ import pytest
 
 import napari_invprob
 
-FACES = ("napari_invprob.widgets",)
+FACES = ("napari_invprob.napari.widgets",)
 FORBIDDEN = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "napari", "magicgui", "superqt", "vispy")
 
 

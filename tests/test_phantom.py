@@ -4,12 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_invprob.phantom import (
-    reconstruction_circle,
-    rods_and_spheres,
-    shepp_logan_image,
-    shepp_logan_sinogram,
-)
+from napari_invprob.phantom import reconstruction_circle, rods_and_spheres, shepp_logan_image, shepp_logan_sinogram
 
 
 def _relative(a, b):

@@ -170,7 +170,7 @@ def test_the_reader_resolves_the_tilt_axis_and_the_storage_offset(tmp_path, line
 
 
 def test_the_napari_reader_records_the_conventions(tmp_path, lines):
-    from napari_invprob._reader import get_reader
+    from napari_invprob.napari.reader import get_reader
 
     stored = (np.round(200 + 50 * lines.transpose(0, 2, 1)).astype(np.int64) - 32768).astype(np.int16)
     path = tmp_path / "tomo.mrc"

@@ -7,14 +7,8 @@ import pytest
 from _tilt_phantom import blob_tilt_series, random_blobs
 from scipy import ndimage
 
-from napari_invprob.preprocessing import (
-    bin_series,
-    choose_tilt_axis,
-    crop,
-    estimate_tilt_axis,
-    normalize_intensity,
-    to_absorption,
-)
+from napari_invprob.tomography.preprocessing import bin_series, crop, normalize_intensity, to_absorption
+from napari_invprob.tomography.tilt_axis import choose_tilt_axis, estimate_tilt_axis
 
 ANGLES = np.linspace(-60, 60, 41)
 

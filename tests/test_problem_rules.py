@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from napari_invprob.problems import deconvolution, tomography
+from napari_invprob import deconvolution
 from napari_invprob.problems.methods import MethodSpec
+from napari_invprob.tomography import reconstruct as tomography
 
 ANGLES = np.linspace(-60.0, 60.0, 6)
 IMAGE = np.random.default_rng(0).random((16, 16)).astype(np.float32)

@@ -8,9 +8,9 @@ import mrcfile
 import numpy as np
 import pytest
 
-from napari_invprob._reader import get_reader
-from napari_invprob._writer import write_mrc
 from napari_invprob.io import read_image
+from napari_invprob.napari.reader import get_reader
+from napari_invprob.napari.writer import write_mrc
 
 ANGLES = [-30.0, -15.0, 0.0, 15.0, 30.0]
 

@@ -3,7 +3,7 @@
 The file (``tests/_realistic_tilt_series.py``): exact projections of a porous support with nanoparticles,
 Poisson counts stored as int16 minus 32768, the tilt axis along x turned 2° in-plane, drifts of 7 px
 RMS, a ``.rawtlt`` beside it. The score is the held-out projection misfit
-(:func:`napari_invprob.tomo.held_out_misfit`: every 4th projection held out, SIRT 50 from the rest,
+(:func:`napari_invprob.tomography.cross_validation.held_out_misfit`: every 4th projection held out, SIRT 50 from the rest,
 1 − NCC of the reprojections), compared with the same counts model for the exact, undrifted
 projections with the axis on the grid, prepared the same way.
 """
@@ -17,8 +17,8 @@ from _tilt_phantom import blob_tilt_series, blob_volume, random_blobs
 
 from napari_invprob import align, project
 from napari_invprob.io import read_tilt_series
-from napari_invprob.preprocessing import estimate_tilt_axis
-from napari_invprob.tomo import held_out_misfit
+from napari_invprob.tomography.cross_validation import held_out_misfit
+from napari_invprob.tomography.tilt_axis import estimate_tilt_axis
 
 N = 112  # projections N x N, 41 angles over ±60°
 MISFIT_RATIO = 1.5  # the issue's bound: at most 1.5x the misfit of the exact, undrifted data
@@ -118,7 +118,7 @@ def test_the_reader_resolves_the_files_conventions(dark_field):
 
 
 def test_the_napari_reader_records_them_too(dark_field):
-    from napari_invprob._reader import get_reader
+    from napari_invprob.napari.reader import get_reader
 
     (data, kwargs, _), *_ = get_reader(str(dark_field.path))(str(dark_field.path))
     metadata = kwargs["metadata"]
@@ -147,7 +147,7 @@ def test_the_default_path_predicts_held_out_projections_as_well_as_exact_data(da
 def test_align_turns_the_tilt_axis_onto_the_grid(dark_field):
     """The default alignment rotates by ψ − 90 = −2° (the held-out misfit barely sees a few degrees:
     every held-out projection lies 3° from kept ones, so the rotation is checked on its own)."""
-    from napari_invprob.alignment import align_iter
+    from napari_invprob.tomography.alignment import align_iter
 
     made = dark_field
     ts = read_tilt_series(made.path)
@@ -159,8 +159,8 @@ def test_align_turns_the_tilt_axis_onto_the_grid(dark_field):
 def test_bright_field_works_with_contrast_auto(tmp_path, storage):
     """Bright-field counts (``I0 exp(−μL)``): detected, −log taken, the axis found and turned onto the
     grid, and the default path scores as above."""
-    from napari_invprob.alignment import align_iter
     from napari_invprob.preparation import resolve_preparation
+    from napari_invprob.tomography.alignment import align_iter
 
     made = write_tilt_series(tmp_path, n=96, contrast="bright-field", storage=storage, seed=1)
     ts = read_tilt_series(made.path)

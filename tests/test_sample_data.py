@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from npe2.manifest.utils import import_python_name
 
-from napari_invprob import _sample_data
+from napari_invprob.napari import sample_data as _sample_data
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_invprob._reader import read_mrc_layers
-from napari_invprob._tiff_reader import get_tiff_reader, read_tiff_layers
+from napari_invprob.files.tiff import read_tiff
 from napari_invprob.io import read_image, write_volume
-from napari_invprob.io.tiff import read_tiff
+from napari_invprob.napari.reader import read_mrc_layers
+from napari_invprob.napari.tiff_reader import get_tiff_reader, read_tiff_layers
 
 #: A widefield stack's sampling: 65 nm pixels, 200 nm planes, in ångström.
 VOXEL = (2000.0, 650.0, 650.0)

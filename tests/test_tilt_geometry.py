@@ -7,7 +7,7 @@ import torch
 from napari_invprob import simulate
 from napari_invprob.operators import ParallelBeamProjector
 from napari_invprob.phantom import rods_and_spheres
-from napari_invprob.problems.tilt_geometry import from_slices, project, to_slices
+from napari_invprob.tomography.geometry import from_slices, project, to_slices
 
 ANGLES = np.linspace(-60.0, 60.0, 7)
 

@@ -64,8 +64,8 @@ def test_the_command_line_runs_a_tiff_time_series_per_time_point(series, tmp_pat
     import json
 
     from napari_invprob.cli import main
+    from napari_invprob.files.tiff import read_tiff
     from napari_invprob.io import write_volume
-    from napari_invprob.io.tiff import read_tiff
 
     write_volume(tmp_path / "series.tif", series, (2000.0, 650.0, 650.0))  # an ImageJ hyperstack (t, z, y, x)
     flags = ["deconvolve", str(tmp_path / "series.tif"), "--psf-sigma", "1.0", "1.2", "1.2", "--psf-size", "5", "7",

@@ -11,10 +11,12 @@ import torch
 import napari_invprob
 from napari_invprob import project, reconstruct
 from napari_invprob.operators.projector import ParallelBeamProjector
-from napari_invprob.problems import chunks, tilt_geometry, tomography
-from napari_invprob.problems.tomography import METHODS, reconstruct_iter
 from napari_invprob.solvers.fbp import angle_weights, filter_projections
 from napari_invprob.testing import adjoint_test
+from napari_invprob.tomography import chunks
+from napari_invprob.tomography import geometry as tilt_geometry
+from napari_invprob.tomography import reconstruct as tomography
+from napari_invprob.tomography.reconstruct import METHODS, reconstruct_iter
 
 ANGLES = np.linspace(-60.0, 60.0, 11)
 
@@ -192,7 +194,7 @@ def test_an_error_in_a_chunk_solved_in_parallel_reaches_the_caller(monkeypatch):
 def test_lam_auto_is_the_cross_validated_lam_and_lands_near_the_psnr_best():
     from napari_invprob.datasets import shepp_logan_case
     from napari_invprob.metrics import psnr
-    from napari_invprob.tomo import cross_validate
+    from napari_invprob.tomography.cross_validation import cross_validate
 
     case = shepp_logan_case("wedge", n=64)
     lams = np.geomspace(0.003, 0.3, 5)
@@ -214,7 +216,7 @@ def test_overlapping_runs_leave_the_thread_count_intact():
     """Two runs that overlap (two widgets, or a widget's run around the chunk engine) and end in the
     order they did not start in restore torch's thread count (each saving and restoring its own, the
     second run restored the first one's limit: 2 here)."""
-    from napari_invprob._device import torch_threads
+    from napari_invprob._shared.device import torch_threads
 
     threads = torch.get_num_threads()
     try:

@@ -10,8 +10,8 @@ from test_widgets import PLUGIN, SCREENSHOT_DIR, errors  # noqa: F401 - errors: 
 from test_widgets import dock as dock_named
 
 from napari_invprob import psf as psf_models
-from napari_invprob.problems.background import estimate_background
-from napari_invprob.widgets import deconvolution as deconvolution_widget
+from napari_invprob.deconvolution.background import estimate_background
+from napari_invprob.napari.widgets import deconvolution as deconvolution_widget
 
 pytestmark = pytest.mark.gui
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from napari_invprob import project, reconstruct
-from napari_invprob.problems import chunks
-from napari_invprob.problems.tomography import METHODS
-from napari_invprob.widgets import _base, _estimate
+from napari_invprob.napari.widgets import _base, _estimate
+from napari_invprob.tomography import chunks
+from napari_invprob.tomography.reconstruct import METHODS
 
 PLUGIN = "napari-invprob"
 SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "napari-invprob-test-screenshots"

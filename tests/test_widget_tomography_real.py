@@ -9,7 +9,7 @@ from _realistic_tilt_series import write_tilt_series
 from _tilt_phantom import blob_tilt_series, random_blobs
 from test_widgets import PLUGIN, SCREENSHOT_DIR, dock, errors, wait_until_done  # noqa: F401 - errors: a fixture
 
-from napari_invprob.widgets import tomography
+from napari_invprob.napari.widgets import tomography
 
 pytestmark = pytest.mark.gui
 

@@ -11,7 +11,7 @@ from scipy import ndimage
 from skimage import data as skdata
 
 from napari_invprob import metrics, psf
-from napari_invprob.widgets import _base
+from napari_invprob.napari.widgets import _base
 
 pytestmark = pytest.mark.gui
 
@@ -376,8 +376,8 @@ def test_tilt_series_sample_aligns_and_reconstructs_in_3d(make_napari_viewer, qt
 
 def test_choose_lambda_by_cross_validation_sets_the_field(make_napari_viewer, qtbot, errors, monkeypatch):
     from napari_invprob import project
+    from napari_invprob.napari.widgets import tomography
     from napari_invprob.phantom import shepp_logan_image
-    from napari_invprob.widgets import tomography
 
     infos = []
     monkeypatch.setattr(tomography, "show_info", infos.append)
@@ -401,7 +401,7 @@ def test_choose_lambda_by_cross_validation_sets_the_field(make_napari_viewer, qt
 
 
 def test_runs_that_cannot_fit_are_refused_and_slow_ones_announced(make_napari_viewer, qtbot, errors, monkeypatch):
-    from napari_invprob.widgets import _estimate
+    from napari_invprob.napari.widgets import _estimate
 
     viewer = make_napari_viewer()
     add_blurred(viewer)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from napari_invprob.napari.widgets._frames import Reference, display_range, frames
+from napari_invprob.napari.widgets._plot import log_ticks
+from napari_invprob.napari.widgets._runner import Job, SolveRunner, Task
 from napari_invprob.solvers.base import Clock, Iterate
-from napari_invprob.widgets._frames import Reference, display_range, frames
-from napari_invprob.widgets._plot import log_ticks
-from napari_invprob.widgets._runner import Job, SolveRunner, Task
 
 
 def fake_solver(n_iter=50, delay=0.0, shape=(16, 16), nan_at=None, active=None):
@@ -185,7 +185,7 @@ def test_solver_warnings_reach_the_warning_slot(qtbot):
 
 
 def test_workers_leave_a_core_for_the_gui_and_restore_the_thread_count(qtbot):
-    from napari_invprob.widgets._runner import solver_threads
+    from napari_invprob.napari.widgets._runner import solver_threads
 
     assert solver_threads(1) == 1 and solver_threads(2) == 1 and solver_threads(16) == 15
     seen = []

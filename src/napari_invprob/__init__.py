@@ -6,35 +6,29 @@ nor napari::
     import napari_invprob as nip
     restored = nip.deconvolve(blurred, psf, method="admm-tv", lam=0.01)
     volume = nip.reconstruct(tilt_series, angles, method="tv", tilt_axis="y")
+
+The package has two wings, one per microscope, over the lecture's shared math (``operators``,
+``priors``, ``solvers``, ``problems``): :mod:`napari_invprob.tomography` (a tilt series from its file to
+the volume) and :mod:`napari_invprob.deconvolution` (a blurred stack from its PSF to the result). Its two
+faces are :mod:`napari_invprob.napari` (readers, writer, sample data, dock widgets) and
+:mod:`napari_invprob.cli`.
 """
 
 from __future__ import annotations
 
-import importlib
-
+from ._shared.lazy import lazy_exports
 from ._version import __version__
 
 _LAZY = {
-    "deconvolve": "napari_invprob.problems.deconvolution",
-    "deconvolve_iter": "napari_invprob.problems.deconvolution",
-    "reconstruct": "napari_invprob.problems.tomography",
-    "reconstruct_iter": "napari_invprob.problems.tomography",
-    "project": "napari_invprob.problems.tomography",
-    "align": "napari_invprob.alignment",
-    "denoise": "napari_invprob.priors.denoisers",
+    "deconvolve": ".deconvolution.deconvolve",
+    "deconvolve_iter": ".deconvolution.deconvolve",
+    "reconstruct": ".tomography.reconstruct",
+    "reconstruct_iter": ".tomography.reconstruct",
+    "project": ".tomography.geometry",
+    "align": ".tomography.alignment",
+    "denoise": ".priors.denoisers",
 }
 
 __all__ = ["__version__", *_LAZY]
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'napari_invprob' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, also=__all__)

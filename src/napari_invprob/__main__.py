@@ -1,6 +1,6 @@
 """``python -m napari_invprob``: the ``napari-invprob`` command line."""
 
-from napari_invprob.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._device import to_numpy, to_tensor
+from ._shared.device import to_numpy, to_tensor
 
 
 def power_spectrum(image, *, device=None) -> np.ndarray:

@@ -135,7 +135,7 @@ def _check_device(args) -> None:
     the workers may have devices this machine lacks)."""
     device = getattr(args, "device", None)
     if device is not None and getattr(args, "scheduler", None) is None:
-        from .._device import resolve_device
+        from .._shared.device import resolve_device
 
         resolve_device(device)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._provenance import provenance
+from .._shared.provenance import provenance
 from . import _inputs
 from ._output import OutputPlan, check_volume_suffix, sidecar_path
 from ._progress import ChunkProgress, follow, progress_bar
@@ -68,7 +68,7 @@ def _finish(plan: OutputPlan, out: Path, volume: np.ndarray, voxel_size, entry: 
 
 def _solve(iterates_call, distributed_call, args, *, n_iter: int, desc: str):
     """Run a solve in this process (consuming its iterates) or on dask; return (result, iterations, seconds)."""
-    from .._device import to_numpy
+    from .._shared.device import to_numpy
 
     start = time.perf_counter()
     if args.scheduler is None:
@@ -83,8 +83,9 @@ def _solve(iterates_call, distributed_call, args, *, n_iter: int, desc: str):
 
 
 def deconvolve(args) -> dict:
-    from ..distributed import deconvolve_distributed
-    from ..problems.deconvolution import METHODS, deconvolve_iter
+    from ..deconvolution.deconvolve import deconvolve_iter
+    from ..deconvolution.methods import METHODS
+    from ..distributed.tiles import deconvolve_distributed
 
     out = check_volume_suffix(Path(args.out))
     plan = OutputPlan.check([out, sidecar_path(out)], [args.input, args.psf, args.reference],
@@ -136,8 +137,8 @@ def _camera_background(args, image: np.ndarray, axis: int | None, time: int | No
     """The ``background`` keyword of a Poisson method: ``--background``, by default ``auto``, estimated
     here once (so tiles on dask share it; a time series leaves it to ``deconvolve``, per time point)
     and said on stderr; none for other methods."""
-    from ..problems.background import estimate_background
-    from ..problems.deconvolution import POISSON_METHODS
+    from ..deconvolution.background import estimate_background
+    from ..deconvolution.methods import POISSON_METHODS
 
     if args.method not in POISSON_METHODS:
         if args.background is not None:
@@ -172,9 +173,9 @@ def _conventions(series, preparation, args) -> dict:
 
 
 def reconstruct(args) -> dict:
-    from ..distributed import reconstruct_distributed
-    from ..preparation import prepare
-    from ..problems.tomography import METHODS, reconstruct_iter
+    from ..distributed.tilt_series import reconstruct_distributed
+    from ..tomography.preparation import prepare
+    from ..tomography.reconstruct import METHODS, reconstruct_iter
 
     out = check_volume_suffix(Path(args.out))
     plan = OutputPlan.check([out, sidecar_path(out)], [*_inputs.series_inputs(args), args.reference],
@@ -220,7 +221,7 @@ def _angle_text(angles) -> str:
 
 
 def align(args) -> dict:
-    from ..alignment import align_iter, apply_alignment
+    from ..tomography.alignment import align_iter, apply_alignment
 
     out = check_volume_suffix(Path(args.out))
     plan = OutputPlan.check([out, _angle_file(out), sidecar_path(out)], _inputs.series_inputs(args),
@@ -253,7 +254,7 @@ def align(args) -> dict:
 
 def simulate(args) -> dict:
     from .. import simulate as sim
-    from ..io import read_angle_file
+    from ..files import read_angle_file
 
     out = check_volume_suffix(Path(args.out))
     files = [out, sidecar_path(out)] + ([_angle_file(out)] if args.kind == "project" else [])
@@ -307,9 +308,10 @@ def denoise(args) -> dict:
 
 def demo(args) -> dict:
     """The lecture's case: the astronaut blurred by a 7x7 Gaussian (σ 4) plus noise (σ 0.05), restored."""
-    from .._device import to_numpy
+    from .._shared.device import to_numpy
     from ..datasets import lecture_astronaut
-    from ..problems.deconvolution import METHODS, deconvolve_iter
+    from ..deconvolution.deconvolve import deconvolve_iter
+    from ..deconvolution.methods import METHODS
 
     directory = Path(args.out_dir)
     directory.mkdir(parents=True, exist_ok=True)

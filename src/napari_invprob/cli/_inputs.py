@@ -31,10 +31,10 @@ def check_input_paths(args) -> None:
 
 def read_image(path: str) -> tuple[np.ndarray, float | tuple[float, float, float] | None]:
     """An input image and its voxel size in Å: ``(z, y, x)`` for a TIFF z-stack (or series of them) that
-    records all three (ImageJ or OME, :func:`napari_invprob.io.tiff.read_tiff`), else the pixel size
+    records all three (ImageJ or OME, :func:`napari_invprob.files.tiff.read_tiff`), else the pixel size
     (or None) as :func:`napari_invprob.io.read_image` gives it."""
     if Path(path).suffix.lower() in io.TIFF_SUFFIXES and Path(path).is_file():
-        from ..io.tiff import read_tiff
+        from ..files.tiff import read_tiff
 
         image = read_tiff(path)
         if image.axes.endswith("ZYX") and all(image.voxel_size[-3:]):
@@ -146,7 +146,7 @@ def psf_from_flags(args, shape: tuple[int, ...], file_voxel_size=None) -> tuple[
         if not math.isfinite(total) or total <= 0:
             raise CliError(f"the PSF in {args.psf} does not have a positive sum; it cannot be normalised")
         return psf / np.float32(total), {"file": str(Path(args.psf).resolve())}
-    from ..psf import gaussian
+    from ..deconvolution.psf import gaussian
 
     sigma = _per_axis(args.psf_sigma, "--psf-sigma", ndim)
     if any(s <= 0 for s in sigma):
@@ -161,7 +161,7 @@ def _optics_psf(args, shape: tuple[int, ...], file_voxel_size) -> tuple[np.ndarr
     (the keyword arguments of :func:`napari_invprob.psf.optical_psf`)."""
     import sys
 
-    from ..psf import optical_psf
+    from ..deconvolution.optics import optical_psf
 
     if args.psf_size is not None:
         raise CliError("--psf-size goes with --psf-sigma; --psf-model sizes the PSF to hold 99 % of its energy")

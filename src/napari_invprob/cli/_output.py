@@ -17,8 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io import MRC_SUFFIXES, TIFF_SUFFIXES, write_volume
-from ..io.write import atomic_file, check_name_length
+from ..files import MRC_SUFFIXES, TIFF_SUFFIXES, write_volume
+from ..files.write import atomic_file, check_name_length
 from .errors import CliError
 
 VOLUME_SUFFIXES = MRC_SUFFIXES + TIFF_SUFFIXES

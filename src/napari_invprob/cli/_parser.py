@@ -11,8 +11,8 @@ import json
 import math
 
 from .._version import __version__
-from ..distributed import check_scheduler
-from ..preparation import CONTRASTS
+from ..distributed.cluster import check_scheduler
+from ..tomography.preparation import CONTRASTS
 from .errors import CliError
 
 
@@ -194,7 +194,7 @@ def _voxel_sizes(text: str) -> tuple[float, ...]:
 
 
 def _psf_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    from ..psf import OPTICAL_MODELS
+    from ..deconvolution.optics import OPTICAL_MODELS
 
     group = parser.add_argument_group("point-spread function (a file, a centred Gaussian, or the optics)")
     exclusive = group.add_mutually_exclusive_group(required=required)
@@ -267,11 +267,11 @@ DEMO_EXAMPLES = """examples:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``napari-invprob`` parser with its six subcommands."""
-    from ..alignment import METHODS as ALIGN_METHODS
+    from ..deconvolution.methods import METHODS as DECONVOLUTION_METHODS
+    from ..deconvolution.problem import BOUNDARIES as DECONVOLUTION_BOUNDARIES
     from ..priors.denoisers import DENOISERS
-    from ..problems.deconvolution import BOUNDARIES as DECONVOLUTION_BOUNDARIES
-    from ..problems.deconvolution import METHODS as DECONVOLUTION_METHODS
-    from ..problems.tomography import METHODS as TOMOGRAPHY_METHODS
+    from ..tomography.alignment import METHODS as ALIGN_METHODS
+    from ..tomography.reconstruct import METHODS as TOMOGRAPHY_METHODS
 
     parser = _Parser(
         prog="napari-invprob",

@@ -16,7 +16,7 @@ from numbers import Real
 
 import torch
 
-from .._device import DTYPE, resolve_device
+from .._shared.device import DTYPE, resolve_device
 
 
 class LinearOperator:

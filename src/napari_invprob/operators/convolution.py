@@ -29,8 +29,8 @@ import numpy as np
 import scipy.fft
 import torch
 
-from .._device import to_tensor
-from .._memory import keep_large_blocks
+from .._shared.device import to_tensor
+from .._shared.memory import keep_large_blocks
 from .base import LinearOperator
 
 BOUNDARIES = ("periodic", "zero")

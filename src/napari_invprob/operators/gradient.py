@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .._device import DTYPE
+from .._shared.device import DTYPE
 from .base import LinearOperator
 
 BOUNDARIES = ("neumann", "periodic")

@@ -38,8 +38,8 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from .._device import DTYPE
-from .._memory import release_freed_memory
+from .._shared.device import DTYPE
+from .._shared.memory import release_freed_memory
 from .base import LinearOperator
 
 _CHUNK_ELEMENTS = 1 << 16  # pixel-angle pairs evaluated at once (small enough to stay in cache)

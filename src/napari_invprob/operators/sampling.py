@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from .._device import to_tensor
+from .._shared.device import to_tensor
 from .base import LinearOperator
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from skimage.restoration import estimate_sigma
 
-from .._device import check_float32, to_numpy, to_tensor
+from .._shared.device import check_float32, to_numpy, to_tensor
 from .gaussian import GaussianDenoiser
 from .learned import learned_denoiser
 from .tv import TVDenoiser

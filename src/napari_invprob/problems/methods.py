@@ -1,7 +1,7 @@
 """The rules every problem reads: the table entry describing one method, and the checks of what a
 user passes to any front door (method and its options, λ, iteration count, warm start).
 
-:mod:`~napari_invprob.problems.deconvolution` and :mod:`~napari_invprob.problems.tomography` keep
+:mod:`~napari_invprob.deconvolution.deconvolve` and :mod:`~napari_invprob.tomography.reconstruct` keep
 their own tables of methods; the widgets (method menus and tooltips), the command line (choices and
 ``--help``) and :mod:`~napari_invprob.distributed` read the same entries, so a value is refused alike
 wherever it is given.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .._device import check_float32, to_tensor
+from .._shared.device import check_float32, to_tensor
 from ..priors.denoisers import check_denoiser
 from ..solvers.fbp import check_filter
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._device import to_numpy, to_tensor
+from .._shared.device import to_numpy, to_tensor
 from ..operators import Convolution
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..problems import tilt_geometry
+from ..tomography import geometry as tilt_geometry
 
 
 def project(image_or_volume, angles_deg, noise=0.0, seed=None, *, tilt_axis="y"):
@@ -28,7 +28,7 @@ def project(image_or_volume, angles_deg, noise=0.0, seed=None, *, tilt_axis="y")
     -------
     numpy.ndarray
         float32 sinogram ``(n_angles, cols)`` or tilt series ``(n_angles, y, x)``, made with
-        :func:`napari_invprob.problems.tilt_geometry.project` (so, with our projector: fine for
+        :func:`napari_invprob.tomography.geometry.project` (so, with our projector: fine for
         demonstrations; quality tests use the exact data of :mod:`napari_invprob.datasets`).
 
     Raises

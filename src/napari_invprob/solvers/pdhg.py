@@ -30,7 +30,7 @@ class Duals:
     (``q``, shaped like ``∇x``).
 
     Given to :func:`pdhg_tv` they are its starting point and are updated in place, so that after the
-    run they hold the final duals, ready to be carried to a finer grid (:mod:`~napari_invprob.problems.coarse_to_fine`).
+    run they hold the final duals, ready to be carried to a finer grid (:mod:`~napari_invprob.tomography.coarse_to_fine`).
     """
 
     data: torch.Tensor

@@ -164,7 +164,7 @@ def pnp_admm(
 
     A decreasing schedule (strong denoising first, the data's noise level last, with ρ_k growing as
     ``1/σ_k²`` so the prior's weight ``ρ_k σ_k²`` stays fixed) is what makes a learned denoiser work
-    best (Zhang et al., DPIR, 2021); see :func:`napari_invprob.problems.deconvolution.deconvolve`.
+    best (Zhang et al., DPIR, 2021); see :func:`napari_invprob.deconvolution.deconvolve.deconvolve`.
 
     Parameters
     ----------

@@ -1,0 +1,33 @@
+"""Deconvolution: a blurred stack from its PSF to the result, in the order it goes through.
+
+1. the PSF: :mod:`~.psf` (a Gaussian), :mod:`~.bead` (measured from a bead image), :mod:`~.optics`
+   (Born & Wolf, Gibson-Lanni, confocal, sampled on the image's grid);
+2. :mod:`~.background`: the camera's offset under the image, for Richardson-Lucy's Poisson model;
+3. :mod:`~.problem`: the image in the solvers' layout with its blur (boundaries, channels, checks);
+4. :mod:`~.methods`: the table of deconvolution methods, one adapter per solver;
+5. :mod:`~.deconvolve`: the front door, :func:`deconvolve` (channels, time points, λ from SURE).
+
+The wing uses the shared math (``operators``, ``priors``, ``solvers``, ``problems``, ``files``) and
+never the tomography wing.
+"""
+
+from __future__ import annotations
+
+from .._shared.lazy import lazy_exports
+
+_LAZY = {
+    "gaussian": ".psf",
+    "from_bead": ".bead",
+    "from_bead_at": ".bead",
+    "optical_psf": ".optics",
+    "estimate_background": ".background",
+    "DeconvolutionProblem": ".problem",
+    "METHODS": ".methods",
+    "deconvolve": ".deconvolve",
+    "deconvolve_iter": ".deconvolve",
+    "choose_lam": ".deconvolve",
+}
+
+__all__ = list(_LAZY)
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,0 +1,48 @@
+"""Reading and writing tilt series, volumes and images (MRC, TIFF, PNG) with angles and pixel size.
+
+::
+
+    from napari_invprob.io import read_tilt_series, write_volume
+    series = read_tilt_series("tomo.st")              # angles from tomo.rawtlt / tomo.tlt / tomo.st.mdoc
+    write_volume("tomo_rec.mrc", volume, series.pixel_size)
+
+The public entry point only: the formats live in :mod:`napari_invprob.files`, the tilt-series file's
+conventions in :mod:`napari_invprob.tomography.files`.
+"""
+
+from .files import (
+    MRC_SUFFIXES,
+    PLAIN_IMAGE_SUFFIXES,
+    TIFF_SUFFIXES,
+    MdocMetadata,
+    MrcData,
+    MrcHeaderWarning,
+    check_mrc_header,
+    find_angles,
+    read_angle_file,
+    read_image,
+    read_mdoc,
+    read_mrc,
+    sidecar_angle_files,
+    write_volume,
+)
+from .tomography.files import TiltSeries, read_tilt_series
+
+__all__ = [
+    "MRC_SUFFIXES",
+    "PLAIN_IMAGE_SUFFIXES",
+    "TIFF_SUFFIXES",
+    "MdocMetadata",
+    "MrcData",
+    "MrcHeaderWarning",
+    "TiltSeries",
+    "check_mrc_header",
+    "find_angles",
+    "read_angle_file",
+    "read_image",
+    "read_mdoc",
+    "read_mrc",
+    "read_tilt_series",
+    "sidecar_angle_files",
+    "write_volume",
+]

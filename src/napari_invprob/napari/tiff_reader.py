@@ -1,0 +1,77 @@
+"""napari reader for TIFF stacks with their voxel size (ImageJ and OME metadata) and channels.
+
+napari's built-in reader opens a TIFF without its voxel size (napari 0.9.2: no ``scale``, no metadata,
+for ImageJ and OME-TIFF files alike), so an anisotropic z-stack is shown squashed and a PSF model would
+not know its sampling. This reader makes the file's sizes the layer's ``scale`` in ångström (the unit
+of every layer and file of this package, as for MRC) with napari ``units`` set, records them as the
+file gave them in ``metadata``, and splits a ``C`` axis into one layer per channel.
+
+``get_tiff_reader`` never raises: it returns None for anything it cannot open, warning with the reason for
+TIFF-named files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..files import TIFF_SUFFIXES
+from ..files.tiff import ANGSTROM_PER_UNIT, SPATIAL_AXES, read_tiff
+from .reader import one_file_reader
+
+
+def get_tiff_reader(path):
+    """Return :func:`read_tiff_layers` if ``path`` is one readable TIFF file, else None."""
+    return one_file_reader(path, TIFF_SUFFIXES, _check_tiff, read_tiff_layers)
+
+
+def _check_tiff(path: Path) -> None:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.series:
+                raise ValueError("it holds no image")
+    except tifffile.TiffFileError as error:
+        raise ValueError(str(error)) from error
+
+
+def read_tiff_layers(path) -> list[tuple]:
+    """Read one TIFF file into image layers: one layer, or one per channel when it has a ``C`` axis.
+
+    ``scale`` holds the voxel size in ångström on the ``Z``, ``Y`` and ``X`` axes the file sizes (1 on
+    the others, e.g. time), with napari ``units`` to match. Each layer's ``metadata`` records
+    ``source_path``, ``pixel_size`` (the ``X`` size in Å, or None), ``axes`` (tifffile's names of the
+    layer's axes), and when the file sizes its voxels: ``voxel_size`` (the ``Z``/``Y``/``X`` sizes
+    among the layer's axes, in the file's unit), ``unit`` (``"µm"``, ``"nm"``, ``"Å"`` or ``"mm"``) and
+    ``voxel_size_source`` (``"OME"`` or ``"ImageJ"``); per channel ``channel`` (its index) and
+    ``emission_wavelength`` (nm) when the OME metadata give it.
+    """
+    if isinstance(path, (list, tuple)):
+        path = path[0]
+    path = Path(path)
+    image = read_tiff(path)
+    channel_axis = image.channel_axis
+    axes = image.axes.replace("C", "")
+    sizes = tuple(size for axis, size in zip(image.axes, image.voxel_size) if axis != "C")
+    layer_axes = [(axis, size) for axis, size in zip(axes, sizes) if axis != "S"]  # S: RGB samples
+    base = {"source_path": str(path.resolve()), "pixel_size": image.pixel_size, "axes": axes}
+    stem = path.name[: -len(path.suffix)]
+    kwargs = {"name": stem[:-4] if stem.lower().endswith(".ome") else stem}
+    if image.source is not None:
+        per_unit = ANGSTROM_PER_UNIT[image.unit]
+        base.update(voxel_size=[size / per_unit if size else None for axis, size in layer_axes if axis in SPATIAL_AXES],
+                    unit=image.unit, voxel_size_source=image.source)
+        kwargs["scale"] = tuple(float(size) if size else 1.0 for _, size in layer_axes)
+        kwargs["units"] = tuple("angstrom" if size else "pixel" for _, size in layer_axes)
+    if channel_axis is None:
+        kwargs["metadata"] = base
+        return [(image.data, kwargs, "image")]
+    wavelengths = image.emission_wavelengths or (None,) * image.data.shape[channel_axis]
+    kwargs["metadata"] = [
+        {**base, "channel": index, **({} if wavelength is None else {"emission_wavelength": wavelength})}
+        for index, wavelength in enumerate(wavelengths)
+    ]
+    kwargs["name"] = [f"{kwargs['name']} [{index}]" for index in range(len(wavelengths))]
+    kwargs["channel_axis"] = channel_axis
+    return [(image.data, kwargs, "image")]
+
