@@ -69,7 +69,7 @@ def deconvolve_iter(
         where the method has it for free (admm-tv, pnp-admm and adam report ``algorithm_residual``,
         ADMM's primal residual, or the objective instead).
     """
-    psf = _prepared_psf(psf, image, channel_axis, background=psf_background, voxel_size=voxel_size,
+    psf = prepared_psf(psf, image, channel_axis, background=psf_background, voxel_size=voxel_size,
                         psf_voxel_size=psf_voxel_size)
     if time_axis is not None:
         return _time_points(image, psf, time_axis=time_axis, first=first_time_point, channel_axis=channel_axis,
@@ -271,13 +271,13 @@ def choose_lam(
     check_options(spec, options, passed=_PASSED)
     check_lam("auto", spec)
     nonneg = check_bool(nonneg, "nonneg")
-    psf = _prepared_psf(psf, image, channel_axis, background=psf_background, voxel_size=voxel_size,
+    psf = prepared_psf(psf, image, channel_axis, background=psf_background, voxel_size=voxel_size,
                         psf_voxel_size=psf_voxel_size)
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
     return _auto_lam(problem, spec, check_n_iter(n_iter, spec.default_n_iter), nonneg, options)
 
 
-def _prepared_psf(psf, image, channel_axis, *, background, voxel_size, psf_voxel_size):
+def prepared_psf(psf, image, channel_axis, *, background="auto", voxel_size=None, psf_voxel_size=None):
     """The PSF (or each channel's) through :func:`~napari_invprob.deconvolution.measured_psf.prepare_psf`,
     what was done said in a warning; a PSF that cannot be prepared (not 2D or 3D, not finite, no positive
     sum) is left to the problem's checks, which refuse it."""
