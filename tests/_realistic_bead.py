@@ -73,7 +73,11 @@ def bead_stack(shape=(71, 40, 40), voxel_size=(0.1, 0.104, 0.104), *, offset_um=
     return np.clip(np.round(counts), 0, 65535).astype(np.uint16)
 
 
-def puncta(shape, voxel_size, *, count=40, sigma_um=0.12, seed=1) -> tuple[np.ndarray, np.ndarray]:
+#: The puncta's Gaussian width, micrometres.
+PUNCTUM_SIGMA = 0.12
+
+
+def puncta(shape, voxel_size, *, count=40, seed=1) -> tuple[np.ndarray, np.ndarray]:
     """Random Gaussian puncta (centres and brightnesses), away from the border; the centres in µm."""
     rng = np.random.default_rng(seed)
     extent = np.array(shape) * np.array(voxel_size)
@@ -83,20 +87,23 @@ def puncta(shape, voxel_size, *, count=40, sigma_um=0.12, seed=1) -> tuple[np.nd
 
 
 def specimen(shape, voxel_size, *, oversample=(3, 2, 2), peak_photons=400.0, camera_offset=100.0,
-             read_noise=2.0, seed=2) -> tuple[np.ndarray, np.ndarray]:
+             read_noise=2.0, count=40, seed=2) -> tuple[np.ndarray, np.ndarray]:
     """The truth (float64, photons per voxel, on the data's grid) and the recorded data (uint16): puncta
     blurred by the PSF on a grid ``oversample`` times finer (scipy's FFT convolution), sampled at the
     data's voxels, Poisson and read noise on ``camera_offset``."""
     rng = np.random.default_rng(seed)
-    centres, brightness = puncta(shape, voxel_size)
-    sigma = 0.12
+    centres, brightness = puncta(shape, voxel_size, count=count)
 
     def spots(grid_shape, grid_voxel):
-        axes = [np.arange(n) * v for n, v in zip(grid_shape, grid_voxel)]
+        """The puncta sampled on a grid (each within 5 widths of its centre)."""
         out = np.zeros(grid_shape)
+        reach = [int(np.ceil(5 * PUNCTUM_SIGMA / v)) for v in grid_voxel]
         for c, b in zip(centres, brightness):
-            profiles = [np.exp(-0.5 * ((a - ci) / sigma) ** 2) for a, ci in zip(axes, c)]
-            out += b * profiles[0][:, None, None] * profiles[1][None, :, None] * profiles[2][None, None, :]
+            index = [int(round(ci / v)) for ci, v in zip(c, grid_voxel)]
+            box = tuple(slice(max(i - r, 0), min(i + r + 1, n)) for i, r, n in zip(index, reach, grid_shape))
+            profiles = [np.exp(-0.5 * ((np.arange(sl.start, sl.stop) * v - ci) / PUNCTUM_SIGMA) ** 2)
+                        for sl, v, ci in zip(box, grid_voxel, c)]
+            out[box] += b * profiles[0][:, None, None] * profiles[1][None, :, None] * profiles[2][None, None, :]
         return out
 
     truth = spots(shape, voxel_size)
