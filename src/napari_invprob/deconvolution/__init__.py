@@ -5,7 +5,7 @@
 2. :mod:`~.background`: the camera's offset under the image, for Richardson-Lucy's Poisson model;
 3. :mod:`~.problem`: the image in the solvers' layout with its blur (boundaries, channels, checks);
 4. :mod:`~.methods`: the table of deconvolution methods, one adapter per solver;
-5. :mod:`~.deconvolve`: the front door, :func:`deconvolve` (channels, time points, λ from SURE).
+5. :mod:`~.deconvolve`: the front door, :func:`napari_invprob.deconvolve` (channels, time points, λ from SURE).
 
 The wing uses the shared math (``operators``, ``priors``, ``solvers``, ``problems``, ``files``) and
 never the tomography wing.
@@ -23,11 +23,8 @@ _LAZY = {
     "estimate_background": ".background",
     "DeconvolutionProblem": ".problem",
     "METHODS": ".methods",
-    "deconvolve": ".deconvolve",
     "deconvolve_iter": ".deconvolve",
     "choose_lam": ".deconvolve",
 }
-
-__all__ = list(_LAZY)
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

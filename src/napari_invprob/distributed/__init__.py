@@ -28,11 +28,14 @@ rescheduled by the scheduler as well); the input data travel inside the task, so
 lost worker.
 """
 
-from .cluster import check_scheduler, map_pieces, open_client, slice_chunks
+from .cluster import MAX_WORKERS_ANYWHERE, MAX_WORKERS_PER_CORE, check_scheduler, map_pieces, open_client, slice_chunks
 from .tiles import Tile, deconvolve_distributed, default_overlap, tile_grid
-from .tilt_series import default_chunk_slices, reconstruct_distributed
+from .tilt_series import DEFAULT_CHUNK_BYTES, default_chunk_slices, reconstruct_distributed
 
 __all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "MAX_WORKERS_ANYWHERE",
+    "MAX_WORKERS_PER_CORE",
     "Tile",
     "check_scheduler",
     "deconvolve_distributed",
