@@ -7,6 +7,10 @@
 4. :mod:`~.methods`: the table of deconvolution methods, one adapter per solver;
 5. :mod:`~.deconvolve`: the front door, :func:`deconvolve` (channels, time points, λ from SURE).
 
+A light-sheet stack taken by a stage scan is deskewed first: :mod:`~.deskew` (:func:`deskew` into the
+objective's frame, with its voxel size :func:`deskewed_voxel_size`; :func:`rotate_to_coverslip` into the
+coverslip's frame).
+
 The wing uses the shared math (``operators``, ``priors``, ``solvers``, ``problems``, ``files``) and
 never the tomography wing.
 """
@@ -26,6 +30,10 @@ _LAZY = {
     "deconvolve": ".deconvolve",
     "deconvolve_iter": ".deconvolve",
     "choose_lam": ".deconvolve",
+    "deskew": ".deskew",
+    "deskewed_shape": ".deskew",
+    "deskewed_voxel_size": ".deskew",
+    "rotate_to_coverslip": ".deskew",
 }
 
 __all__ = list(_LAZY)
