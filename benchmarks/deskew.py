@@ -11,8 +11,9 @@ ridges plus a ramp along the columns, a background of 100) in closed form, and d
 
 Accuracy is the error against the analytic volume sampled on the output grid, where a plane covers the
 output (max and RMS, relative to the ridges' height). Times are the best of a few rounds, contenders
-taking turns within a round (``time.perf_counter``), in seconds; torch and numpy run on this machine's
-cores (2 here).
+taking turns within a round (``time.perf_counter``), in seconds. Both run on one thread (NumPy's
+vectorised plane shifts; SciPy's C loop); ``fill="auto"`` adds the background estimate on one torch
+thread.
 
 Run: ``.venv/bin/python benchmarks/deskew.py``
 """
