@@ -13,6 +13,7 @@ GUI_MODULES = [
     "test_hostile_widgets.py",
     "test_sample_data.py",
     "test_widget_fluorescence.py",
+    "test_widget_light_sheet.py",
     "test_widget_slabs.py",
     "test_widget_tomography_real.py",
     "test_widgets.py",

@@ -15,6 +15,7 @@ import pytest
 from _servers import DEADLINE_S, PlainServer
 
 from napari_invprob import distributed as nd
+from napari_invprob.distributed import tiles, tilt_series
 
 pytest.importorskip("distributed")
 
@@ -74,7 +75,8 @@ def no_cluster(monkeypatch):
     def refuse(scheduler):
         raise AssertionError(f"a cluster ({scheduler}) was started before the input was checked")
 
-    monkeypatch.setattr(nd, "open_client", refuse)
+    for module in (tiles, tilt_series):  # each job imports the cluster's open_client
+        monkeypatch.setattr(module, "open_client", refuse)
 
 
 IMAGE = np.random.default_rng(0).random((64, 64), dtype=np.float32)

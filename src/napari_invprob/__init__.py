@@ -22,6 +22,7 @@ from ._version import __version__
 _LAZY = {
     "deconvolve": ".deconvolution.deconvolve",
     "deconvolve_iter": ".deconvolution.deconvolve",
+    "deskew": ".deconvolution.deskew",
     "reconstruct": ".tomography.reconstruct",
     "reconstruct_iter": ".tomography.reconstruct",
     "project": ".tomography.geometry",

@@ -4,6 +4,7 @@ importing the package (or one of its modules) stays cheap and creates no import 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 
 
@@ -23,7 +24,17 @@ def lazy_exports(package: str, table: dict[str, str], *, also=()) -> tuple[Calla
     -------
     tuple of callable
         The module-level ``__getattr__`` and ``__dir__`` to assign in the package's ``__init__``.
+
+    Raises
+    ------
+    ValueError
+        If a name of ``table`` is also a module of ``package``: once that module is imported, Python
+        binds the name to it, so ``from package import name`` would give the function or the module
+        depending on what ran before.
     """
+    shadowed = [name for name in table if importlib.util.find_spec(f"{package}.{name}") is not None]
+    if shadowed:
+        raise ValueError(f"{package} cannot export {', '.join(shadowed)} lazily: a module of the same name exists")
 
     def __getattr__(name: str):
         module = table.get(name)

@@ -8,6 +8,7 @@
     napari-invprob align raw.st --out aligned.mrc
     napari-invprob simulate project volume.mrc --angle-range -70 70 --n-angles 50 --out series.mrc
     napari-invprob denoise noisy.tif --out denoised.tif
+    napari-invprob deskew raw.tif --angle 30 --step 0.4 --pixel-size 0.104 --out deskewed.tif
     napari-invprob demo --out-dir demo
 
 Exit status: 0 on success; 2 for bad arguments or input (one line on stderr naming the problem, the

@@ -306,6 +306,60 @@ def denoise(args) -> dict:
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry, _inputs.result_axes(axes, result.ndim, axis, None))
 
 
+def deskew(args) -> dict:
+    from ..deconvolution.deskew import (
+        check_parameters,
+        deskewed_voxel_size,
+        rotate_to_coverslip,
+        skew_background,
+    )
+    from ..deconvolution.deskew import deskew as deskew_stack
+    from ..distributed.deskew import deskew_distributed
+    from ..files.tiff import ANGSTROM_PER_UNIT
+
+    unit = "µm" if args.unit == "um" else args.unit
+    angle, step, pixel_size, direction, fill = check_parameters(
+        angle=args.angle, step=args.step, pixel_size=args.pixel_size, direction=args.direction, fill=args.fill)
+    if args.scheduler is None and args.chunk_planes is not None:
+        raise CliError("--chunk-planes goes with --scheduler")
+    if args.scheduler is not None and args.frame == "coverslip":
+        raise CliError("--scheduler deskews in chunks of planes; --frame coverslip runs here")
+    out = check_volume_suffix(Path(args.out))
+    plan = OutputPlan.check([out, sidecar_path(out)], [args.input], overwrite=args.overwrite)
+    stack, file_size = _inputs.read_image(args.input)
+    if np.ndim(stack) != 3:
+        raise CliError(f"{args.input} has shape {np.shape(stack)}; deskew takes a 3D stack (planes, rows, columns)")
+    per_unit = ANGSTROM_PER_UNIT[unit]
+    recorded = file_size[-1] if isinstance(file_size, tuple) else file_size
+    if recorded and not args.quiet and abs(recorded / per_unit - pixel_size) > 0.01 * pixel_size:
+        print(f"napari-invprob: the file records pixels of {recorded / per_unit:.4g} {unit}; using --pixel-size "
+              f"{pixel_size:g} {unit}", file=sys.stderr)
+    start = time.perf_counter()
+    if fill == "auto":
+        fill = skew_background(stack)
+        if not args.quiet:
+            print(f"napari-invprob: new pixels get the background {fill:.4g} (the camera's offset, estimated; "
+                  "--fill sets it)", file=sys.stderr)
+    geometry = dict(angle=angle, step=step, pixel_size=pixel_size, direction=direction, fill=fill)
+    if args.frame == "coverslip":
+        result, voxel_size, method = rotate_to_coverslip(stack, **geometry), (pixel_size,) * 3, "rotate_to_coverslip"
+    elif args.scheduler is None:
+        result, method = deskew_stack(stack, **geometry), "deskew"
+        voxel_size = deskewed_voxel_size(angle=angle, step=step, pixel_size=pixel_size)
+    else:
+        progress = ChunkProgress(desc="deskew", quiet=args.quiet)
+        try:
+            result = deskew_distributed(stack, **geometry, scheduler=args.scheduler, chunk_planes=args.chunk_planes,
+                                        retries=args.retries, progress=progress)
+        finally:
+            progress.close()
+        voxel_size, method = deskewed_voxel_size(angle=angle, step=step, pixel_size=pixel_size), "deskew"
+    entry = record("light sheet", method=method, parameters=geometry, source=args.input, iterations=1,
+                   elapsed=time.perf_counter() - start, unit=unit, scheduler=args.scheduler,
+                   voxel_size_in_unit=list(voxel_size))
+    return _finish(plan, out, result, tuple(size * per_unit for size in voxel_size), entry)
+
+
 def demo(args) -> dict:
     """The lecture's case: the astronaut blurred by a 7x7 Gaussian (σ 4) plus noise (σ 0.05), restored."""
     from .._shared.device import to_numpy
@@ -347,4 +401,4 @@ def demo(args) -> dict:
 
 
 COMMANDS = {"deconvolve": deconvolve, "reconstruct": reconstruct, "align": align, "simulate": simulate,
-            "denoise": denoise, "demo": demo}
+            "denoise": denoise, "deskew": deskew, "demo": demo}

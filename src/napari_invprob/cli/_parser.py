@@ -107,12 +107,16 @@ def _methods_epilog(methods, title: str) -> str:
     return "\n".join(lines)
 
 
-def _common(parser: argparse.ArgumentParser, *, out_help: str) -> None:
+def _output_flags(parser: argparse.ArgumentParser, *, out_help: str) -> None:
     parser.add_argument("--out", "-o", required=True, metavar="FILE", help=out_help)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output (never an input)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
+def _common(parser: argparse.ArgumentParser, *, out_help: str) -> None:
+    _output_flags(parser, out_help=out_help)
     parser.add_argument("--device", help="torch device (cpu, cuda, cuda:1, mps); default: the best available")
     parser.add_argument("--pixel-size", type=_finite_float, metavar="Å",
                         help="pixel size in ångström when the input file does not record it (or is wrong)")
@@ -283,14 +287,50 @@ DENOISE_EXAMPLES = """examples:
   napari-invprob denoise rgb.png --sigma 0.05 --reference clean.png --json --out denoised.tif
 """
 
+DESKEW_EXAMPLES = """examples:
+  napari-invprob deskew raw.tif --angle 30 --step 0.4 --pixel-size 0.104 --out deskewed.tif
+  napari-invprob deskew raw.tif --angle 30 --step 400 --pixel-size 104 --unit nm --direction -1 --out d.tif
+  napari-invprob deskew raw.tif --angle 30 --step 0.4 --pixel-size 0.104 --frame coverslip --out upright.tif
+  napari-invprob deskew long.tif --angle 30 --step 0.4 --pixel-size 0.104 --scheduler local:4 --out d.tif
+"""
+
 DEMO_EXAMPLES = """examples:
   napari-invprob demo --out-dir demo            (writes clean, blurred and restored TIFFs with sidecars)
   napari-invprob demo --out-dir demo --method fista-tv --n-iter 50 --json
 """
 
 
+def _fill(text: str):
+    if text == "auto":
+        return text
+    try:
+        return _finite_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number, got {text!r}") from None
+
+
+def _deskew_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the acquisition (a raw light-sheet file records none of it)")
+    group.add_argument("--angle", type=_finite_float, required=True, metavar="DEG",
+                       help="angle between the light sheet and the coverslip, degrees, between 0 and 90 (about 30 "
+                            "for a lattice light sheet)")
+    group.add_argument("--step", type=_finite_float, required=True, metavar="D",
+                       help="how far the stage moves between two planes, in --unit")
+    group.add_argument("--pixel-size", type=_finite_float, required=True, metavar="D",
+                       help="the camera's pixel size in the specimen, in --unit")
+    group.add_argument("--unit", choices=["µm", "um", "nm"], default="µm",
+                       help="the unit of --step and --pixel-size (default µm; um is µm)")
+    group.add_argument("--direction", type=int, choices=[1, -1], default=1,
+                       help="sign of the shear: 1 (default) shifts later planes to higher columns, -1 to lower ones")
+    parser.add_argument("--fill", type=_fill, default="auto", metavar="auto|LEVEL",
+                        help="value of the new pixels: auto (the camera's offset, estimated; default) or a level")
+    parser.add_argument("--frame", choices=["objective", "coverslip"], default="objective",
+                        help="objective (default): deskewed, planes along the detection axis; coverslip: rotated "
+                             "so that Z is the height above the coverslip (cubic voxels of the pixel size)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``napari-invprob`` parser with its six subcommands."""
+    """The ``napari-invprob`` parser with its seven subcommands."""
     from ..deconvolution.methods import METHODS as DECONVOLUTION_METHODS
     from ..deconvolution.problem import BOUNDARIES as DECONVOLUTION_BOUNDARIES
     from ..priors.denoisers import DENOISERS
@@ -405,6 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
                               "else the last axis of a 2D RGB(A) image; none: every axis is spatial")
     denoise.add_argument("--reference", metavar="FILE",
                          help="ground truth: report PSNR and SSIM of the result against it")
+
+    deskew = command("deskew", "deskew a stage-scanned light-sheet stack (or rotate it onto the coverslip)",
+                     DESKEW_EXAMPLES)
+    deskew.add_argument("input", help="raw stack (planes, rows, columns): TIFF or MRC")
+    _output_flags(deskew, out_help="deskewed stack (.tif or .mrc), with its voxel size")
+    _deskew_flags(deskew)
+    _scale_out_flags(deskew, piece="chunks of planes")
+    deskew.add_argument("--chunk-planes", type=_positive_int, metavar="N",
+                        help="planes per task with --scheduler (default: about 64 MiB of output)")
 
     demo = command("demo", "the lecture's deconvolution: blur the astronaut, restore it, report PSNR",
                    DEMO_EXAMPLES)

@@ -6,7 +6,11 @@
 2. :mod:`~.background`: the camera's offset under the image, for Richardson-Lucy's Poisson model;
 3. :mod:`~.problem`: the image in the solvers' layout with its blur (boundaries, channels, checks);
 4. :mod:`~.methods`: the table of deconvolution methods, one adapter per solver;
-5. :mod:`~.deconvolve`: the front door, :func:`deconvolve` (channels, time points, λ from SURE).
+5. :mod:`~.deconvolve`: the front door, :func:`napari_invprob.deconvolve` (channels, time points, λ from SURE).
+
+A light-sheet stack taken by a stage scan is deskewed first: :mod:`~.deskew` (:func:`napari_invprob.deskew` into the
+objective's frame, with its voxel size :func:`deskewed_voxel_size`; :func:`rotate_to_coverslip` into the
+coverslip's frame).
 
 The wing uses the shared math (``operators``, ``priors``, ``solvers``, ``problems``, ``files``) and
 never the tomography wing.
@@ -26,11 +30,11 @@ _LAZY = {
     "estimate_background": ".background",
     "DeconvolutionProblem": ".problem",
     "METHODS": ".methods",
-    "deconvolve": ".deconvolve",
     "deconvolve_iter": ".deconvolve",
     "choose_lam": ".deconvolve",
+    "deskewed_shape": ".deskew",
+    "deskewed_voxel_size": ".deskew",
+    "rotate_to_coverslip": ".deskew",
 }
-
-__all__ = list(_LAZY)
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,6 +1,7 @@
-"""Scale-out on dask.distributed: a tilt series in chunks of slices, a big deconvolution in tiles.
+"""Scale-out on dask.distributed: a tilt series in chunks of slices, a big deconvolution in tiles, a long
+light-sheet stack in chunks of planes.
 
-Two calls mirror the single-process ones and take the same arguments, plus ``scheduler=``:
+Three calls mirror the single-process ones and take the same arguments, plus ``scheduler=``:
 
 - :func:`reconstruct_distributed` splits a parallel-beam tilt series into chunks of slices along the
   tilt axis. Slices are independent problems, so every chunk is one task running
@@ -11,6 +12,10 @@ Two calls mirror the single-process ones and take the same arguments, plus ``sch
   :func:`napari_invprob.deconvolve`; only the tile's core is kept, so each output pixel comes from exactly
   one tile and the mosaic has no seams. The halo absorbs the tile's own boundary effects; the result is
   within a small tolerance of the single-process one (see :func:`default_overlap`).
+- :func:`deskew_distributed` splits a stage-scanned light-sheet stack into chunks of planes. Every plane
+  is shifted on its own, so the chunks need no halo, and the result equals
+  :func:`napari_invprob.deskew` bit for bit; a lazy stack (zarr, dask, memory map) is read chunk by
+  chunk and the result may be written into an array of the caller's.
 
 ``scheduler`` is one of
 
@@ -28,14 +33,19 @@ rescheduled by the scheduler as well); the input data travel inside the task, so
 lost worker.
 """
 
-from .cluster import check_scheduler, map_pieces, open_client, slice_chunks
+from .cluster import MAX_WORKERS_ANYWHERE, MAX_WORKERS_PER_CORE, check_scheduler, map_pieces, open_client, slice_chunks
+from .deskew import deskew_distributed
 from .tiles import Tile, deconvolve_distributed, default_overlap, tile_grid
-from .tilt_series import default_chunk_slices, reconstruct_distributed
+from .tilt_series import DEFAULT_CHUNK_BYTES, default_chunk_slices, reconstruct_distributed
 
 __all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "MAX_WORKERS_ANYWHERE",
+    "MAX_WORKERS_PER_CORE",
     "Tile",
     "check_scheduler",
     "deconvolve_distributed",
+    "deskew_distributed",
     "default_chunk_slices",
     "default_overlap",
     "map_pieces",

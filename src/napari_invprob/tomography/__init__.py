@@ -11,7 +11,7 @@
 6. :mod:`~.methods`: the table of reconstruction methods; :mod:`~.coarse_to_fine`: TV on a pyramid;
    :mod:`~.chunks`: the chunk engine solving slabs of slices side by side;
    :mod:`~.cross_validation`: λ from held-out projections;
-7. :mod:`~.reconstruct`: the front door, :func:`reconstruct`.
+7. :mod:`~.reconstruct`: the front door, :func:`napari_invprob.reconstruct`.
 
 The wing uses the shared math (``operators``, ``priors``, ``solvers``, ``problems``, ``files``) and
 never the deconvolution wing.
@@ -37,10 +37,7 @@ _LAZY = {
     "project": ".geometry",
     "METHODS": ".methods",
     "cross_validate": ".cross_validation",
-    "reconstruct": ".reconstruct",
     "reconstruct_iter": ".reconstruct",
 }
-
-__all__ = list(_LAZY)
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
