@@ -65,11 +65,17 @@ def bead_stack(shape=(71, 40, 40), voxel_size=(0.1, 0.104, 0.104), *, offset_um=
                photons=60_000.0, camera_offset=100.0, read_noise=2.0, seed=0) -> np.ndarray:
     """A bead stack as a microscope records it: uint16, the bead ``offset_um`` from the stack's centre,
     ``photons`` in total, on ``camera_offset`` with Poisson and Gaussian read noise."""
-    rng = np.random.default_rng(seed)
     axes = [(np.arange(n) - n // 2) * v - o for n, v, o in zip(shape, voxel_size, offset_um)]
-    expected = psf_value(*np.meshgrid(*axes, indexing="ij"))
-    expected *= photons / expected.sum()
-    counts = rng.poisson(expected) + camera_offset + read_noise * rng.standard_normal(shape)
+    return recorded(psf_value(*np.meshgrid(*axes, indexing="ij")), photons=photons, camera_offset=camera_offset,
+                    read_noise=read_noise, seed=seed)
+
+
+def recorded(spot, *, photons=600_000.0, camera_offset=100.0, read_noise=2.0, seed=0) -> np.ndarray:
+    """A bead's expected image ``spot`` (any scale) as a camera records it: ``photons`` in total, Poisson
+    noise, ``camera_offset`` and Gaussian read noise, rounded to uint16."""
+    rng = np.random.default_rng(seed)
+    expected = np.asarray(spot, dtype=np.float64) * (photons / np.sum(spot))
+    counts = rng.poisson(expected) + camera_offset + read_noise * rng.standard_normal(expected.shape)
     return np.clip(np.round(counts), 0, 65535).astype(np.uint16)
 
 
