@@ -11,8 +11,10 @@ read noise on a camera offset of 100; a bead stack at 0.1 µm planes, off-centre
    prepared but not resampled (no voxel sizes: its 0.1 µm planes taken as the data's); the raw bead
    stack (``psf_background="none"``, no voxel sizes, its middle planes cropped to fit), as before issue
    25. Data at 0.3 µm planes (a stage step) and at 0.2 µm (a deskewed stack: 0.4 µm · sin 30°).
-2. Richardson-Lucy on a deskewed-sized stack (default 64x256x320 at 0.2 x 0.104 x 0.104 µm,
-   ``--stack-shape``) with the prepared bead PSF: ours (``deconvolve``, ``background="auto"``) against
+2. Richardson-Lucy on the deskewed synthetic lattice light-sheet stack (``tests/_realistic_light_sheet.py``:
+   raw 100x128x128, ``--stack-shape``, angle 30°, step 0.3 µm, deskewed with ``napari_invprob.deskew`` to
+   0.15 x 0.104 x 0.104 µm) with a bead stack of the same PSF (0.1 µm planes, off-centre, offset 100)
+   prepared onto its grid: ours (``deconvolve``, ``background="auto"``) against
    RedLionfish's CPU path (``doRLDeconvolutionFromNpArrays(method="cpu")``, on the counts less the
    offset, as it models no background), same iterations, in the same run: seconds and PSNR. RedLionfish
    is optional (``pip install --no-deps redlionfish``: its CPU path needs only NumPy and SciPy; its
@@ -38,20 +40,19 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _realistic_bead import bead_stack, specimen, true_psf  # noqa: E402
+from _realistic_bead import bead_stack, recorded, specimen, true_psf  # noqa: E402
+from _realistic_light_sheet import light_sheet_psf, make_light_sheet  # noqa: E402
 
 import napari_invprob as nip  # noqa: E402
 from napari_invprob.metrics import psnr  # noqa: E402
 from napari_invprob.psf import prepare_psf  # noqa: E402
 
 BEAD_VOXEL = (0.1, 0.104, 0.104)
-CAMERA_OFFSET = 100.0
 RL_ITERATIONS = 20
 #: The PSNR table's stacks: the data's voxel size and shape.
 CASES = {"stage step 0.3 µm": ((0.3, 0.104, 0.104), (32, 64, 64)),
          "deskewed 0.2 µm": ((0.2, 0.104, 0.104), (48, 64, 64))}
-STACK_SHAPE = (64, 256, 320)
-STACK_VOXEL = (0.2, 0.104, 0.104)
+STACK_SHAPE = (100, 128, 128)
 
 
 def _quiet(function):
@@ -95,25 +96,32 @@ def psnr_table(bead) -> list[tuple]:
     return rows
 
 
-def redlionfish_rows(bead, shape, n_iter) -> list[tuple]:
-    truth, data = specimen(shape, STACK_VOXEL, oversample=(2, 1, 1), count=max(40, int(np.prod(shape) / 6000)))
-    data_range = float(truth.max())
-    kernel, _ = prepare_psf(bead, voxel_size=STACK_VOXEL, psf_voxel_size=BEAD_VOXEL)
-    def ours():
+def redlionfish_rows(shape, n_iter) -> list[tuple]:
+    acquisition = make_light_sheet(shape=shape)
+    data = nip.deskew(acquisition.raw, angle=acquisition.angle, step=acquisition.step,
+                      pixel_size=acquisition.pixel_size)
+    truth, data_range = acquisition.truth, float(acquisition.truth.max())
+    bead = recorded(light_sheet_psf((41, 41, 41), BEAD_VOXEL, centre=(0.23, -0.31, 0.17)), seed=4)
+    kernel, report = prepare_psf(bead, voxel_size=acquisition.voxel_size, psf_voxel_size=BEAD_VOXEL)
+    print(f"deskewed stack {data.shape} at {tuple(round(v, 4) for v in acquisition.voxel_size)} µm; the bead: "
+          f"{report}")
+
+    def run_ours():
         return nip.deconvolve(data, kernel, method="richardson-lucy", n_iter=n_iter, background="auto",
                               boundary="periodic", psf_background="none")
 
-    _quiet(lambda: nip.deconvolve(data[:8], kernel[:7], method="richardson-lucy", n_iter=1))  # warm up
-    ours, seconds = _timed(ours)
-    rows = [(f"ours richardson-lucy, {n_iter} it., background auto", seconds, psnr(truth, ours, data_range=data_range))]
+    _quiet(lambda: nip.deconvolve(data[:16], kernel[:7], method="richardson-lucy", n_iter=1))  # warm up
+    ours, seconds = _timed(run_ours)
+    rows = [(f"ours richardson-lucy, {n_iter} it., background auto", seconds,
+             psnr(truth, ours, data_range=data_range))]
     try:
         from RedLionfishDeconv import doRLDeconvolutionFromNpArrays
     except ImportError:
         rows.append(("RedLionfish CPU: not installed (pip install --no-deps redlionfish)", float("nan"), float("nan")))
         return rows
-    counts = np.clip(data.astype(np.float32) - CAMERA_OFFSET, 0, None)
+    counts = np.clip(data.astype(np.float32) - acquisition.offset, 0, None)
     theirs, seconds = _timed(lambda: doRLDeconvolutionFromNpArrays(counts, kernel, niter=n_iter, method="cpu"))
-    rows.append((f"RedLionfish CPU (scipy FFT), {n_iter} it., counts - {CAMERA_OFFSET:g}", seconds,
+    rows.append((f"RedLionfish CPU (scipy FFT), {n_iter} it., counts - {acquisition.offset:g}", seconds,
                  psnr(truth, theirs, data_range=data_range)))
     return rows
 
@@ -134,11 +142,11 @@ def main():
     print(f"{'data':<20} {'PSF':<32} {'RL':>7} {'ADMM-TV':>8}")
     for case, name, rl, tv in psnr_table(bead):
         print(f"{case:<20} {name:<32} {rl:7.2f} {tv:8.2f}")
-    shape = tuple(args.stack_shape)
-    print(f"\nRichardson-Lucy on a deskewed-sized stack {shape} at {STACK_VOXEL} µm, prepared bead PSF, "
-          f"{torch.get_num_threads()} torch threads")
+    print(f"\nRichardson-Lucy on the deskewed synthetic light-sheet stack (raw {tuple(args.stack_shape)}), "
+          f"prepared bead PSF, {torch.get_num_threads()} torch thread(s)")
+    rows = redlionfish_rows(tuple(args.stack_shape), args.n_iter)
     print(f"{'run':<62} {'seconds':>8} {'PSNR':>7}")
-    for name, seconds, value in redlionfish_rows(bead, shape, args.n_iter):
+    for name, seconds, value in rows:
         print(f"{name:<62} {seconds:8.2f} {value:7.2f}")
 
 
