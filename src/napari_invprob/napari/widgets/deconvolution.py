@@ -356,7 +356,7 @@ class DeconvolutionWidget(SolverWidget):
     # -- a computed PSF as a layer ------------------------------------------------------------------------------
     def add_psf_layer(self):
         """Compute the PSF of the optics (on the input's grid) or of the marked bead in a worker, and add
-        it as a layer at the input's scale, to look at, e.g. in XZ.
+        it as a layer at the scale of its grid (the input's, or the bead image's), to look at, e.g. in XZ.
 
         Returns
         -------
@@ -373,7 +373,8 @@ class DeconvolutionWidget(SolverWidget):
             self._notify_error(exc)
             return None
         worker = create_worker(make, _start_thread=False, _ignore_errors=True)  # errors: a notification, once
-        worker.returned.connect(partial(self._add_psf, layer, origin, record))
+        grid = self.bead.image.value if self.psf_source.value == PSF_BEAD else layer  # the PSF's own grid
+        worker.returned.connect(partial(self._add_psf, grid, origin, record))
         worker.errored.connect(self._notify_error)
         self._psf_worker = worker
         worker.start()
