@@ -160,7 +160,7 @@ def psf_from_flags(args, shape: tuple[int, ...], file_voxel_size=None) -> tuple[
     size = (tuple(2 * math.ceil(3 * s) + 1 for s in sigma) if args.psf_size is None
             else _per_axis(args.psf_size, "--psf-size", ndim))
     if any(n > m for n, m in zip(size, shape)):
-        flag = "--psf-size" if args.psf_size is not None else f"--psf-sigma (σ in pixels makes a PSF 2·ceil(3σ)+1 wide)"
+        flag = "--psf-size" if args.psf_size is not None else "--psf-sigma (σ in pixels makes a PSF 2·ceil(3σ)+1 wide)"
         raise CliError(f"the Gaussian PSF of {' x '.join(map(str, size))} pixels is larger than the image "
                        f"({' x '.join(map(str, shape))}): check {flag}")
     return gaussian(tuple(int(n) for n in size), tuple(sigma)), {"gaussian": {"sigma": list(sigma), "size": list(size)}}

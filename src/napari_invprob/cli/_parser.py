@@ -16,7 +16,6 @@ from ..distributed.cluster import check_scheduler
 from ..tomography.preparation import CONTRASTS
 from .errors import CliError
 
-
 #: What a negative number looks like on the command line (argparse reads this attribute).
 _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 

@@ -20,7 +20,6 @@ from ..files import TIFF_SUFFIXES
 from ..files.tiff import ANGSTROM_PER_UNIT, SPATIAL_AXES, check_tiff, read_tiff
 from .reader import one_file_reader
 
-
 #: Up to this many channels become one layer each; more (a 1000-channel file opened as 1000 layers
 #: did not finish in 120 s) stay one layer with the channel as an axis.
 MAX_CHANNEL_LAYERS = 32
