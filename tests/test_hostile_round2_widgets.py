@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 from _hostile_tiffs import ome_tiff
-from test_widgets import PLUGIN, errors  # noqa: F401 - errors: a fixture
+from test_widgets import PLUGIN, SCREENSHOT_DIR, errors  # noqa: F401 - errors: a fixture
 from test_widgets import dock as dock_named
 
 pytestmark = pytest.mark.gui
@@ -75,3 +75,6 @@ def test_a_thousand_channel_tiff_opens_at_once_as_one_layer(make_napari_viewer, 
         layers = viewer.open(str(path), plugin=PLUGIN)
     assert len(layers) == 1 and layers[0].data.shape == (1000, 4, 4)
     assert time.perf_counter() - start < 20.0
+    viewer.dims.set_point(0, 500)  # the channel slider, for a person to look at
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    viewer.screenshot(path=str(SCREENSHOT_DIR / "thousand_channels.png"), canvas_only=False)
