@@ -336,7 +336,7 @@ def _check_intensities(binned: np.ndarray) -> None:
 def _check_below_signal(levels: np.ndarray, peaks: np.ndarray) -> None:
     """Refuse given background levels at or above their projections' (binned) maximum: nothing would be
     left to reconstruct (an all-zero volume)."""
-    above = np.flatnonzero(levels >= peaks)
+    above = np.flatnonzero((levels >= peaks) & (levels != 0))
     if above.size:
         raise ValueError(f"the background {_span(levels[above])} is at or above the maximum of {above.size} of the "
                          f"{levels.size} projections (e.g. {float(peaks[above[0]]):.4g} in projection {int(above[0])}): "
