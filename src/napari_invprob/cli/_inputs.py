@@ -54,7 +54,8 @@ def file_axes(path: str, data: np.ndarray) -> str | None:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
-        axes = tif.series[0].axes.replace("S", "C") if "C" not in tif.series[0].axes else tif.series[0].axes
+        axes = tif.series[0].axes
+    axes = axes if "C" in axes else axes.replace("S", "C")
     return axes if len(axes) == data.ndim else None
 
 

@@ -107,9 +107,9 @@ def read_tiff(path: str | os.PathLike) -> TiffImage:
     Warns
     -----
     UserWarning
-        When the file's OME-XML is incomplete (read as a plain TIFF, without sizes), or its sizes are
-        outside :data:`SIZE_RANGE`, not positive, or in units that are unknown or differ between axes
-        (read without sizes, in pixels).
+        When the file's OME-XML is incomplete (read as a plain TIFF, without sizes), or one of its sizes
+        is outside :data:`SIZE_RANGE`, not a positive number, or in a unit this reader does not know
+        (read without any size, in pixels).
     """
     import tifffile
 

@@ -96,7 +96,7 @@ class Plan:
 
 
 #: Bytes of the projector's sparse matrix per slice pixel and angle (2.15 non-zeros of 8 bytes, measured
-#: in ``widgets._estimate``).
+#: in ``napari.widgets._estimate``).
 PROJECTOR_BYTES_PER_PIXEL_ANGLE = 2.15 * 8
 
 
@@ -125,19 +125,19 @@ def make_plan(data, angles, *, method="fbp", lam=None, n_iter=None, tilt_axis="y
     lam = check_lam(lam, spec)
     n_iter = check_n_iter(n_iter, spec.default_n_iter)
     thickness = _check_thickness(thickness)
-    _check_volume_fits(np.shape(data), thickness)
+    _check_volume_fits(np.shape(data), thickness, tilt_axis)
     device = resolve_device(device)
     prepared, _ = prepare(data, contrast=contrast, background=background, copy=False)  # only read from here on
     sinograms = torch.from_numpy(prepared).to(device)
     sinograms = sinograms.unsqueeze(0) if ndim == 2 else to_slices(sinograms, tilt_axis)
     n_det = sinograms.shape[-1]
     rows = n_det if ndim == 2 or thickness is None else thickness
+    projector = ParallelBeamProjector((rows, n_det), angles, device=device)
     n_slices = sinograms.shape[0]
     if ndim == 2:
         output_shape = (n_det, n_det)
     else:
         output_shape = (rows, n_slices, n_det) if tilt_axis == "y" else (rows, n_det, n_slices)
-    projector = ParallelBeamProjector((rows, n_det), angles, device=device)
     start = None
     if x0 is not None:
         start = check_x0(x0, output_shape, device, "the reconstruction")
@@ -404,12 +404,12 @@ def _check_angles(angles, n_projections: int) -> np.ndarray:
     return angles
 
 
-def _check_volume_fits(shape: tuple[int, ...], thickness: int | None) -> None:
+def _check_volume_fits(shape: tuple[int, ...], thickness: int | None, tilt_axis: str) -> None:
     """Refuse a reconstruction whose float32 volume and projector alone would not fit in memory (a
     thickness of 10⁶ slices), before any work."""
-    n_angles, n_det = shape[0], shape[-1]
+    n_angles, n_det = shape[0], shape[-1] if len(shape) == 2 or tilt_axis == "y" else shape[1]
     rows = n_det if len(shape) == 2 or thickness is None else thickness
-    output = (rows, n_det) if len(shape) == 2 else (rows, shape[1], n_det)
+    output = (rows, n_det) if len(shape) == 2 else (rows, *shape[1:])
     volume = 4.0 * float(np.prod(output, dtype=np.float64))
     projector = PROJECTOR_BYTES_PER_PIXEL_ANGLE * float(rows) * n_det * n_angles
     check_fits(volume + projector, f"the reconstruction ({' x '.join(map(str, output))} voxels and its projector)",
