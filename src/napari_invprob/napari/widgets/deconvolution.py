@@ -321,9 +321,9 @@ class DeconvolutionWidget(SolverWidget):
         except (ValueError, TypeError) as exc:
             self._notify_error(exc)
             return None
-        worker = create_worker(make, _start_thread=False)
-        worker.returned.connect(partial(self._add_psf, layer, origin, record))
-        worker.errored.connect(self._notify_error)
+        # errors connected here, so that the worker does not raise them again in the GUI thread
+        worker = create_worker(make, _start_thread=False, _connect={"returned": partial(self._add_psf, layer, origin, record),
+                                                                    "errored": self._notify_error})
         self._psf_worker = worker
         worker.start()
         return worker
