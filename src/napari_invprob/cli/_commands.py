@@ -18,7 +18,7 @@ import numpy as np
 
 from .._shared.provenance import provenance
 from . import _inputs
-from ._output import OutputPlan, check_volume_suffix, sidecar_path
+from ._output import OutputPlan, check_axes_fit, check_volume_suffix, sidecar_path
 from ._progress import ChunkProgress, follow, progress_bar
 from .errors import CliError
 
@@ -95,6 +95,8 @@ def deconvolve(args) -> dict:
     axis = _inputs.channel_axis(args.channel_axis, image, axes)
     time = _inputs.time_axis(args.time_axis, image, axes)
     _inputs.say_axes_from_file(args, axes, axis, time)
+    layout = _inputs.result_axes(axes, image.ndim, axis, time)
+    check_axes_fit(out, layout)
     if time is not None and args.scheduler is not None:
         raise CliError("--scheduler tiles one image or stack; a time series (--time-axis) runs here, one time point "
                        "at a time")
@@ -129,8 +131,7 @@ def deconvolve(args) -> dict:
     entry = record("deconvolution", method=args.method, parameters=parameters, source=args.input,
                    iterations=iterations, elapsed=elapsed, psf_source=psf_record, scheduler=args.scheduler,
                    **_quality(reference, result, axis), **background)
-    return _finish(plan, out, result, _voxel_size(args, pixel_size), entry,
-                   _inputs.result_axes(axes, result.ndim, axis, time))
+    return _finish(plan, out, result, _voxel_size(args, pixel_size), entry, layout)
 
 
 def _camera_background(args, image: np.ndarray, axis: int | None, time: int | None = None) -> dict:
@@ -267,11 +268,12 @@ def simulate(args) -> dict:
         axes = _inputs.file_axes(args.input, image)
         axis = _inputs.channel_axis(args.channel_axis, image, axes)
         _inputs.say_axes_from_file(args, axes, axis)
+        result_axes = _inputs.result_axes(axes, image.ndim, axis, None)
+        check_axes_fit(out, result_axes)
         psf, psf_record = _inputs.psf_from_flags(args, _inputs.spatial_shape(image, axis), pixel_size)
         result = sim.blur(image, psf, args.noise, args.seed, channel_axis=axis, boundary=args.boundary)
         parameters = dict(psf_source=psf_record, noise_sigma=args.noise, seed=args.seed, channel_axis=axis,
                           boundary=args.boundary)
-        result_axes = _inputs.result_axes(axes, np.ndim(result), axis, None)
     else:
         angles = _inputs.angles_from_flags(args)
         if angles is None:
@@ -296,6 +298,8 @@ def denoise(args) -> dict:
     axes = _inputs.file_axes(args.input, image)
     axis = _inputs.channel_axis(args.channel_axis, image, axes)
     _inputs.say_axes_from_file(args, axes, axis)
+    layout = _inputs.result_axes(axes, image.ndim, axis, None)
+    check_axes_fit(out, layout)
     reference = _inputs.reference(args.reference, image.shape)
     start = time.perf_counter()
     sigma = args.sigma if args.sigma is not None else noise_level(image, channel_axis=axis)
@@ -303,7 +307,7 @@ def denoise(args) -> dict:
     entry = record("denoising", method=args.method, parameters=dict(sigma=args.sigma, channel_axis=axis),
                    source=args.input, iterations=1, elapsed=time.perf_counter() - start, noise_sigma=sigma,
                    **_quality(reference, result, axis))
-    return _finish(plan, out, result, _voxel_size(args, pixel_size), entry, _inputs.result_axes(axes, result.ndim, axis, None))
+    return _finish(plan, out, result, _voxel_size(args, pixel_size), entry, layout)
 
 
 def deskew(args) -> dict:

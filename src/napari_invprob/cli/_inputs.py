@@ -30,47 +30,51 @@ def check_input_paths(args) -> None:
 
 
 def read_image(path: str) -> tuple[np.ndarray, float | tuple[float, float, float] | None]:
-    """An input image and its voxel size in Å: ``(z, y, x)`` for a TIFF z-stack (or series of them) that
-    records all three (ImageJ or OME, :func:`napari_invprob.files.tiff.read_tiff`), else the pixel size
-    (or None) as :func:`napari_invprob.io.read_image` gives it."""
+    """An input image and its voxel size in Å: ``(z, y, x)`` for a TIFF z-stack, hyperstack or series
+    of them that records all three (ImageJ or OME, :func:`napari_invprob.files.tiff.read_tiff`; the
+    ``Z``, ``Y`` and ``X`` sizes wherever the channel and time axes sit), else the pixel size (or None)
+    as :func:`napari_invprob.io.read_image` gives it."""
     if Path(path).suffix.lower() in io.TIFF_SUFFIXES and Path(path).is_file():
         from ..files.tiff import read_tiff
 
         image = read_tiff(path)
-        if image.axes.endswith("ZYX") and all(image.voxel_size[-3:]):
-            return image.data, tuple(image.voxel_size[-3:])
+        sizes = dict(zip(image.axes, image.voxel_size))
+        if all(sizes.get(axis) for axis in "ZYX"):
+            return image.data, tuple(sizes[axis] for axis in "ZYX")
         return image.data, image.pixel_size
     return io.read_image(path)
 
 
 def file_axes(path: str, data: np.ndarray) -> str | None:
     """The axes a TIFF records for ``data`` read from ``path`` (an ImageJ hyperstack's or OME's, e.g.
-    ``"TCZYX"``), or None for other files or axes that do not match ``data``."""
+    ``"TCZYX"``; RGB samples, tifffile's ``S``, named ``C``), or None for other files or axes that do not
+    match ``data``."""
     if Path(path).suffix.lower() not in io.TIFF_SUFFIXES or not Path(path).is_file():
         return None
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         axes = tif.series[0].axes
+    axes = axes if "C" in axes else axes.replace("S", "C")
     return axes if len(axes) == data.ndim else None
 
 
 def channel_axis(spec, data: np.ndarray, axes: str | None = None) -> int | None:
-    """The channel axis a ``--channel-axis`` value means for ``data``.
+    """The channel axis a ``--channel-axis`` value means for ``data``, counted from 0.
 
     ``"auto"``: the ``C`` axis of the file's ``axes`` (:func:`file_axes`), else the last axis of a 2D
     colour image (three axes, the last of length 3 or 4); ``"none"``: no channel axis; an integer: that
-    axis.
+    axis (negative ones count from the end).
     """
     if spec == "none":
         return None
     if spec == "auto":
         if axes is not None and "C" in axes:
             return axes.index("C")
-        return -1 if data.ndim == 3 and data.shape[-1] in (3, 4) else None
+        return data.ndim - 1 if data.ndim == 3 and data.shape[-1] in (3, 4) else None
     if not -data.ndim <= spec < data.ndim:
         raise CliError(f"--channel-axis {spec} is out of range for an image of shape {data.shape}")
-    return spec
+    return spec % data.ndim
 
 
 def time_axis(spec, data: np.ndarray, axes: str | None = None) -> int | None:
@@ -87,13 +91,16 @@ def time_axis(spec, data: np.ndarray, axes: str | None = None) -> int | None:
 
 def result_axes(axes: str | None, ndim: int, channel: int | None, time: int | None) -> str | None:
     """The axes of a result laid out as its input (``TZCYX`` letters): the file's own when they fit, else
-    ``C`` and ``T`` where the channel and time axes are and the spatial axes around them; None when the
-    result has neither (the writer's default then holds)."""
+    ``C`` and ``T`` where the channel and time axes are (counted from 0) and the spatial axes around
+    them; None when the result has neither (the writer's default then holds)."""
     if channel is None and time is None:
         return None
     if axes is not None and len(axes) == ndim and set(axes) <= set("TZCYX"):
         return axes
     letters = ["C" if i == channel else "T" if i == time else "" for i in range(ndim)]
+    if letters.count("") > len("ZYX"):
+        raise CliError(f"the image has {letters.count('')} axes beside its channel and time axes; at most 3 (z, y, x) "
+                       "are spatial: check --channel-axis and --time-axis")
     spatial = iter("ZYX"[-letters.count(""):])
     return "".join(letter or next(spatial) for letter in letters)
 
@@ -155,6 +162,10 @@ def psf_from_flags(args, shape: tuple[int, ...], file_voxel_size=None) -> tuple[
         raise CliError(f"--psf-sigma must be positive, got {' '.join(map(str, args.psf_sigma))}")
     size = (tuple(2 * math.ceil(3 * s) + 1 for s in sigma) if args.psf_size is None
             else _per_axis(args.psf_size, "--psf-size", ndim))
+    if any(n > m for n, m in zip(size, shape)):
+        flag = "--psf-size" if args.psf_size is not None else "--psf-sigma (σ in pixels makes a PSF 2·ceil(3σ)+1 wide)"
+        raise CliError(f"the Gaussian PSF of {' x '.join(map(str, size))} pixels is larger than the image "
+                       f"({' x '.join(map(str, shape))}): check {flag}")
     return gaussian(tuple(int(n) for n in size), tuple(sigma)), {"gaussian": {"sigma": list(sigma), "size": list(size)}}
 
 
@@ -211,7 +222,7 @@ def _optics_psf(args, shape: tuple[int, ...], file_voxel_size) -> tuple[np.ndarr
     (the keyword arguments of :func:`napari_invprob.psf.optical_psf`)."""
     import sys
 
-    from ..deconvolution.optics import optical_psf
+    from ..deconvolution.optics import optical_psf, wavelength_um
 
     if args.psf_size is not None:
         raise CliError("--psf-size goes with --psf-sigma; --psf-model sizes the PSF to hold 99 % of its energy")
@@ -220,9 +231,11 @@ def _optics_psf(args, shape: tuple[int, ...], file_voxel_size) -> tuple[np.ndarr
         raise CliError(f"--psf-model needs --{' and --'.join(missing)}")
     voxel, origin = _voxel_size_um(args.voxel_size, file_voxel_size, len(shape))
     parameters = dict(model=args.psf_model, image_shape=tuple(shape), voxel_size=voxel, na=args.na,
-                      wavelength=args.wavelength / 1000.0, ni=1.518 if args.ni is None else args.ni)
+                      wavelength=wavelength_um(args.wavelength, "--wavelength", unit="nm"),
+                      ni=1.518 if args.ni is None else args.ni)
     optional = {"ns": args.ns, "ng": args.ng, "depth": args.depth, "pinhole": args.pinhole,
-                "excitation_wavelength": None if args.excitation is None else args.excitation / 1000.0}
+                "excitation_wavelength": None if args.excitation is None
+                else wavelength_um(args.excitation, "--excitation", unit="nm")}
     parameters.update({name: value for name, value in optional.items() if value is not None})
     kernel = optical_psf(**parameters)
     if not args.quiet:
@@ -244,7 +257,7 @@ def _voxel_size_um(flag, file_voxel_size, ndim: int) -> tuple[tuple[float, ...],
     if voxel is not None:
         return voxel, "from the file"
     raise CliError("the file does not record its voxel size: give --voxel-size X,Y" + (",Z" if ndim == 3 else "")
-                   + " in µm (e.g. 0.065,0.065,0.2)")
+                   + " in µm (e.g. 0.065,0.065,0.2); --pixel-size only sets the size recorded in the output")
 
 
 def _per_axis(values, flag: str, ndim: int) -> tuple:
@@ -261,6 +274,8 @@ def angles_from_flags(args):
         if args.n_angles is None:
             raise CliError("--angle-range needs --n-angles")
         first, last = args.angle_range
+        if max(abs(first), abs(last)) > 360:
+            raise CliError(f"--angle-range {first:g} {last:g}: tilt angles are in degrees, within ±360")
         return np.linspace(first, last, args.n_angles)
     if args.n_angles is not None:
         raise CliError("--n-angles goes with --angle-range")

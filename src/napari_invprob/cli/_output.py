@@ -148,6 +148,14 @@ def check_volume_suffix(path: Path) -> Path:
     return Path(path)
 
 
+def check_axes_fit(path: Path, axes: str | None) -> None:
+    """Refuse, before any work, to write a result with channel or time axes (``axes`` naming them) as
+    MRC, which holds a 2D image or a 3D volume without named axes."""
+    if axes is not None and Path(path).suffix.lower() in MRC_SUFFIXES:
+        raise CliError(f"cannot write {path}: MRC holds a 2D image or a 3D volume, not a {axes} result with channel "
+                       "or time axes; write it as .tif (the axes are kept), or pass --channel-axis none")
+
+
 def _jsonable(value):
     """JSON for the NumPy scalars and arrays and paths a record may hold."""
     if hasattr(value, "tolist"):

@@ -9,15 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 
 from .._version import __version__
 from ..distributed.cluster import check_scheduler
 from ..tomography.preparation import CONTRASTS
 from .errors import CliError
 
+#: What a negative number looks like on the command line (argparse reads this attribute).
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
 
 class _Parser(argparse.ArgumentParser):
-    """Reports an argument error as a :class:`CliError` (one line, exit 2) instead of printing usage."""
+    """Reports an argument error as a :class:`CliError` (one line, exit 2) instead of printing usage, and
+    takes every negative number as a value, ``-1e9`` and ``-.5e3`` too (argparse's own pattern knows only
+    ``-1`` and ``-1.5``, so ``--angle-range -1e9 1e9`` was "expected 2 arguments")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message):
         raise CliError(message, prog=self.prog)
@@ -118,7 +128,7 @@ def _output_flags(parser: argparse.ArgumentParser, *, out_help: str) -> None:
 def _common(parser: argparse.ArgumentParser, *, out_help: str) -> None:
     _output_flags(parser, out_help=out_help)
     parser.add_argument("--device", help="torch device (cpu, cuda, cuda:1, mps); default: the best available")
-    parser.add_argument("--pixel-size", type=_finite_float, metavar="Å",
+    parser.add_argument("--pixel-size", type=_positive_float, metavar="Å",
                         help="pixel size in ångström when the input file does not record it (or is wrong)")
 
 

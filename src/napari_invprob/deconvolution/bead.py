@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .psf import _normalised, _per_axis
+from .psf import _normalised, _numbers, _pixel_counts
 
 BACKGROUNDS = ("median",)
 
@@ -46,7 +46,7 @@ def from_bead(image, *, size=None, background="median") -> np.ndarray:
         raise ValueError(f"bead image must be 2D or 3D, got shape {data.shape}")
     if not np.isfinite(data).all():
         raise ValueError("bead image contains NaN or Inf values")
-    out_shape = data.shape if size is None else tuple(int(s) for s in _per_axis(size, "size", data.ndim))
+    out_shape = data.shape if size is None else _pixel_counts(size, "size", data.ndim)
     if any(s < 1 or s > n for s, n in zip(out_shape, data.shape)):
         raise ValueError(f"size {size} does not fit the bead image of shape {data.shape}")
     if isinstance(background, str):
@@ -103,10 +103,10 @@ def from_bead_at(image, position, *, size, background="median") -> np.ndarray:
         If ``position`` lies outside the image or has the wrong length, or as :func:`from_bead`.
     """
     data = np.asarray(image)
-    sizes = tuple(int(s) for s in _per_axis(size, "size", data.ndim))
+    sizes = _pixel_counts(size, "size", data.ndim)
     centre = np.asarray(position, dtype=float)
     if centre.shape != (data.ndim,) or np.any(centre < -0.5) or np.any(centre > np.array(data.shape) - 0.5):
-        raise ValueError(f"position {tuple(np.atleast_1d(centre))} is not inside the image of shape {data.shape}")
+        raise ValueError(f"position ({_numbers(np.atleast_1d(centre))}) is not inside the image of shape {data.shape}")
     window = tuple(
         slice(max(0, int(round(c)) - s), min(n, int(round(c)) + s + 1)) for c, s, n in zip(centre, sizes, data.shape)
     )

@@ -126,7 +126,15 @@ def _rl_tv(problem, *, lam, n_iter, nonneg, x0, background=None, measure_fit=Tru
 
 def _poisson_background(problem: DeconvolutionProblem, background) -> float | torch.Tensor:
     """The background ``b`` of ``y ~ Poisson(Hx + b)`` in the scaled units: one level per image of the
-    batch, shaped to broadcast; 0 for None, after a warning when the data sit on an offset."""
+    batch, shaped to broadcast; 0 for None, after a warning when the data sit on an offset. Negative data
+    without a positive value, or a positive level at or above an image's maximum (nothing left to
+    deconvolve: the result would be all zeros), are refused."""
+    data = problem.cropped(problem.y).flatten(start_dim=1)
+    peaks = data.amax(dim=1)
+    if float(peaks.max()) <= 0 and float(data.min()) < 0:
+        raise ValueError(f"Richardson-Lucy models photon counts (y >= 0), but the data have no positive value (maximum "
+                         f"{float(peaks.max()) * problem.scale:.4g}): add the offset the data were stored with, or use a "
+                         "method for Gaussian noise (e.g. admm-tv)")
     if background is None:
         level = float(background_levels(problem.cropped(problem.y)).max())
         peak = float(problem.y.max())
@@ -145,6 +153,12 @@ def _poisson_background(problem: DeconvolutionProblem, background) -> float | to
         levels = background_levels(problem.cropped(problem.y))
     else:
         levels = torch.tensor(_background_numbers(background, n_images), dtype=problem.y.dtype) / problem.scale
+        above = [i for i, (level, peak) in enumerate(zip(levels.expand(n_images), peaks.cpu())) if 0 < level >= peak]
+        if above:
+            raise ValueError(f"the background {background} is at or above the data's maximum "
+                             f"({', '.join(f'{float(peaks[i]) * problem.scale:.4g}' for i in above)}"
+                             f"{' in channel(s) ' + ', '.join(map(str, above)) if n_images > 1 else ''}): nothing would be "
+                             "left to deconvolve; give the camera's offset (below the data), or 'auto' to estimate it")
     shape = (-1,) + (1,) * (problem.y.ndim - 1)
     return levels.to(problem.y.device).reshape(shape)
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 from scipy import signal, special
 
-from .psf import _normalised
+from .._shared.budget import check_fits
+from .psf import _normalised, _pixel_counts
 
 _NODES_PER_PANEL = 16
+#: The most quadrature nodes a pupil integral takes: 0.065 µm pixels at NA 1.4 take about 1,100, a
+#: Gibson-Lanni PSF 100 µm deep about 6,400; beyond this the voxels or the depth are in a wrong unit
+#: (1 mm voxels took 3.8 million nodes and 49 GiB).
+MAX_QUADRATURE_NODES = 2**17
 
 
 # -- optical models --------------------------------------------------------------------------------------
@@ -176,7 +184,9 @@ def confocal(
     if pinhole is not None:
         if not np.isfinite(pinhole) or pinhole <= 0:
             raise ValueError(f"pinhole must be > 0 Airy units, got {pinhole}")
-        disk = _disk(0.5 * pinhole * 1.22 * emission_wavelength / na / pixel_size)
+        # beyond the grid's diagonal the disk meets no pixel of the "same" convolution: the result is exact
+        radius = min(0.5 * pinhole * 1.22 * emission_wavelength / na / pixel_size, math.hypot(*shape[-2:]) + 2)
+        disk = _disk(radius)
         emission = np.clip(signal.fftconvolve(emission, disk.reshape((1,) * (emission.ndim - 2) + disk.shape),
                                               mode="same", axes=(-2, -1)), 0.0, None)
     return _normalised(excitation * emission)
@@ -195,10 +205,19 @@ def _disk(radius: float, oversampling: int = 5) -> np.ndarray:
 # -- a model on an image's grid --------------------------------------------------------------------------
 #: The optical models by the names users pick them (widget, command line).
 OPTICAL_MODELS = ("born-wolf", "gibson-lanni", "confocal")
+#: Vacuum wavelengths of the light microscopes use, nanometres (deep UV to two-photon excitation).
+LIGHT_WAVELENGTHS_NM = (150.0, 2500.0)
 #: :func:`optical_psf` keeps the smallest centred box holding this share of the PSF's energy ...
 ENERGY = 0.99
-#: ... of what a grid as large as the image holds, at most this many pixels across in y and x.
+#: ... of what a grid as large as the image holds, at most this many pixels across in y and x ...
 MAX_LATERAL_SIZE = 255
+#: ... and this many planes in z.
+MAX_AXIAL_SIZE = 255
+#: Warn that the PSF is smaller than a voxel when its central voxel holds more than this share of it ...
+SUBPIXEL_SHARE = 0.5
+#: ... and that it is flat over its box along an axis when the box's ends along it keep this share of its
+#: peak (the grid is too fine or too small to hold it).
+FLAT_SHARE = 0.5
 #: The parameters only some models take (the others refuse them).
 _MODEL_PARAMETERS = {
     "born-wolf": (),
@@ -207,12 +226,13 @@ _MODEL_PARAMETERS = {
 }
 
 
-def optical_psf(model, *, image_shape, voxel_size, na, wavelength, ni=1.518, ns=None, ng=None, depth=None,
-                excitation_wavelength=None, pinhole=None, energy=ENERGY) -> np.ndarray:
+def optical_psf(model, *, image_shape, voxel_size, na, wavelength=None, ni=1.518, ns=None, ng=None, depth=None,
+                excitation_wavelength=None, pinhole=None, energy=ENERGY, wavelength_nm=None,
+                excitation_wavelength_nm=None) -> np.ndarray:
     """A PSF from the microscope's optics, sampled on an image's (anisotropic) grid, sized to its energy.
 
     The model is evaluated on a grid as large as the image (odd sizes; at most
-    :data:`MAX_LATERAL_SIZE` pixels across in y and x), then cropped to the smallest centred box that
+    :data:`MAX_LATERAL_SIZE` pixels across in y and x, :data:`MAX_AXIAL_SIZE` planes), then cropped to the smallest centred box that
     holds ``energy`` of what that grid holds: in 3D the planes holding ``√energy`` of it, then the
     square in (y, x) holding ``√energy`` of those planes'. A widefield PSF spreads its light over a
     cone, so in 3D it keeps most planes of the grid; a confocal one is compact.
@@ -228,7 +248,7 @@ def optical_psf(model, *, image_shape, voxel_size, na, wavelength, ni=1.518, ns=
     na : float
         Numerical aperture.
     wavelength : float
-        Emission wavelength in vacuum, micrometres.
+        Emission wavelength in vacuum, micrometres (or give ``wavelength_nm``).
     ni : float
         Refractive index of the immersion medium.
     ns, ng : float or None
@@ -236,11 +256,15 @@ def optical_psf(model, *, image_shape, voxel_size, na, wavelength, ni=1.518, ns=
     depth : float or None
         Gibson-Lanni only: depth of the point source below the coverslip, micrometres (default 0).
     excitation_wavelength : float or None
-        Confocal only (required there): the laser's vacuum wavelength, micrometres.
+        Confocal only (required there, or ``excitation_wavelength_nm``): the laser's vacuum wavelength,
+        micrometres.
     pinhole : float or None
         Confocal only: pinhole diameter in Airy units (default: a point).
     energy : float
         Share of the energy to hold, in (0, 1].
+    wavelength_nm, excitation_wavelength_nm : float or None
+        The wavelengths in nanometres, as microscopes state them, in place of ``wavelength`` and
+        ``excitation_wavelength``.
 
     Returns
     -------
@@ -251,25 +275,44 @@ def optical_psf(model, *, image_shape, voxel_size, na, wavelength, ni=1.518, ns=
     ------
     ValueError
         An unknown model, a parameter the model does not take (or a missing excitation wavelength),
-        a voxel size without one entry per axis, non-square pixels, or optics the model refuses.
+        a wavelength given twice (in µm and nm) or not a wavelength of light in its unit, an image shape
+        that is not positive, a voxel size without one positive entry per axis, non-square pixels, optics
+        the model refuses, or optics whose evaluation would not fit in memory (sizes in a wrong unit).
+
+    Warns
+    -----
+    UserWarning
+        When the PSF is smaller than a voxel (its central voxel holds more than :data:`SUBPIXEL_SHARE`
+        of it) or flat over its box along an axis (the box's ends keep :data:`FLAT_SHARE` of its peak):
+        the voxel size is then often in a wrong unit.
     """
     if model not in OPTICAL_MODELS:
         raise ValueError(f"unknown PSF model {model!r}; the models are {', '.join(OPTICAL_MODELS)}")
+    wavelength = _one_wavelength(wavelength, wavelength_nm, "wavelength")
+    if excitation_wavelength is not None or excitation_wavelength_nm is not None:
+        excitation_wavelength = _one_wavelength(excitation_wavelength, excitation_wavelength_nm, "excitation_wavelength")
     given = {"ns": ns, "ng": ng, "depth": depth, "excitation_wavelength": excitation_wavelength, "pinhole": pinhole}
     foreign = [name for name, value in given.items() if value is not None and name not in _MODEL_PARAMETERS[model]]
     if foreign:
         takers = {name: m for m, names in _MODEL_PARAMETERS.items() for name in names}
         raise ValueError(f"the {model} model takes no {', '.join(foreign)} (a parameter of "
                          f"{', '.join(sorted({takers[name] for name in foreign}))})")
-    shape = tuple(int(n) for n in image_shape)
+    if len(image_shape) not in (2, 3):
+        raise ValueError(f"image_shape must be (ny, nx) or (nz, ny, nx), got {tuple(image_shape)}")
+    shape = _pixel_counts(image_shape, "image_shape", len(image_shape))
     sizes = tuple(float(v) for v in voxel_size)
-    if len(shape) not in (2, 3) or len(sizes) != len(shape):
+    if len(sizes) != len(shape):
         raise ValueError(f"voxel_size {sizes} needs one entry per axis of the image shape {shape} (2 or 3 axes)")
+    if not all(math.isfinite(v) and v > 0 for v in sizes):
+        raise ValueError(f"voxel_size must be positive micrometres, got {sizes}")
+    if depth is not None and not (math.isfinite(depth) and depth >= 0):
+        raise ValueError(f"depth must be >= 0 micrometres (below the coverslip), got {depth}")
     if not np.isclose(sizes[-1], sizes[-2], rtol=1e-6):
         raise ValueError(f"the optical models take square pixels; the voxel size has y {sizes[-2]} and x {sizes[-1]}")
     if not 0 < energy <= 1:
         raise ValueError(f"energy must be in (0, 1], got {energy}")
-    grid = tuple(min(n - 1 + n % 2, MAX_LATERAL_SIZE if axis >= len(shape) - 2 else n) for axis, n in enumerate(shape))
+    grid = tuple(min(n - 1 + n % 2, MAX_LATERAL_SIZE if axis >= len(shape) - 2 else MAX_AXIAL_SIZE)
+                 for axis, n in enumerate(shape))
     optics = dict(na=na, pixel_size=sizes[-1], z_spacing=sizes[0] if len(shape) == 3 else None)
     if model == "born-wolf":
         kernel = born_wolf(grid, wavelength=wavelength, refractive_index=ni, **optics)
@@ -281,7 +324,37 @@ def optical_psf(model, *, image_shape, voxel_size, na, wavelength, ni=1.518, ns=
             raise ValueError("the confocal model needs the excitation wavelength")
         kernel = confocal(grid, excitation_wavelength=excitation_wavelength, emission_wavelength=wavelength,
                           refractive_index=ni, pinhole=pinhole, **optics)
-    return _normalised(_energy_box(kernel, energy))
+    kernel = _normalised(_energy_box(kernel, energy))
+    _warn_sampling(kernel, sizes, wavelength, na)
+    return kernel
+
+
+def _one_wavelength(micrometres, nanometres, name: str) -> float:
+    """The wavelength in micrometres from ``name`` (µm) or ``name_nm`` (nm): exactly one given, of light."""
+    if (micrometres is None) == (nanometres is None):
+        raise ValueError(f"give {name} (micrometres) or {name}_nm (nanometres), " +
+                         ("not both" if micrometres is not None else "got neither"))
+    if micrometres is not None:
+        return wavelength_um(micrometres, name)
+    return wavelength_um(nanometres, f"{name}_nm", unit="nm")
+
+
+def _warn_sampling(kernel: np.ndarray, sizes: tuple[float, ...], wavelength: float, na: float) -> None:
+    """Warn when ``kernel`` (normalised) is smaller than a voxel or flat over its box along an axis."""
+    hint = "is the voxel size in micrometres?"
+    spacing = " x ".join(f"{v:g}" for v in sizes)
+    if kernel.max() > SUBPIXEL_SHARE:
+        warnings.warn(f"the PSF is smaller than a voxel ({spacing} µm): its central voxel holds "
+                      f"{kernel.max():.0%} of it (Airy radius {0.61 * wavelength / na:.3g} µm), so deconvolution "
+                      f"will hardly change the image; {hint}", UserWarning, stacklevel=3)
+        return
+    names = "zyx"[-kernel.ndim:]
+    for axis in range(kernel.ndim):
+        profile = kernel.max(axis=tuple(a for a in range(kernel.ndim) if a != axis))
+        if len(profile) >= 3 and min(profile[0], profile[-1]) >= FLAT_SHARE * profile.max():
+            warnings.warn(f"the PSF is flat over its box along {names[axis]} ({len(profile)} voxels of "
+                          f"{sizes[axis]:g} µm): the box holds only its middle, so the model is cut off; {hint} (or "
+                          "the image too small along that axis)", UserWarning, stacklevel=3)
 
 
 def _energy_box(kernel: np.ndarray, energy: float) -> np.ndarray:
@@ -307,6 +380,37 @@ def _centred_half_width(profile: np.ndarray, keep: float) -> int:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
+def wavelength_um(value, name: str, *, unit: str = "µm") -> float:
+    """A vacuum wavelength given in ``unit`` (``"µm"`` or ``"nm"``) in micrometres, refused outside
+    :data:`LIGHT_WAVELENGTHS_NM`, saying so when it looks like the other unit (520 typed as µm, 0.52 as nm).
+
+    Parameters
+    ----------
+    value : float
+        The wavelength.
+    name : str
+        Its name in the caller's terms, for the message (``"wavelength"``, ``"--wavelength"``).
+    unit : {"µm", "nm"}
+        The unit ``value`` is in.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a wavelength of light in ``unit``.
+    """
+    scale = {"µm": 1000.0, "nm": 1.0}[unit]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number of {unit}, got {value!r}")
+    low, high = LIGHT_WAVELENGTHS_NM
+    nm = float(value) * scale
+    if not low <= nm <= high:
+        other, other_unit = (float(value), "nanometres") if unit == "µm" else (float(value) * 1000.0, "micrometres")
+        hint = (f": it looks like {other_unit}; {name} takes {unit} ({other / scale:g})" if low <= other <= high
+                else "")
+        raise ValueError(f"{name} {float(value):g} {unit} is not a wavelength of light ({low:g} to {high:g} nm){hint}")
+    return nm / 1000.0
+
+
 def _check_optics(shape, na, wavelength, pixel_size, z_spacing, *, refractive_index) -> None:
     """Refuse shapes and optical parameters the models cannot use, before any work."""
     shape = tuple(shape)
@@ -315,6 +419,7 @@ def _check_optics(shape, na, wavelength, pixel_size, z_spacing, *, refractive_in
     for name, value in {"wavelength": wavelength, "pixel_size": pixel_size, "na": na}.items():
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be > 0, got {value}")
+    wavelength_um(wavelength, "wavelength")
     if na > refractive_index:
         raise ValueError(f"na {na} exceeds the immersion refractive index {refractive_index}")
     if len(shape) == 3 and (z_spacing is None or not np.isfinite(z_spacing) or z_spacing <= 0):
@@ -344,6 +449,14 @@ def _pupil_integral(shape, na, k, pixel_size, phase, breaks=()) -> np.ndarray:
     r = np.sqrt(radii2) * pixel_size
 
     rho, weights = _pupil_quadrature(phase, k * na * float(r.max()), breaks)
+    n_planes = int(shape[0]) if len(shape) == 3 else 1
+    advice = ("the PSF would be far finer than the grid, or its phase wraps too often: check that the voxel size and "
+              "depth are in micrometres and the wavelength is that of light")
+    if rho.size > MAX_QUADRATURE_NODES:
+        raise ValueError(f"the PSF model's pupil integral would take {rho.size} quadrature nodes (at most "
+                         f"{MAX_QUADRATURE_NODES}; a PSF sampled as microscopes sample it takes a few thousand): {advice}")
+    check_fits(16.0 * (2 * r.size * rho.size + 2 * n_planes * (rho.size + r.size) + n_planes * ny * nx),
+               f"the PSF model's pupil integral ({rho.size} quadrature nodes, {r.size} radii, {n_planes} planes)", advice)
     bessel = special.j0(k * na * r[:, None] * rho[None, :]) * (weights * rho)[None, :]  # (n_r, n_nodes)
     pupil = np.exp(1j * np.asarray(phase(rho)))  # (n_planes, n_nodes)
     amplitude = pupil @ bessel.T  # (n_planes, n_r)
@@ -367,5 +480,3 @@ def _pupil_quadrature(phase, bessel_span: float, breaks=()) -> tuple[np.ndarray,
     half = 0.5 * np.diff(edges)[:, None]
     rho = (edges[:-1, None] + half * (nodes[None, :] + 1.0)).ravel()
     return rho, (half * weights[None, :]).ravel()
-
-

@@ -16,9 +16,12 @@ evaluated exactly at the pixel centres (no radial interpolation). The models dif
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from .._shared.budget import check_fits
 
 
 # -- Gaussian ------------------------------------------------------------------------------------------
@@ -46,11 +49,11 @@ def gaussian(size, sigma, ndim=2) -> np.ndarray:
         If a size is < 1, a sigma is not > 0, or the lengths of ``size``, ``sigma`` disagree.
     """
     n_axes = _number_of_axes(size, sigma, ndim)
-    sizes, sigmas = _per_axis(size, "size", n_axes), _per_axis(sigma, "sigma", n_axes)
-    if any(int(s) != s or s < 1 for s in sizes):
-        raise ValueError(f"size must be positive integers, got {size}")
+    sizes, sigmas = _pixel_counts(size, "size", n_axes), _per_axis(sigma, "sigma", n_axes)
     if any(not np.isfinite(s) or s <= 0 for s in sigmas):
         raise ValueError(f"sigma must be > 0, got {sigma}")
+    check_fits(8.0 * (n_axes + 2) * math.prod(int(n) for n in sizes),
+               f"a Gaussian PSF of {' x '.join(str(int(n)) for n in sizes)} pixels", "size is in pixels per axis")
     grids = np.meshgrid(*[np.arange(int(n)) - int(n) // 2 for n in sizes], indexing="ij")
     kernel = np.exp(-0.5 * sum((g / s) ** 2 for g, s in zip(grids, sigmas)))
     return _normalised(kernel)
@@ -64,7 +67,7 @@ def _number_of_axes(size, sigma, ndim: int) -> int:
     """Axes of a Gaussian: the length of a sequence ``size``/``sigma``, else ``ndim``."""
     lengths = {len(v) for v in (size, sigma) if _is_sequence(v)}
     if len(lengths) > 1:
-        raise ValueError(f"size {tuple(size)} and sigma {tuple(sigma)} have different lengths")
+        raise ValueError(f"size {_numbers(size)} and sigma {_numbers(sigma)} have different lengths")
     n_axes = lengths.pop() if lengths else int(ndim)
     if n_axes < 1:
         raise ValueError(f"a PSF needs at least one axis, got ndim={ndim}")
@@ -82,6 +85,20 @@ def _per_axis(value, name: str, n_axes: int) -> tuple[float, ...]:
 
 
 # -- measured from a bead ----------------------------------------------------------------------------
+def _pixel_counts(value, name: str, n_axes: int) -> tuple[int, ...]:
+    """``value`` (one count, or one per axis) as positive whole numbers of pixels; ``ValueError`` naming
+    ``name`` otherwise (NaN and 8.5 included)."""
+    counts = _per_axis(value, name, n_axes)
+    if not all(math.isfinite(n) and n == int(n) and n >= 1 for n in counts):
+        raise ValueError(f"{name} must be positive whole numbers of pixels, got {_numbers(counts)}")
+    return tuple(int(n) for n in counts)
+
+
+def _numbers(values) -> str:
+    """``values`` as plain numbers for a message (``8, 8.5``, not ``np.float64(8.0)``)."""
+    return ", ".join(f"{float(v):g}" for v in np.ravel(values))
+
+
 def _normalised(kernel: np.ndarray) -> np.ndarray:
     kernel = np.asarray(kernel, dtype=np.float64)
     return (kernel / kernel.sum()).astype(np.float32)

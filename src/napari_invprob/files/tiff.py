@@ -12,7 +12,11 @@ sizes, ``write_volume``); ``unit`` says in which unit the file gave them.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +34,15 @@ UNIT_NAMES = {
 ANGSTROM_PER_UNIT = {"Å": 1.0, "nm": 10.0, "µm": 1e4, "mm": 1e7}
 #: The spatial axes whose size a file records, in napari's order.
 SPATIAL_AXES = "ZYX"
+#: The voxel sizes a file may give, in ångström: from 0.01 Å (below any electron microscope's pixel) to
+#: 1 mm (beyond any light microscope's voxel). Sizes outside it (1e300 µm, an ImageJ resolution of
+#: 1/4294967295) are taken as metadata errors: napari cannot display them.
+SIZE_RANGE = (1e-2, 1e7)
+#: The units ImageJ writes for an uncalibrated image (no sizes, nothing to warn about).
+NO_UNITS = ("", "pixel", "pixels", "px")
+#: What tifffile logs when a series' planes do not match its metadata (a truncated file, a wrong
+#: ``SizeZ``): it then zero-pads, drops planes or reads the first plane only.
+_INCONSISTENT = ("missing", "corrupt", "truncat", "invalid page offset", "expected")
 
 
 @dataclass(frozen=True)
@@ -88,20 +101,29 @@ def read_tiff(path: str | os.PathLike) -> TiffImage:
     Raises
     ------
     ValueError
-        If the file is not a readable TIFF.
+        If the file is not a readable TIFF, or its planes do not match its metadata (a truncated file,
+        an OME ``SizeZ`` that is not the number of planes): tifffile would zero-pad or drop planes.
+
+    Warns
+    -----
+    UserWarning
+        When the file's OME-XML is incomplete (read as a plain TIFF, without sizes), or one of its sizes
+        is outside :data:`SIZE_RANGE`, not a positive number, or in a unit this reader does not know
+        (read without any size, in pixels).
     """
     import tifffile
 
     path = Path(path)
+    is_ome = _layout(path)
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _inconsistencies(path), tifffile.TiffFile(path, is_ome=is_ome) as tif:
             series = tif.series[0]
             data, axes = series.asarray(), series.axes
-            if tif.is_ome:
-                sizes, unit, wavelengths = _ome_sizes(tifffile.xml2dict(tif.ome_metadata))
+            if is_ome:
+                sizes, unit, wavelengths = _ome_sizes(tifffile.xml2dict(tif.ome_metadata), path)
                 source = "OME"
             else:
-                sizes, unit = _imagej_sizes(tif.imagej_metadata or {}, tif.pages[0].tags)
+                sizes, unit = _imagej_sizes(tif.imagej_metadata or {}, tif.pages[0].tags, path)
                 source, wavelengths = "ImageJ", None
     except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError) as error:
         raise ValueError(f"{path.name} could not be read as TIFF: {error}") from error
@@ -112,6 +134,72 @@ def read_tiff(path: str | os.PathLike) -> TiffImage:
         wavelengths = None
     return TiffImage(data=data, axes=axes, voxel_size=voxel_size, unit=unit, source=source,
                      emission_wavelengths=wavelengths)
+
+
+def check_tiff(path: str | os.PathLike) -> None:
+    """Refuse, without reading the pixels, a file that :func:`read_tiff` would refuse as unreadable or
+    inconsistent (a reader's quick check).
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_tiff`, saying why.
+    """
+    _layout(Path(path))
+
+
+def _layout(path: Path) -> bool:
+    """Whether to read ``path`` by its OME-XML (False for a file without it, or with OME-XML tifffile
+    cannot lay out, warned about); ``ValueError`` for a file that is no TIFF, holds no image, or whose
+    planes do not match its metadata."""
+    import tifffile
+
+    try:
+        with _inconsistencies(path):
+            with tifffile.TiffFile(path) as tif:
+                is_ome = tif.is_ome and _ome_series_readable(tif, path)
+            with tifffile.TiffFile(path, is_ome=is_ome) as tif:
+                if not tif.series:
+                    raise ValueError("it holds no image")
+    except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError) as error:
+        raise ValueError(f"{path.name} could not be read as TIFF: {error}") from error
+    return is_ome
+
+
+@contextlib.contextmanager
+def _inconsistencies(path: Path) -> Iterator[None]:
+    """Raise ``ValueError`` when tifffile logs, within the block, that the planes do not match the
+    metadata (it says so only in its log, and zero-pads, drops planes or reads one plane)."""
+    complaints: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            message = record.getMessage()
+            if any(word in message.lower() for word in _INCONSISTENT):
+                complaints.append(message.split("> ", 1)[-1])
+
+    logger, handler = logging.getLogger("tifffile"), Collect(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if complaints:
+        raise ValueError(f"its planes do not match its metadata ({'; '.join(dict.fromkeys(complaints))}): the file is "
+                         "truncated or its metadata are wrong, and reading it would invent or drop planes; re-save it")
+
+
+def _ome_series_readable(tif, path: Path) -> bool:
+    """Whether tifffile can lay out the file's OME series; if not (OME-XML without ``SizeZ``, an
+    unknown ``DimensionOrder``), warn that it is read as a plain TIFF."""
+    try:
+        tif.series  # noqa: B018 (tifffile parses the OME-XML here)
+    except (KeyError, IndexError, ValueError) as error:
+        missing = f"no {error.args[0]}" if isinstance(error, KeyError) and error.args else str(error)
+        warnings.warn(f"{path.name}: its OME-XML metadata are incomplete or unusual ({missing}); read as a plain TIFF "
+                      "(its planes in file order, no voxel size)", UserWarning, stacklevel=4)
+        return False
+    return True
 
 
 def _in_angstrom(value, unit_name) -> tuple[float, str] | None:
@@ -127,16 +215,31 @@ def _in_angstrom(value, unit_name) -> tuple[float, str] | None:
     return size * ANGSTROM_PER_UNIT[unit], unit
 
 
-def _ome_sizes(ome: dict) -> tuple[dict[str, float], str | None, tuple[float | None, ...] | None]:
-    """``PhysicalSizeX/Y/Z`` (default unit µm, as OME says) of the first image in ångström, their unit,
-    and the channels' emission wavelengths in nm."""
+def _checked_sizes(given: dict[str, tuple], path: Path) -> tuple[dict[str, float], str | None]:
+    """The sizes in ångström from ``{axis: (value, unit name)}`` and the unit of the last of them, all or
+    none: a size that is not a positive number in a known unit within :data:`SIZE_RANGE` drops every
+    size, with a warning naming the file (a layer mixing pixels and lengths is displayed squashed, one
+    with a size of 1e300 not at all)."""
+    converted = {axis: _in_angstrom(value, unit) for axis, (value, unit) in given.items()}
+    problems = [f"{axis} {value} {unit}" for axis, (value, unit) in given.items()
+                if converted[axis] is None or not SIZE_RANGE[0] <= converted[axis][0] <= SIZE_RANGE[1]]
+    if problems:
+        warnings.warn(f"{path.name}: the voxel sizes {', '.join(problems)} are not sizes this reader takes (a "
+                      f"positive size from {SIZE_RANGE[0]:g} Å to {SIZE_RANGE[1] / 1e7:g} mm, in Å, nm, µm or mm); "
+                      "read without voxel sizes, in pixels", UserWarning, stacklevel=4)
+        return {}, None
+    units = [unit for _, unit in converted.values()]
+    return {axis: size for axis, (size, _) in converted.items()}, units[-1] if units else None
+
+
+def _ome_sizes(ome: dict, path: Path) -> tuple[dict[str, float], str | None, tuple[float | None, ...] | None]:
+    """``PhysicalSizeX/Y/Z`` (default unit µm, as OME says) of the first image in ångström, their unit
+    (checked by :func:`_checked_sizes`), and the channels' emission wavelengths in nm."""
     image = ome.get("OME", {}).get("Image", {})
     pixels = (image[0] if isinstance(image, list) else image).get("Pixels", {})
-    sizes, unit = {}, None
-    for axis in SPATIAL_AXES:
-        converted = _in_angstrom(pixels.get(f"PhysicalSize{axis}"), pixels.get(f"PhysicalSize{axis}Unit", "µm"))
-        if converted is not None:
-            sizes[axis], unit = converted
+    given = {axis: (pixels[f"PhysicalSize{axis}"], pixels.get(f"PhysicalSize{axis}Unit", "µm"))
+             for axis in SPATIAL_AXES if f"PhysicalSize{axis}" in pixels}
+    sizes, unit = _checked_sizes(given, path)
     channels = pixels.get("Channel", [])
     channels = channels if isinstance(channels, list) else [channels]
     wavelengths = tuple(_nanometres(c.get("EmissionWavelength"), c.get("EmissionWavelengthUnit", "nm"))
@@ -149,22 +252,21 @@ def _nanometres(value, unit_name) -> float | None:
     return None if converted is None else converted[0] / 10.0
 
 
-def _imagej_sizes(meta: dict, tags) -> tuple[dict[str, float], str | None]:
-    """The resolution tags (pixels per unit) and ``spacing`` in ImageJ's ``unit``, in ångström."""
-    sizes, name = {}, None
+def _imagej_sizes(meta: dict, tags, path: Path) -> tuple[dict[str, float], str | None]:
+    """The resolution tags (pixels per unit) and ``spacing`` in ImageJ's ``unit``, in ångström (checked
+    by :func:`_checked_sizes`); none for an uncalibrated image (no unit, or ``pixel``)."""
+    unit = meta.get("unit")
+    if unit is None or str(unit).strip().lower() in NO_UNITS:
+        return {}, None
+    given = {}
     for axis, tag in (("X", "XResolution"), ("Y", "YResolution")):
         resolution = tags.get(tag)
-        if resolution is None or "unit" not in meta:
-            continue
-        numerator, denominator = resolution.value
-        converted = _in_angstrom(denominator / numerator if numerator > 0 else None, meta["unit"])
-        if converted is not None:
-            sizes[axis], name = converted
-    if "spacing" in meta and "unit" in meta:
-        converted = _in_angstrom(meta["spacing"], meta["unit"])
-        if converted is not None:
-            sizes["Z"], name = converted
-    return sizes, name
+        if resolution is not None:
+            numerator, denominator = resolution.value
+            given[axis] = (denominator / numerator if numerator > 0 else float("inf"), unit)
+    if "spacing" in meta:
+        given["Z"] = (meta["spacing"], unit)
+    return _checked_sizes(given, path)
 
 
-__all__ = ["ANGSTROM_PER_UNIT", "UNIT_NAMES", "TiffImage", "read_tiff"]
+__all__ = ["ANGSTROM_PER_UNIT", "UNIT_NAMES", "TiffImage", "check_tiff", "read_tiff"]

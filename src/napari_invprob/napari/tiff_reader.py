@@ -4,7 +4,8 @@ napari's built-in reader opens a TIFF without its voxel size (napari 0.9.2: no `
 for ImageJ and OME-TIFF files alike), so an anisotropic z-stack is shown squashed and a PSF model would
 not know its sampling. This reader makes the file's sizes the layer's ``scale`` in ångström (the unit
 of every layer and file of this package, as for MRC) with napari ``units`` set, records them as the
-file gave them in ``metadata``, and splits a ``C`` axis into one layer per channel.
+file gave them in ``metadata``, and splits a ``C`` axis into one layer per channel (up to
+:data:`MAX_CHANNEL_LAYERS`; more channels stay one layer with a channel axis).
 
 ``get_tiff_reader`` never raises: it returns None for anything it cannot open, warning with the reason for
 TIFF-named files.
@@ -12,27 +13,21 @@ TIFF-named files.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ..files import TIFF_SUFFIXES
-from ..files.tiff import ANGSTROM_PER_UNIT, SPATIAL_AXES, read_tiff
+from ..files.tiff import ANGSTROM_PER_UNIT, SPATIAL_AXES, check_tiff, read_tiff
 from .reader import one_file_reader
+
+#: Up to this many channels become one layer each; more (a 1000-channel file opened as 1000 layers
+#: did not finish in 120 s) stay one layer with the channel as an axis.
+MAX_CHANNEL_LAYERS = 32
 
 
 def get_tiff_reader(path):
     """Return :func:`read_tiff_layers` if ``path`` is one readable TIFF file, else None."""
-    return one_file_reader(path, TIFF_SUFFIXES, _check_tiff, read_tiff_layers)
-
-
-def _check_tiff(path: Path) -> None:
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            if not tif.series:
-                raise ValueError("it holds no image")
-    except tifffile.TiffFileError as error:
-        raise ValueError(str(error)) from error
+    return one_file_reader(path, TIFF_SUFFIXES, check_tiff, read_tiff_layers)
 
 
 def read_tiff_layers(path) -> list[tuple]:
@@ -44,15 +39,23 @@ def read_tiff_layers(path) -> list[tuple]:
     layer's axes), and when the file sizes its voxels: ``voxel_size`` (the ``Z``/``Y``/``X`` sizes
     among the layer's axes, in the file's unit), ``unit`` (``"µm"``, ``"nm"``, ``"Å"`` or ``"mm"``) and
     ``voxel_size_source`` (``"OME"`` or ``"ImageJ"``); per channel ``channel`` (its index) and
-    ``emission_wavelength`` (nm) when the OME metadata give it.
+    ``emission_wavelength`` (nm) when the OME metadata give it. A file of more than
+    :data:`MAX_CHANNEL_LAYERS` channels becomes one layer whose ``axes`` keep the ``C`` (said in a warning).
     """
     if isinstance(path, (list, tuple)):
         path = path[0]
     path = Path(path)
-    image = read_tiff(path)
+    with warnings.catch_warnings():  # said once already, by the reader's check
+        warnings.filterwarnings("ignore", message=".*OME-XML metadata are incomplete")
+        image = read_tiff(path)
     channel_axis = image.channel_axis
-    axes = image.axes.replace("C", "")
-    sizes = tuple(size for axis, size in zip(image.axes, image.voxel_size) if axis != "C")
+    if channel_axis is not None and image.data.shape[channel_axis] > MAX_CHANNEL_LAYERS:
+        warnings.warn(f"{path.name} has {image.data.shape[channel_axis]} channels: opened as one layer with the "
+                      f"channels along axis {channel_axis} (up to {MAX_CHANNEL_LAYERS} channels open as one layer "
+                      "each)", UserWarning, stacklevel=2)
+        channel_axis = None
+    axes = image.axes if channel_axis is None else image.axes.replace("C", "")
+    sizes = tuple(size for axis, size in zip(image.axes, image.voxel_size) if channel_axis is None or axis != "C")
     layer_axes = [(axis, size) for axis, size in zip(axes, sizes) if axis != "S"]  # S: RGB samples
     base = {"source_path": str(path.resolve()), "pixel_size": image.pixel_size, "axes": axes}
     stem = path.name[: -len(path.suffix)]

@@ -92,8 +92,8 @@ class Preparation:
             A tilt series ``(n_angles, rows, cols)`` or a sinogram ``(n_angles, n_detector)`` with as
             many projections as this preparation was resolved for.
         copy : bool
-            False: when this preparation :attr:`changes_nothing` and ``data`` is a writeable float32
-            array already, return ``data`` itself (for a caller that only reads it: one copy less of a
+            False: when this preparation :attr:`changes_nothing` and ``data`` is a writeable, C-contiguous
+            float32 array already, return ``data`` itself (for a caller that only reads it: one copy less of a
             whole series).
 
         Returns
@@ -101,7 +101,7 @@ class Preparation:
         numpy.ndarray
         """
         if not copy and self.changes_nothing and isinstance(data, np.ndarray) and data.dtype == np.float32 \
-                and data.flags.writeable:
+                and data.flags.writeable and data.flags.c_contiguous:
             if not np.all(np.isfinite(data)):
                 raise ValueError("the prepared projections contain NaN or Inf values")
             return data
@@ -223,7 +223,14 @@ def resolve_preparation(data, *, contrast: str = "auto", background="auto") -> P
         contrast_source = "given"
         if contrast == "dark-field" and bright_looking:
             _warn("the projections look bright-field (a bright background, a dark specimen) but contrast="
-                  "'dark-field' was given: pass contrast='bright-field' (or 'auto') to take −log(I/I0)")
+                  "'dark-field' was given: pass contrast='bright-field' (or 'auto'; --contrast on the command line) "
+                  "to take −log(I/I0)")
+        elif contrast == "bright-field":
+            _check_intensities(binned)
+            if not bright_looking:
+                _warn("the projections look dark-field (a dark background, a bright specimen) but contrast="
+                      "'bright-field' was given: −log(I/I0) of dark-field data is no line integral; pass contrast="
+                      "'dark-field' (or 'auto'; --contrast on the command line)")
     i0 = None
     if contrast == "bright-field":
         i0 = _beam_intensity(binned)
@@ -240,13 +247,15 @@ def resolve_preparation(data, *, contrast: str = "auto", background="auto") -> P
         if significant and abs(float(np.median(estimated))) > 0.05 * max(signal, 0.0):
             _warn(f"the projections do not vanish outside the specimen: their background, about "
                   f"{np.median(estimated):.4g}, is {_share(np.median(estimated), signal)} of the signal. "
-                  "Reconstructions take it as specimen; pass background='auto' to remove it")
+                  "Reconstructions take it as specimen; pass background='auto' (--background auto on the command "
+                  "line) to remove it")
     else:
         levels_used, source = levels_given, "given"
+        _check_below_signal(levels_given, levels.max(axis=1))
     preparation = Preparation(contrast, contrast_source, offset, i0, levels_used, source)
     residual = levels - (0.0 if levels_used is None else levels_used[:, None])
     low, high = np.percentile(residual, [1.0, 99.5])
-    if high > 0 and low < -0.2 * high:
+    if high <= 0 or low < -0.2 * high:
         _warn(f"after the preparation ({preparation.describe()}) the projections have large negative values "
               f"({low:.4g} against a signal of {high:.4g}): check the contrast (dark-field or bright-field) and "
               "the background")
@@ -311,6 +320,28 @@ def _given_background(background, n: int) -> np.ndarray | None:
     if not np.all(np.isfinite(levels)):
         raise ValueError("background levels must be finite")
     return levels
+
+
+def _check_intensities(binned: np.ndarray) -> None:
+    """Refuse bright-field projections that are not intensities: more than 1 % of them (binned) at or
+    below 0, where −log(I/I0) has no value (dark-field data with an offset removed, line integrals)."""
+    share = float(np.mean(binned <= 0))
+    if share > 0.01:
+        raise ValueError(f"contrast='bright-field' takes transmitted intensities I > 0, but {share:.0%} of the "
+                         f"projections are at or below 0 (down to {float(binned.min()):.4g}): these look like dark-field "
+                         "data or line integrals already; pass contrast='dark-field' or 'auto' (--contrast on the "
+                         "command line)")
+
+
+def _check_below_signal(levels: np.ndarray, peaks: np.ndarray) -> None:
+    """Refuse given background levels at or above their projections' (binned) maximum: nothing would be
+    left to reconstruct (an all-zero volume)."""
+    above = np.flatnonzero((levels >= peaks) & (levels != 0))
+    if above.size:
+        raise ValueError(f"the background {_span(levels[above])} is at or above the maximum of {above.size} of the "
+                         f"{levels.size} projections (e.g. {float(peaks[above[0]]):.4g} in projection {int(above[0])}): "
+                         "nothing would be left to reconstruct; give the level of the empty area (below the signal), "
+                         "or 'auto' to estimate it")
 
 
 def _binned(stack: np.ndarray) -> np.ndarray:

@@ -372,10 +372,10 @@ class DeconvolutionWidget(SolverWidget):
         except (ValueError, TypeError) as exc:
             self._notify_error(exc)
             return None
-        worker = create_worker(make, _start_thread=False, _ignore_errors=True)  # errors: a notification, once
+        # errors connected here, so that the worker does not raise them again in the GUI thread
         grid = self.bead.image.value if self.psf_source.value == PSF_BEAD else layer  # the PSF's own grid
-        worker.returned.connect(partial(self._add_psf, grid, origin, record))
-        worker.errored.connect(self._notify_error)
+        worker = create_worker(make, _start_thread=False, _connect={"returned": partial(self._add_psf, grid, origin, record),
+                                                                    "errored": self._notify_error})
         self._psf_worker = worker
         worker.start()
         return worker
