@@ -30,6 +30,7 @@ def test_an_add_psf_layer_error_is_one_notification_and_no_uncaught_exception(ma
     widget.input.value = image
     if source == "optics":
         widget.psf_source.value = "optics"
+        widget.optics.pixel_size.value = 0.1  # typed: the layer records no voxel size (issue 25)
         widget.optics.na.value, widget.optics.ni.value = 1.7, 1.0  # NA beyond the immersion index
         expected = "exceeds the immersion refractive index"
     else:

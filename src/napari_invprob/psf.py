@@ -1,11 +1,12 @@
 """Point-spread functions: Gaussian, measured from a bead, and optical models (Born & Wolf, Gibson-Lanni,
-confocal).
+confocal); a measured PSF prepared for use (background, centre, crop, voxel size).
 
 The public entry point only: the PSFs live in the deconvolution wing (:mod:`napari_invprob.deconvolution.psf`,
 :mod:`~napari_invprob.deconvolution.bead`, :mod:`~napari_invprob.deconvolution.optics`).
 """
 
 from .deconvolution.bead import BACKGROUNDS, from_bead, from_bead_at
+from .deconvolution.measured_psf import PSFPreparation, prepare_psf, resample_psf
 from .deconvolution.optics import (
     ENERGY,
     MAX_LATERAL_SIZE,
@@ -29,4 +30,7 @@ __all__ = [
     "gaussian",
     "gibson_lanni",
     "optical_psf",
+    "prepare_psf",
+    "resample_psf",
+    "PSFPreparation",
 ]

@@ -110,7 +110,7 @@ def deconvolve(args) -> dict:
     keywords = _inputs.with_options(
         dict(method=args.method, lam=args.lam, n_iter=args.n_iter, channel_axis=axis, boundary=args.boundary,
              nonneg=not args.allow_negative, device=args.device, **({} if time is None else {"time_axis": time}),
-             **background),
+             psf_background="none", **background),  # the PSF: prepared by psf_from_flags
         args.option)
     tile_shape = None if args.tile_size is None else (
         args.tile_size[0] if len(args.tile_size) == 1 else tuple(args.tile_size))

@@ -123,6 +123,8 @@ def spatial_shape(data: np.ndarray, axis: int | None, time: int | None = None) -
 
 #: The flags of the optics, in the order they are described; they go with ``--psf-model``.
 OPTICS_FLAGS = ("na", "wavelength", "ni", "ns", "ng", "depth", "excitation", "pinhole", "voxel_size")
+#: The flags of a PSF file's preparation; they go with ``--psf`` (``--voxel-size`` too, or the optics).
+PSF_FILE_FLAGS = ("psf_voxel_size", "psf_background")
 
 
 def psf_from_flags(args, shape: tuple[int, ...], file_voxel_size=None) -> tuple[np.ndarray, dict]:
@@ -133,26 +135,26 @@ def psf_from_flags(args, shape: tuple[int, ...], file_voxel_size=None) -> tuple[
     (default: the odd size ``2 ceil(3σ) + 1`` per axis) makes a Gaussian with
     :func:`napari_invprob.psf.gaussian`; ``--psf-model`` with the optics flags computes
     :func:`napari_invprob.psf.optical_psf` on the image's grid, the voxel size from ``--voxel-size``
-    or else the file's (``file_voxel_size``, Å, as :func:`read_image` gives it).
+    or else the file's (``file_voxel_size``, Å, as :func:`read_image` gives it). A PSF file is prepared
+    (:func:`_psf_file`).
     """
     ndim = len(shape)
-    if args.psf_model is None:
-        given = [flag for flag in OPTICS_FLAGS if getattr(args, flag) is not None]
+    if args.psf is None:
+        given = [flag for flag in PSF_FILE_FLAGS if getattr(args, flag, None) is not None]
         if given:
-            raise CliError(f"--{given[0].replace('_', '-')} goes with --psf-model")
+            raise CliError(f"--{given[0].replace('_', '-')} goes with --psf (a PSF file)")
+    if args.psf_model is None:
+        given = [flag for flag in OPTICS_FLAGS if getattr(args, flag) is not None
+                 and not (flag == "voxel_size" and args.psf is not None)]
+        if given:
+            raise CliError(f"--{given[0].replace('_', '-')} goes with --psf-model"
+                           + (" or --psf" if given[0] == "voxel_size" else ""))
     else:
         return _optics_psf(args, shape, file_voxel_size)
     if args.psf is not None:
         if args.psf_size is not None:
             raise CliError("--psf-size goes with --psf-sigma, not with a PSF file")
-        psf, _ = io.read_image(args.psf)
-        psf = np.asarray(psf, dtype=np.float32)
-        if psf.ndim != ndim:
-            raise CliError(f"the PSF in {args.psf} has {psf.ndim} axes but the image has {ndim} spatial axes")
-        total = float(psf.sum())
-        if not math.isfinite(total) or total <= 0:
-            raise CliError(f"the PSF in {args.psf} does not have a positive sum; it cannot be normalised")
-        return psf / np.float32(total), {"file": str(Path(args.psf).resolve())}
+        return _psf_file(args, ndim, file_voxel_size)
     from ..deconvolution.psf import gaussian
 
     sigma = _per_axis(args.psf_sigma, "--psf-sigma", ndim)
@@ -165,6 +167,54 @@ def psf_from_flags(args, shape: tuple[int, ...], file_voxel_size=None) -> tuple[
         raise CliError(f"the Gaussian PSF of {' x '.join(map(str, size))} pixels is larger than the image "
                        f"({' x '.join(map(str, shape))}): check {flag}")
     return gaussian(tuple(int(n) for n in size), tuple(sigma)), {"gaussian": {"sigma": list(sigma), "size": list(size)}}
+
+
+def _psf_file(args, ndim: int, file_voxel_size) -> tuple[np.ndarray, dict]:
+    """``--psf FILE`` prepared as :func:`napari_invprob.deconvolve` prepares a PSF
+    (:func:`~napari_invprob.deconvolution.measured_psf.prepare_psf`: a bead stack's background, centre,
+    box), resampled onto the image's grid when both voxel sizes are known (the image's from
+    ``--voxel-size`` or its file, the PSF's from ``--psf-voxel-size`` or its file); what was done, or
+    that a size is unknown, said on stderr and recorded."""
+    from ..deconvolution.measured_psf import prepare_psf
+
+    psf, psf_file_voxel = read_image(args.psf)
+    if np.ndim(psf) != ndim:
+        raise CliError(f"the PSF in {args.psf} has {np.ndim(psf)} axes but the image has {ndim} spatial axes")
+    total = float(np.sum(psf, dtype=np.float64))
+    if not math.isfinite(total) or total <= 0:
+        raise CliError(f"the PSF in {args.psf} does not have a positive sum; it cannot be normalised")
+    voxel = _flag_or_file_voxel_um(args.voxel_size, "--voxel-size", file_voxel_size, ndim)
+    psf_voxel = _flag_or_file_voxel_um(args.psf_voxel_size, "--psf-voxel-size", psf_file_voxel, ndim)
+    background = "auto" if args.psf_background is None else args.psf_background
+    kernel, report = prepare_psf(psf, background=background, voxel_size=voxel, psf_voxel_size=psf_voxel)
+    if not args.quiet:
+        for message in ([str(report)] if report.changed else []) + list(report.warnings):
+            print(f"napari-invprob: PSF {args.psf}: {message}", file=sys.stderr)
+    kernel = (kernel / np.sum(kernel, dtype=np.float64)).astype(np.float32)
+    return kernel, {"file": str(Path(args.psf).resolve()), "psf_background": background,
+                    "voxel_size": None if voxel is None else list(voxel),
+                    "psf_voxel_size": None if psf_voxel is None else list(psf_voxel),
+                    "preparation": report.as_dict()}
+
+
+def _flag_or_file_voxel_um(flag, name: str, file_voxel_size, ndim: int) -> tuple[float, ...] | None:
+    """A voxel size in µm in napari's order from a flag (``X,Y[,Z]``, as microscopes state it), else from
+    the file (Å, as :func:`read_image` gives it), else None."""
+    if flag is not None:
+        if len(flag) != ndim:
+            raise CliError(f"{name} takes {ndim} values for {ndim} spatial axes (X,Y{',Z' if ndim == 3 else ''}), "
+                           f"got {len(flag)}")
+        return tuple(reversed(flag))
+    return _file_voxel_um(file_voxel_size, ndim)
+
+
+def _file_voxel_um(file_voxel_size, ndim: int) -> tuple[float, ...] | None:
+    """The file's voxel size (Å: a ``(z, y, x)`` tuple or a pixel size) in µm for ``ndim`` axes, or None."""
+    if isinstance(file_voxel_size, tuple) and ndim == 3:
+        return tuple(v / 1e4 for v in file_voxel_size)
+    if isinstance(file_voxel_size, (int, float)) and file_voxel_size and ndim == 2:
+        return (file_voxel_size / 1e4,) * 2
+    return None
 
 
 def _optics_psf(args, shape: tuple[int, ...], file_voxel_size) -> tuple[np.ndarray, dict]:
@@ -203,10 +253,9 @@ def _voxel_size_um(flag, file_voxel_size, ndim: int) -> tuple[tuple[float, ...],
             raise CliError(f"--voxel-size takes {ndim} values for an image with {ndim} spatial axes (X,Y"
                            f"{',Z' if ndim == 3 else ''}), got {len(flag)}")
         return tuple(reversed(flag)), "--voxel-size"
-    if isinstance(file_voxel_size, tuple) and ndim == 3:
-        return tuple(v / 1e4 for v in file_voxel_size), "from the file"
-    if isinstance(file_voxel_size, (int, float)) and ndim == 2:
-        return (file_voxel_size / 1e4,) * 2, "from the file"
+    voxel = _file_voxel_um(file_voxel_size, ndim)
+    if voxel is not None:
+        return voxel, "from the file"
     raise CliError("the file does not record its voxel size: give --voxel-size X,Y" + (",Z" if ndim == 3 else "")
                    + " in µm (e.g. 0.065,0.065,0.2); --pixel-size only sets the size recorded in the output")
 

@@ -207,12 +207,28 @@ def _voxel_sizes(text: str) -> tuple[float, ...]:
     return values
 
 
+def _psf_background(text: str) -> str | float:
+    """``auto``, ``none`` or a finite level >= 0."""
+    if text in ("auto", "none"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected auto, none or a level >= 0, got {text!r}")
+    return value
+
+
 def _psf_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
     from ..deconvolution.optics import OPTICAL_MODELS
 
     group = parser.add_argument_group("point-spread function (a file, a centred Gaussian, or the optics)")
     exclusive = group.add_mutually_exclusive_group(required=required)
-    exclusive.add_argument("--psf", metavar="FILE", help="PSF image (TIFF/PNG/MRC), centred; normalised to sum 1")
+    exclusive.add_argument("--psf", metavar="FILE",
+                           help="PSF image (TIFF/PNG/MRC), e.g. a bead stack: prepared before use (background "
+                                "removed, centred, cropped, resampled onto the image's grid with both voxel "
+                                "sizes; said on stderr), normalised to sum 1")
     exclusive.add_argument("--psf-sigma", type=_finite_float, nargs="+", metavar="σ",
                            help="Gaussian PSF width in pixels: one value, or one per axis (z y x)")
     exclusive.add_argument("--psf-model", choices=list(OPTICAL_MODELS),
@@ -235,8 +251,14 @@ def _psf_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
     group.add_argument("--pinhole", type=_positive_float, metavar="AU",
                        help="pinhole diameter in Airy units (confocal; default: a point)")
     group.add_argument("--voxel-size", type=_voxel_sizes, metavar="X,Y[,Z]",
-                       help="voxel size in µm, lateral first as microscopes state it (e.g. 0.065,0.065,0.2); "
-                            "default: the file's (ImageJ/OME TIFF)")
+                       help="the image's voxel size in µm, lateral first as microscopes state it (e.g. "
+                            "0.065,0.065,0.2); default: the file's (ImageJ/OME TIFF)")
+    group.add_argument("--psf-voxel-size", type=_voxel_sizes, metavar="X,Y[,Z]",
+                       help="the PSF file's voxel size in µm (e.g. a bead stack at 0.104,0.104,0.1); default: "
+                            "its file's; with the image's, the PSF is resampled onto the image's grid")
+    group.add_argument("--psf-background", type=_psf_background, metavar="auto|none|LEVEL",
+                       help="the PSF file's background (a bead stack's camera offset): auto (default: "
+                            "estimated, removed when above the noise), none (kept), or a level to remove")
 
 
 DECONVOLVE_EXAMPLES = """examples:
@@ -247,6 +269,8 @@ DECONVOLVE_EXAMPLES = """examples:
       --voxel-size 0.065,0.065,0.2 --method richardson-lucy --n-iter 50 --out rl.tif
   napari-invprob deconvolve rgb.png --psf-sigma 4 --psf-size 7 --lam 0.01 --reference clean.png --json --out r.tif
   napari-invprob deconvolve stack.tif --psf psf.tif --scheduler local:4 --tile-size 256 --out big.tif
+  napari-invprob deconvolve deskewed.tif --psf beads.tif --psf-voxel-size 0.104,0.104,0.1 \
+      --method richardson-lucy --out rl.tif          (the image's voxel size from its file)
 """
 
 RECONSTRUCT_EXAMPLES = """examples:

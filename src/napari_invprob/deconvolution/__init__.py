@@ -1,7 +1,8 @@
 """Deconvolution: a blurred stack from its PSF to the result, in the order it goes through.
 
 1. the PSF: :mod:`~.psf` (a Gaussian), :mod:`~.bead` (measured from a bead image), :mod:`~.optics`
-   (Born & Wolf, Gibson-Lanni, confocal, sampled on the image's grid);
+   (Born & Wolf, Gibson-Lanni, confocal, sampled on the image's grid); :mod:`~.measured_psf` prepares
+   any PSF given (a bead stack's background, centre, box and voxel size) before use;
 2. :mod:`~.background`: the camera's offset under the image, for Richardson-Lucy's Poisson model;
 3. :mod:`~.problem`: the image in the solvers' layout with its blur (boundaries, channels, checks);
 4. :mod:`~.methods`: the table of deconvolution methods, one adapter per solver;
@@ -23,6 +24,8 @@ _LAZY = {
     "gaussian": ".psf",
     "from_bead": ".bead",
     "from_bead_at": ".bead",
+    "prepare_psf": ".measured_psf",
+    "resample_psf": ".measured_psf",
     "optical_psf": ".optics",
     "estimate_background": ".background",
     "DeconvolutionProblem": ".problem",

@@ -1,6 +1,10 @@
-"""A PSF measured from an image of a sub-resolution bead: background removed, centred, normalised."""
+"""A PSF measured from an image of a sub-resolution bead (background removed, centred, normalised), and
+the check that an image holds one whole bead above the noise (:func:`one_bead`), which every measured
+PSF goes through."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -35,7 +39,7 @@ def from_bead(image, *, size=None, background="median") -> np.ndarray:
     ------
     ValueError
         If the image is not 2D/3D or not finite, ``size`` does not fit, ``background`` is unknown, or
-        nothing lies above the background.
+        it holds no bead above the noise, two beads or a bead cut by the border (:func:`one_bead`).
     """
     data = np.array(image, dtype=np.float64)  # a copy: the input is never modified
     if data.ndim not in (2, 3):
@@ -57,6 +61,7 @@ def from_bead(image, *, size=None, background="median") -> np.ndarray:
     signal = np.clip(data, 0.0, None)
     if not signal.any():
         raise ValueError("no signal above the background in the bead image")
+    one_bead(data)  # one bead, whole, above the noise: else a message that says what was found
 
     centre = _bead_centre(signal, out_shape)
     target = np.array([n // 2 for n in data.shape], dtype=float)
@@ -123,3 +128,74 @@ def _bead_centre(signal: np.ndarray, window: tuple[int, ...]) -> np.ndarray:
     return centre
 
 
+# -- one bead, whole: the checks every measured PSF goes through ---------------------------------------
+#: A second bright region above this share of the bead's (smoothed) peak counts as a second bead, and
+#: the bead's own region above it must not touch the border.
+BEAD_CORE = 0.3
+#: The bead's smoothed peak must stand this many noise standard deviations above the background.
+BEAD_SNR = 5.0
+
+
+@dataclass(frozen=True)
+class Bead:
+    """The one bead of a background-free image: its centre of mass (pixels), its peak, and the mask of
+    the pixels it covers (its connected region above the noise)."""
+
+    centre: np.ndarray
+    peak: tuple[int, ...]
+    mask: np.ndarray
+
+
+def noise_sigma(values: np.ndarray) -> float:
+    """The noise's standard deviation in an image that is mostly background: 1.4826 times the median
+    absolute deviation from the median (0 for a noise-free image)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def one_bead(signal: np.ndarray, *, what: str = "the bead image") -> Bead:
+    """Find the one bead in a background-free image, or say why there is none.
+
+    The image is smoothed (a Gaussian of 1 pixel); the bead is its brightest point. It must stand
+    :data:`BEAD_SNR` noise standard deviations above 0, be the only region above :data:`BEAD_CORE` of
+    its peak, and that region must not touch the image's border. Its centre of mass is taken over the
+    connected region around it above three standard deviations of the smoothed noise.
+
+    Raises
+    ------
+    ValueError
+        All background, no peak above the noise, two beads, or a bead cut by the border; the message
+        says what was found.
+    """
+    smooth = ndimage.gaussian_filter(signal, 1.0)
+    peak_index = tuple(int(i) for i in np.unravel_index(int(np.argmax(smooth)), smooth.shape))
+    peak = float(smooth[peak_index])
+    sigma = noise_sigma(signal)
+    if not float(signal.max()) > 0 or not peak > 0:
+        raise ValueError(f"{what} is all background: nothing lies above its background level")
+    if peak < BEAD_SNR * sigma:
+        raise ValueError(f"{what} has no bead: its brightest point is only {peak / sigma:.1f} noise standard "
+                         f"deviations above the background (a bead stands out by {BEAD_SNR:g} or more)")
+    labels, count = ndimage.label(smooth > BEAD_CORE * peak)
+    bead_label = labels[peak_index]
+    if count > 1:
+        others = [i for i in range(1, count + 1) if i != bead_label]
+        maxima = ndimage.maximum_position(smooth, labels, others)
+        brightest = max(maxima, key=lambda p: smooth[p])
+        raise ValueError(
+            f"{what} holds {count} beads, not one: the brightest at {peak_index}, another at "
+            f"{tuple(int(i) for i in brightest)} ({smooth[brightest] / peak:.0%} as bright); crop it around one "
+            "bead (or pick one with psf.from_bead_at)")
+    core = labels == bead_label
+    for axis, n in enumerate(core.shape):
+        ends = [side for side, index in (("first", 0), ("last", n - 1)) if core.take(index, axis=axis).any()]
+        if ends:
+            raise ValueError(
+                f"the bead in {what} is cut by the border: its bright core (above {BEAD_CORE:.0%} of its peak, at "
+                f"{peak_index}) reaches the {ends[0]} index of axis {axis} (of {n}); take a box with the whole bead")
+    smooth_sigma = noise_sigma(smooth)
+    region, _ = ndimage.label(smooth > max(3.0 * smooth_sigma, 1e-4 * peak))
+    mask = region == region[peak_index]
+    weights = np.where(mask, signal, 0.0)
+    centre = np.array(ndimage.center_of_mass(weights))
+    return Bead(centre, peak_index, mask)

@@ -10,6 +10,7 @@ a peak of 1 (e.g. ``½‖Hx − y‖² + λ‖∇x‖₁`` for TV).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -20,6 +21,7 @@ from .._shared.device import to_numpy, to_tensor
 from ..problems.lam_selection import minimise_risk_lam
 from ..problems.methods import check_bool, check_lam, check_n_iter, check_options, check_x0, method_spec
 from ..solvers.base import Clock, Iterate, finite_iterates, last
+from .measured_psf import prepare_psf
 from .methods import METHODS
 from .problem import DeconvolutionProblem, _problem
 
@@ -46,6 +48,9 @@ def deconvolve_iter(
     data_peak: float | None = None,
     time_axis: int | None = None,
     first_time_point: int = 0,
+    psf_background="auto",
+    voxel_size=None,
+    psf_voxel_size=None,
     **options,
 ) -> Iterator[Iterate]:
     """Deconvolve step by step: a generator of iterates in the input's layout.
@@ -64,6 +69,8 @@ def deconvolve_iter(
         where the method has it for free (admm-tv, pnp-admm and adam report ``algorithm_residual``,
         ADMM's primal residual, or the objective instead).
     """
+    psf = prepared_psf(psf, image, channel_axis, background=psf_background, voxel_size=voxel_size,
+                        psf_voxel_size=psf_voxel_size)
     if time_axis is not None:
         return _time_points(image, psf, time_axis=time_axis, first=first_time_point, channel_axis=channel_axis,
                             x0=x0, method=method, lam=lam, n_iter=n_iter, boundary=boundary, nonneg=nonneg,
@@ -106,6 +113,9 @@ def deconvolve(
     data_peak: float | None = None,
     time_axis: int | None = None,
     first_time_point: int = 0,
+    psf_background="auto",
+    voxel_size=None,
+    psf_voxel_size=None,
     **options,
 ) -> np.ndarray:
     """Deconvolve a 2D or 3D image, optionally with colour channels.
@@ -161,6 +171,18 @@ def deconvolve(
     first_time_point : int
         With ``time_axis``: the time point solved first (e.g. the one in view); the others follow in
         order, wrapping around.
+    psf_background : "auto", "none" or float
+        The PSF's own background (a bead stack's camera offset), removed before use:
+        ``"auto"`` estimates it and removes it when it is above the noise, then centres, crops and
+        normalises the measured PSF (:func:`~napari_invprob.deconvolution.measured_psf.prepare_psf`; a
+        theoretical PSF passes through unchanged, and one whose peak lies far from its centre, e.g.
+        ``np.fft.ifftshift(psf)``, is centred); ``"none"`` keeps it; a number removes that level. A
+        warning says what was done.
+    voxel_size, psf_voxel_size : sequence of float, optional
+        The image's and the PSF's voxel sizes, one per spatial axis (``(z, y, x)`` or ``(y, x)``), in the
+        same unit (only their ratio matters). With both, the PSF is resampled onto the image's grid
+        (keeping its energy and centre), e.g. a bead stack at 0.1 µm planes for data at 0.3 µm; with one
+        only, a warning says that the PSF is used as sampled.
     **options
         Method-specific options: ``eps`` (fourier), ``nsr`` (wiener), ``regulariser`` ("gradient" or
         "identity", tikhonov), ``step`` (landweber, fista-*), ``n_inner`` (fista-tv), ``rho`` (admm-tv,
@@ -188,7 +210,9 @@ def deconvolve(
     ValueError
         Unknown method (the message lists the valid ones) or option value, λ < 0 or beyond float32's
         range, a PSF with the wrong number of axes, larger than the image or summing to 0, NaN/Inf,
-        a masked array with masked values, wrong ``x0`` shape, an unavailable device; and, during the
+        a masked array with masked values, wrong ``x0`` shape, an unavailable device, voxel sizes that
+        are not one positive number per spatial axis, a measured PSF that is not one whole bead (all
+        background, no peak above the noise, two beads, cut by the border); and, during the
         run, an estimate that became NaN or Inf (the solve diverged or left float32's range).
     TypeError
         Non-numeric or complex data, an option the method does not take or of the wrong type, a
@@ -198,12 +222,15 @@ def deconvolve(
     -----
     UserWarning
         A λ given to a method without one, an iteration count given to a direct method, a PSF with
-        negative values or an even size.
+        negative values or an even size; what the PSF's preparation did (e.g. "the PSF sat on a
+        background of 142 (1.8% of its peak, 94% of its sum): removed; ..."), or that only one voxel size
+        is known.
     """
     iterates = deconvolve_iter(
         image, psf, method=method, lam=lam, n_iter=n_iter, channel_axis=channel_axis, boundary=boundary,
         nonneg=nonneg, x0=x0, device=device, data_peak=data_peak, time_axis=time_axis,
-        first_time_point=first_time_point, **_unmeasured(method, options),
+        first_time_point=first_time_point, psf_background=psf_background, voxel_size=voxel_size,
+        psf_voxel_size=psf_voxel_size, **_unmeasured(method, options),
     )
     return to_numpy((iterates.final() if isinstance(iterates, _Stream) else last(iterates)).x)
 
@@ -228,6 +255,9 @@ def choose_lam(
     boundary: str = "periodic",
     nonneg: bool = True,
     device=None,
+    psf_background="auto",
+    voxel_size=None,
+    psf_voxel_size=None,
     **options,
 ) -> float:
     """The λ that ``lam="auto"`` would use: the minimiser of SURE's predicted risk.
@@ -241,8 +271,40 @@ def choose_lam(
     check_options(spec, options, passed=_PASSED)
     check_lam("auto", spec)
     nonneg = check_bool(nonneg, "nonneg")
+    psf = prepared_psf(psf, image, channel_axis, background=psf_background, voxel_size=voxel_size,
+                        psf_voxel_size=psf_voxel_size)
     problem = _problem(image, psf, channel_axis=channel_axis, boundary=boundary, device=device)
     return _auto_lam(problem, spec, check_n_iter(n_iter, spec.default_n_iter), nonneg, options)
+
+
+def prepared_psf(psf, image, channel_axis, *, background="auto", voxel_size=None, psf_voxel_size=None):
+    """The PSF (or each channel's) through :func:`~napari_invprob.deconvolution.measured_psf.prepare_psf`,
+    what was done said in a warning; a PSF that cannot be prepared (not 2D or 3D, not finite, no positive
+    sum) is left to the problem's checks, which refuse it."""
+    channel_psfs = _channel_psfs(image, psf, channel_axis)
+    prepared = []
+    for kernel in channel_psfs if channel_psfs is not None else [psf]:
+        if _preparable(kernel):
+            kernel, report = prepare_psf(kernel, background=background, voxel_size=voxel_size,
+                                         psf_voxel_size=psf_voxel_size)
+            for message in ([str(report)] if report.changed else []) + list(report.warnings):
+                warnings.warn(message, UserWarning, stacklevel=4)
+        prepared.append(kernel)
+    return prepared if channel_psfs is not None else prepared[0]
+
+
+def _preparable(psf) -> bool:
+    """Whether ``psf`` is a 2D or 3D array of finite real numbers with a positive sum (not a masked array)."""
+    if isinstance(psf, np.ma.MaskedArray):
+        return False
+    try:
+        kernel = np.asarray(psf)
+    except (TypeError, ValueError):
+        return False
+    if kernel.ndim not in (2, 3) or not (np.issubdtype(kernel.dtype, np.integer)
+                                         or np.issubdtype(kernel.dtype, np.floating)):
+        return False
+    return bool(np.isfinite(kernel).all()) and float(kernel.sum(dtype=np.float64)) > 0
 
 
 def _time_points(image, psf, *, time_axis, first, channel_axis, x0, **keywords) -> Iterator[Iterate]:
@@ -267,7 +329,8 @@ def _time_points(image, psf, *, time_axis, first, channel_axis, x0, **keywords) 
 
     def solve(t: int) -> Iterator[Iterate]:
         start = None if x0 is None else np.take(x0, t, axis=axis)
-        return deconvolve_iter(np.take(image, t, axis=axis), psf, channel_axis=inner_channel, x0=start, **keywords)
+        return deconvolve_iter(np.take(image, t, axis=axis), psf, channel_axis=inner_channel, x0=start,
+                               psf_background="none", **keywords)
 
     return _over_time(solve(order[0]), solve, order, shape, axis)
 
@@ -317,7 +380,7 @@ def _channel_by_channel(image, psfs: list, *, channel_axis: int, x0, data_peak, 
     if x0 is not None:
         x0 = check_x0(x0, np.shape(image), "cpu", "the image")
     streams = [
-        deconvolve_iter(data.select(axis, c), kernel, channel_axis=None, data_peak=peak,
+        deconvolve_iter(data.select(axis, c), kernel, channel_axis=None, data_peak=peak, psf_background="none",
                         x0=None if x0 is None else x0.select(axis, c),
                         **keywords, **({} if levels[c] is None else {"background": levels[c]}))
         for c, kernel in enumerate(psfs)

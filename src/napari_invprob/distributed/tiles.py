@@ -133,7 +133,9 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     image : array-like
         2D or 3D image, optionally with a channel axis.
     psf : array-like
-        Centred PSF with one axis per spatial axis of the image.
+        PSF with one axis per spatial axis of the image; prepared once, before the tiles, as
+        :func:`napari_invprob.deconvolve` prepares it (the options ``psf_background``, ``voxel_size`` and
+        ``psf_voxel_size`` are its).
     scheduler : str or distributed.Client
         ``"local:N"``, a scheduler address or a client (see the module docstring).
     tile_shape : int or sequence of int or None
@@ -173,14 +175,18 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     """
     from .._shared.device import check_values
     from ..deconvolution.background import estimate_background
-    from ..deconvolution.deconvolve import deconvolve_iter
+    from ..deconvolution.deconvolve import deconvolve_iter, prepared_psf
     from ..deconvolution.methods import METHODS, POISSON_METHODS
     from ..problems.methods import check_n_iter, method_spec
 
     check_scheduler(scheduler)
     _check_retries(retries)
     image = check_values(image, name="image")
-    psf = check_values(psf, name="psf").astype(np.float32)
+    psf = check_values(psf, name="psf")
+    psf = np.asarray(prepared_psf(psf, image, channel_axis, background=options.pop("psf_background", "auto"),
+                                  voxel_size=options.pop("voxel_size", None),
+                                  psf_voxel_size=options.pop("psf_voxel_size", None)), dtype=np.float32)
+    options["psf_background"] = "none"  # prepared once here, not again per tile
     ndim = image.ndim
     if channel_axis is not None:
         if not -ndim <= channel_axis < ndim:

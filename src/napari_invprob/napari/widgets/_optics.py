@@ -3,7 +3,8 @@
 The Deconvolution widget shows them when its PSF source is "optics"; they describe a call of
 :func:`napari_invprob.psf.optical_psf` on the input image's grid. Wavelengths are typed in nanometres
 and lengths in micrometres, as microscopes state them; the voxel size follows the input layer's
-``scale`` where its units are physical (our TIFF reader) or where an MRC reader recorded the pixel size.
+``scale`` where its units are physical (our TIFF reader) or where an MRC reader recorded the pixel size,
+and must be typed where the layer records none (:mod:`._voxels`).
 """
 
 from __future__ import annotations
@@ -14,22 +15,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox
 
 from ... import psf as psf_models
-
-#: Ångström per micrometre (layer scales from MRC files are in ångström).
-ANGSTROM_PER_UM = 1e4
-
-
-def layer_voxel_size_um(layer) -> tuple[float, ...] | None:
-    """The spatial voxel size of an image layer in micrometres, ``(y, x)`` or ``(z, y, x)``: from its
-    napari ``units`` where they are lengths, else from its ``scale`` in ångström where the layer records
-    an MRC ``pixel_size``; None when the layer does not say."""
-    spatial = layer.data.ndim - (1 if layer.rgb else 0)
-    scale, units = tuple(layer.scale)[-spatial:], tuple(layer.units)[-spatial:]
-    if all(unit.dimensionality == {"[length]": 1} for unit in units):
-        return tuple(float((size * unit).to("micrometer").magnitude) for size, unit in zip(scale, units))
-    if layer.metadata.get("pixel_size"):
-        return tuple(float(size) / ANGSTROM_PER_UM for size in scale)
-    return None
+from ._voxels import describe_sizes, layer_voxel_size_um
 
 
 @lru_cache(maxsize=4)
@@ -76,6 +62,9 @@ class OpticsControls(Container):
         self.margins = (0, 0, 0, 0)
         self.model.changed.connect(self._show_model)
         self._show_model(self.model.value)
+        self._adopting, self._missing, self._layer = False, set(), ("the input", (None, None))
+        self.pixel_size.changed.connect(lambda *_: self._typed("pixel size"))
+        self.z_step.changed.connect(lambda *_: self._typed("z step"))
 
     def _show_model(self, model: str) -> None:
         for control in (self.excitation, self.pinhole):
@@ -83,20 +72,52 @@ class OpticsControls(Container):
         for control in (self.ns, self.ng, self.depth):
             control.visible = model == "gibson-lanni"
 
-    def adopt(self, layer) -> None:
-        """Take the layer's voxel size (where it records one) and its channel's emission wavelength."""
+    def adopt(self, layer) -> str | None:
+        """Take the layer's voxel size where it records a plausible one, and its emission wavelength.
+
+        Returns a note naming what the layer does not record (None when it records all): those controls
+        keep their values, but :meth:`parameters` refuses them until they are typed, so that no layer
+        runs silently on another's voxel size. A value a control cannot hold is never put into it.
+        """
         voxel = layer_voxel_size_um(layer)
-        if voxel is not None:
-            self.pixel_size.value = voxel[-1]
-            if len(voxel) == 3:
-                self.z_step.value = voxel[0]
+        self._layer = (layer.name, voxel)
+        missing = []
+        self._adopting = True
+        try:
+            for control, size, name in ((self.pixel_size, voxel[-1], "pixel size"),
+                                        (self.z_step, voxel[-3] if len(voxel) >= 3 else 0.0, "z step")):
+                if size is None or not control.min <= size <= control.max:
+                    missing.append(name)
+                elif size:
+                    control.value = size
+        finally:
+            self._adopting = False
+        self._missing = set(missing)
         wavelength = layer.metadata.get("emission_wavelength")
-        if wavelength:
+        if wavelength and self.wavelength.min <= float(wavelength) <= self.wavelength.max:
             self.wavelength.value = float(wavelength)
+        if not missing:
+            return None
+        return (f"{layer.name!r} records no usable {' or '.join(missing)} ({describe_sizes(voxel)}): type "
+                f"{'them' if len(missing) > 1 else 'it'} under the optics before using them")
+
+    def _typed(self, name: str) -> None:
+        if not self._adopting:
+            self._missing.discard(name)
 
     def parameters(self, image_shape: tuple[int, ...]) -> dict:
         """The keyword arguments of :func:`~napari_invprob.psf.optical_psf` for an image of
         ``image_shape`` (its spatial axes): only the chosen model's, lengths in micrometres."""
+        name, voxel = self._layer
+        needed = {"pixel size"} | ({"z step"} if len(image_shape) == 3 else set())
+        if self._missing & needed:
+            missing = " and ".join(sorted(self._missing & needed))
+            raise ValueError(f"{name!r} does not record its {missing} (the value shown is not its own): type "
+                             f"{'them' if len(self._missing & needed) > 1 else 'it'} under the optics")
+        lateral = voxel[-2:]
+        if None not in lateral and not np.isclose(lateral[0], lateral[1], rtol=1e-6):
+            raise ValueError(f"{name!r} has pixels of {lateral[0]:g} x {lateral[1]:g} µm (y x): the optical models "
+                             "take square pixels; resample the image, or use a PSF layer or a bead")
         model = self.model.value
         pixel = float(self.pixel_size.value)
         voxel = (float(self.z_step.value), pixel, pixel) if len(image_shape) == 3 else (pixel, pixel)

@@ -9,6 +9,7 @@ shows them (look at a 3D PSF in XZ).
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 
 import numpy as np
@@ -20,6 +21,7 @@ from napari.utils.notifications import show_info
 from ... import psf as psf_models
 from ...deconvolution.background import estimate_background
 from ...deconvolution.deconvolve import deconvolve_iter
+from ...deconvolution.measured_psf import PSF_BACKGROUNDS, prepare_psf
 from ...deconvolution.methods import METHODS, POISSON_METHODS
 from ...deconvolution.problem import BOUNDARIES
 from ...distributed.tiles import default_overlap
@@ -30,6 +32,7 @@ from ._base import Plan, SolverWidget
 from ._bead import BeadControls
 from ._controls import layer_picker
 from ._optics import OpticsControls, cached_optical_psf, describe
+from ._voxels import VoxelSizeField
 
 PSF_FROM_METADATA = "input's forward model"
 PSF_GAUSSIAN = "Gaussian"
@@ -70,7 +73,18 @@ class DeconvolutionWidget(SolverWidget):
                                       tooltip="standard deviation of the Gaussian, in pixels")
         self.psf_ndim = ComboBox(choices=["2D", "3D"], value="2D", label="kernel axes",
                                  tooltip="3D for a z-stack with a 3D PSF")
-        self.psf_layer = layer_picker(napari_viewer, Image, label="PSF layer", tooltip="a centred PSF image")
+        self.psf_layer = layer_picker(napari_viewer, Image, label="PSF layer",
+                                      tooltip="a PSF image: a theoretical PSF, or a bead stack (prepared before use)")
+        self.psf_background = ComboBox(
+            choices=list(PSF_BACKGROUNDS), value="auto", label="PSF background",
+            tooltip="auto: a bead stack's background (camera offset) is estimated and removed when above the "
+                    "noise, the bead centred and its box cropped; none: the PSF is used as it is",
+        )
+        self.voxel_size = VoxelSizeField("data voxel (µm)", "the input's voxel size, z, y, x in µm: from its scale "
+                                                            "where the file records it, else typed")
+        self.psf_voxel_size = VoxelSizeField("PSF voxel (µm)", "the PSF's voxel size, z, y, x in µm: from its "
+                                                               "scale where the file records it, else typed; with "
+                                                               "both sizes the PSF is resampled onto the input's grid")
         self.optics = OpticsControls()
         self.bead = BeadControls(napari_viewer)
         self.add_psf_button = PushButton(text="Add PSF layer",
@@ -91,7 +105,8 @@ class DeconvolutionWidget(SolverWidget):
         self.background_level = FloatSpinBox(value=100.0, min=0.0, max=1e9, step=1.0, label="offset",
                                               tooltip="counts the camera adds to every pixel")
         self._add_controls(self.psf_source, self.psf_size, self.psf_sigma, self.psf_ndim, self.psf_layer,
-                           self.optics, self.bead, self.add_psf_button, *self._solver_controls(), self.denoiser,
+                           self.optics, self.bead, self.psf_background, self.voxel_size, self.psf_voxel_size,
+                           self.add_psf_button, *self._solver_controls(), self.denoiser,
                            self.background, self.background_level, self.boundary, self.nonneg)
         self._finish_layout()
         self.psf_source.changed.connect(self._show_psf_controls)
@@ -101,7 +116,11 @@ class DeconvolutionWidget(SolverWidget):
         self.background.changed.connect(self._show_background)
         self._show_denoiser(self.method.value)
         self._show_background()
-        self._announced_background = None
+        self._announced_background = self._announced_psf = None
+        self.psf_layer.changed.connect(self._psf_layer_changed)
+        self.bead.image.changed.connect(self._psf_layer_changed)
+        self.psf_source.changed.connect(self._psf_layer_changed)
+        self._psf_layer_changed()
         self.input.changed.connect(self._input_changed)
         self._input_changed(self.input.value)
 
@@ -123,13 +142,22 @@ class DeconvolutionWidget(SolverWidget):
         elif self.psf_source.value == PSF_FROM_METADATA:
             self.psf_source.value = PSF_GAUSSIAN
             self.boundary.value = "reflect"
-        self.optics.adopt(layer)
+        unrecorded = self.optics.adopt(layer)
+        self.voxel_size.show_layer(layer)
         if layer.metadata.get("voxel_size_source") and self.psf_source.value == PSF_GAUSSIAN:
             self.psf_source.value = PSF_OPTICS
+        if unrecorded and self.psf_source.value == PSF_OPTICS:
+            show_info(f"{self.title}: {unrecorded}")
         spatial_ndim = layer.data.ndim - (1 if layer.rgb else 0)
         self.psf_ndim.value = "3D" if spatial_ndim >= 3 else "2D"
         self._show_psf_controls(self.psf_source.value)
         self._reference_from_simulation(layer, layer.data.shape)
+
+    def _psf_layer_changed(self, *_) -> None:
+        """Show the voxel size of the PSF layer (or the bead image), or clear it where it records none."""
+        source = self.psf_source.value
+        self.psf_voxel_size.show_layer(self.bead.image.value if source == PSF_BEAD else
+                                       self.psf_layer.value if source == PSF_LAYER else None)
 
     def _show_denoiser(self, method: str) -> None:
         self.denoiser.visible = METHODS[method].takes_denoiser
@@ -145,6 +173,8 @@ class DeconvolutionWidget(SolverWidget):
         self.psf_layer.visible = source == PSF_LAYER
         self.optics.visible = source == PSF_OPTICS
         self.bead.visible = source == PSF_BEAD
+        self.psf_background.visible = source == PSF_LAYER
+        self.voxel_size.visible = self.psf_voxel_size.visible = source in (PSF_LAYER, PSF_BEAD)
         self.add_psf_button.visible = source in (PSF_OPTICS, PSF_BEAD)
 
     # -- the run --------------------------------------------------------------------------------------------
@@ -184,13 +214,27 @@ class DeconvolutionWidget(SolverWidget):
                 raise ValueError("no PSF layer: open a PSF image or choose a Gaussian")
             if psf_layer is layer:
                 raise ValueError("the PSF layer is the input layer: pick the layer holding the PSF")
-            psf = np.asarray(psf_layer.data, dtype=np.float32)
-            if not np.isfinite(psf).all() or psf.sum() <= 0:
+            if psf_layer.rgb:
+                raise ValueError(f"PSF layer {psf_layer.name!r} is an RGB image {psf_layer.data.shape}: a PSF has one "
+                                 "value per pixel (its last axis would be taken as x); pick a grey-level PSF")
+            psf = np.asarray(psf_layer.data)
+            if not np.issubdtype(psf.dtype, np.number) or not np.isfinite(psf).all() or psf.sum() <= 0:
                 raise ValueError(f"PSF layer {psf_layer.name!r} must be finite with a positive sum")
-            return psf / psf.sum(), f"layer {psf_layer.name!r} (normalised to sum 1)", {}
+            return psf, f"layer {psf_layer.name!r}", {"psf_layer": psf_layer.name}
         ndim = 3 if self.psf_ndim.value == "3D" else 2
         size, sigma = int(self.psf_size.value), float(self.psf_sigma.value)
         return psf_models.gaussian(size, sigma, ndim), f"Gaussian, size {size}, sigma {sigma:g}, {ndim}D", {}
+
+    def _preparation(self, spatial_ndim: int) -> dict:
+        """The keyword arguments of :func:`~napari_invprob.deconvolution.measured_psf.prepare_psf` for the
+        chosen PSF: a PSF layer's background choice, and for a PSF layer or a bead the two voxel sizes as
+        shown (typed where the layers record none); nothing for the others (theoretical PSFs)."""
+        source = self.psf_source.value
+        if source not in (PSF_LAYER, PSF_BEAD):
+            return {}
+        return {"background": self.psf_background.value if source == PSF_LAYER else "none",
+                "voxel_size": self.voxel_size.sizes(spatial_ndim),
+                "psf_voxel_size": self.psf_voxel_size.sizes(spatial_ndim)}
 
     def _live_plan(self) -> Plan:
         """A 3D stack previews a crop around the view (:meth:`_plan` with ``preview``); anything else
@@ -221,6 +265,7 @@ class DeconvolutionWidget(SolverWidget):
                 f"the PSF has {psf.ndim} axes but {layer.name!r} has {spatial_ndim} spatial axes: "
                 f"choose a {spatial_ndim}D kernel"
             )
+        preparation = self._preparation(spatial_ndim)
         method = self.method.value
         name = f"{layer.name} ({method})"
         parameters = dict(
@@ -231,6 +276,8 @@ class DeconvolutionWidget(SolverWidget):
             parameters["denoiser"] = self.denoiser.value
         if method in POISSON_METHODS:
             parameters["background"] = self._background()
+        if preparation:  # prepared in the worker, then used as it is
+            parameters["psf_background"] = "none"
         layer_kwargs = {"scale": layer.scale, "translate": layer.translate, "units": layer.units}
         view = self._view(layer) if preview and len(spatial_shape) == 3 and channel_axis is None else None
         if view is not None and time_axis is not None:  # the time point in view, previewed as a stack
@@ -249,7 +296,7 @@ class DeconvolutionWidget(SolverWidget):
             "parameters": {k: v for k, v in parameters.items() if k != "method"},
             "source_layer": layer.name,
             "reference_layer": None if reference is None else self.reference.value.name,
-            "psf": None if callable(psf) else psf,  # a computed PSF: recorded by the worker
+            "psf": None if callable(psf) or preparation else psf,  # computed or prepared: recorded by the worker
             "psf_source": psf_origin,
             "warm_start": x0 is not None,
         }
@@ -263,7 +310,7 @@ class DeconvolutionWidget(SolverWidget):
         estimate = _estimate.Estimate(one.memory + 4 * image.size * (count > 1), one.seconds * count)
         return Plan(
             iterates=partial(_deconvolution, image, psf, metadata, x0=x0, view=view, layer_kwargs=layer_kwargs,
-                             **parameters),
+                             preparation=preparation, **parameters),
             name=name, shape=None if view is not None else image.shape, metadata=metadata, estimate=estimate,
             n_iter=parameters["n_iter"] * count, rgb=bool(layer.rgb), reference=reference, layer_kwargs=layer_kwargs,
         )
@@ -292,9 +339,13 @@ class DeconvolutionWidget(SolverWidget):
         super()._show_frame(job, frame)
 
     def _frame_shown(self, plan: Plan, frame) -> None:
-        """Say which background was estimated, once per new level (the worker records it before the
-        first iterate)."""
+        """Say what the PSF's preparation did and which background was estimated, once per new one (the
+        worker records them before the first iterate)."""
         super()._frame_shown(plan, frame)
+        prepared = plan.metadata.get("psf_preparation")
+        if prepared and prepared["steps"] and prepared["summary"] != self._announced_psf:
+            self._announced_psf = prepared["summary"]
+            show_info(f"{self.title}: PSF {plan.metadata['psf_source']}: {prepared['summary']}")
         level = plan.metadata.get("background_level")
         if plan.metadata["parameters"].get("background") == "auto" and level != self._announced_background:
             self._announced_background = level
@@ -305,7 +356,7 @@ class DeconvolutionWidget(SolverWidget):
     # -- a computed PSF as a layer ------------------------------------------------------------------------------
     def add_psf_layer(self):
         """Compute the PSF of the optics (on the input's grid) or of the marked bead in a worker, and add
-        it as a layer at the input's scale, to look at, e.g. in XZ.
+        it as a layer at the scale of its grid (the input's, or the bead image's), to look at, e.g. in XZ.
 
         Returns
         -------
@@ -322,7 +373,8 @@ class DeconvolutionWidget(SolverWidget):
             self._notify_error(exc)
             return None
         # errors connected here, so that the worker does not raise them again in the GUI thread
-        worker = create_worker(make, _start_thread=False, _connect={"returned": partial(self._add_psf, layer, origin, record),
+        grid = self.bead.image.value if self.psf_source.value == PSF_BEAD else layer  # the PSF's own grid
+        worker = create_worker(make, _start_thread=False, _connect={"returned": partial(self._add_psf, grid, origin, record),
                                                                     "errored": self._notify_error})
         self._psf_worker = worker
         worker.start()
@@ -346,16 +398,26 @@ def _spatial_shape(shape: tuple[int, ...], channel_axis: int | None) -> tuple[in
     return tuple(n for i, n in enumerate(shape) if i != axis)
 
 
-def _deconvolution(image, psf, metadata: dict, *, view=None, layer_kwargs=None, **parameters):
+def _deconvolution(image, psf, metadata: dict, *, view=None, layer_kwargs=None, preparation=None, **parameters):
     """Worker generator: compute the PSF of the optics or a bead (``psf`` a call) and record it in
     ``metadata``; estimate the background for ``background="auto"`` on the whole image (as
     ``deconvolve`` would; a time series leaves it to ``deconvolve``, per time point) and record the
     level the run models; for a preview (``view``: the first and last index in view per axis), crop
     the image around the view with a halo of the PSF's reach, scaled by the whole image's peak, and
     record the crop (``metadata``) and its place (``layer_kwargs["translate"]``); then stream
-    :func:`~napari_invprob.deconvolution.deconvolve.deconvolve_iter`."""
+    :func:`~napari_invprob.deconvolution.deconvolve.deconvolve_iter`. A PSF layer or a bead's PSF is first
+    prepared (``preparation``: the keyword arguments of
+    :func:`~napari_invprob.deconvolution.measured_psf.prepare_psf`), what was done recorded in
+    ``metadata["psf_preparation"]`` and what is unknown (a voxel size) warned about."""
     if callable(psf):
         psf = metadata["psf"] = psf()
+    if preparation:
+        psf, report = prepare_psf(psf, **preparation)
+        if not report.changed:  # a theoretical PSF, used as it is: recorded normalised, as it is used
+            psf = (psf / psf.sum(dtype=np.float64)).astype(np.float32)
+        metadata["psf"], metadata["psf_preparation"] = psf, report.as_dict()
+        for message in report.warnings:
+            warnings.warn(f"PSF: {message}", UserWarning, stacklevel=2)
     background = parameters.get("background")
     if isinstance(background, str) and parameters.get("time_axis") is None:
         background = parameters["background"] = estimate_background(image, channel_axis=parameters["channel_axis"])
