@@ -378,26 +378,29 @@ class TomographyWidget(SolverWidget):
             self._notify_error(exc)
             return None
         tilt_axis, method = self.tilt_axis.value, self.align_method.value
-        # the file's in-plane angle applies to the axis it was found for; otherwise it is estimated
-        file_angle = layer.metadata.get("tilt_axis_angle") if layer.metadata.get("tilt_axis") == tilt_axis else None
+        # an angle the file records applies to the axis it was found for; an estimated one is estimated
+        # again (on the prepared series, before and after the drift is removed)
+        from_file = layer.metadata.get("tilt_axis") == tilt_axis and layer.metadata.get("tilt_axis_source") == "file"
+        file_angle = layer.metadata.get("tilt_axis_angle") if from_file else None
         options = dict(tilt_axis=tilt_axis, method=method, tilt_axis_angle="auto" if file_angle is None
                        else float(file_angle), **self._handling())
 
         def add_aligned(result):
             aligned, step = result
+            axis = step.describe_axis()
             metadata = provenance(
                 "alignment", source_layer=layer.name, angles=angles, tilt_axis=tilt_axis, method=method,
                 shifts=step.shifts, rotation=step.rotation, preparation=step.preparation.record(),
+                tilt_axis_estimates=[e.summary() for e in step.axis_estimates],
             )
-            rotated = f": Align rotated the projections {step.rotation:.1f}°" if step.rotation else ""
-            metadata["conventions"] = f"tilt axis {tilt_axis} (on the grid{rotated})"
+            metadata["conventions"] = f"tilt axis {tilt_axis} (on the grid: {axis})"
             if file_angle is not None:
                 metadata.update(tilt_axis_angle=float(file_angle) - step.rotation,
                                 tilt_axis_source=layer.metadata.get("tilt_axis_source"))
-            self._viewer.add_image(aligned, name=f"{layer.name} (aligned)", metadata=metadata,
-                                   scale=layer.scale, colormap="gray")
-            rotated = f"rotated {step.rotation:.1f}° onto the grid; " if step.rotation else ""
-            show_info(f"{self.title}: aligned {layer.name!r}: {step.preparation.describe()}; {rotated}"
+            added = self._viewer.add_image(aligned, name=f"{layer.name} (aligned)", metadata=metadata,
+                                           scale=layer.scale, colormap="gray")
+            show_at_middle_projection(self._viewer, added, angles)
+            show_info(f"{self.title}: aligned {layer.name!r}: {step.preparation.describe()}; {axis}; "
                       f"drift up to {np.abs(step.shifts).max():.1f} pixels")
 
         return self._start_task(_alignment, (data, angles, options), add_aligned, "aligning")
