@@ -42,7 +42,13 @@ from ..problems.methods import check_n_iter
 from .geometry import check_tilt_axis
 from .preparation import Preparation, resolve_preparation
 from .preprocessing import bin_series
-from .tilt_axis import ON_GRID_DEGREES, TiltAxisEstimate, estimate_tilt_axis_with_uncertainty, given_tilt_axis, wrap_axis_angle
+from .tilt_axis import (
+    ON_GRID_DEGREES,
+    TiltAxisEstimate,
+    estimate_tilt_axis_with_uncertainty,
+    given_tilt_axis,
+    wrap_axis_angle,
+)
 
 METHODS = ("projection-matching", "cross-correlation")
 _TAPER = 0.2  # fraction of each edge rolled off by the Tukey window

@@ -40,6 +40,7 @@ from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import layer_picker
 from ._runner import Task
+from ._view import middle_projection, show_at
 
 ANGLES_FROM_METADATA = "input's metadata"
 ANGLES_FROM_FILE = "angle file (.tlt, .rawtlt)"
@@ -333,6 +334,16 @@ class TomographyWidget(SolverWidget):
             reference=reference, layer_kwargs=layer_kwargs,
         )
 
+    def _add_result(self, plan: Plan, data: np.ndarray):
+        """Also show a new volume at a slice through the specimen: the preview slice along the tilt axis,
+        the middle of the others (never the index the projections' slider held)."""
+        layer = super()._add_result(plan, data)
+        if data.ndim == 3 and not plan.metadata.get("preview"):
+            index = [None, None, None]
+            index[_series_axis(plan.metadata["parameters"]["tilt_axis"])] = int(self.preview_slice.value)
+            show_at(self._viewer, layer, index)
+        return layer
+
     def _before_start(self, plan: Plan) -> None:
         """Also show the convergence plot only for runs that have one (not slab by slab)."""
         super()._before_start(plan)
@@ -393,13 +404,13 @@ class TomographyWidget(SolverWidget):
                 shifts=step.shifts, rotation=step.rotation, preparation=step.preparation.record(),
                 tilt_axis_estimates=[e.summary() for e in step.axis_estimates],
             )
-            metadata["conventions"] = f"tilt axis {tilt_axis} (on the grid: {axis})"
+            metadata["conventions"] = f"tilt axis {tilt_axis}, put on the grid by Align ({axis})"
             if file_angle is not None:
                 metadata.update(tilt_axis_angle=float(file_angle) - step.rotation,
                                 tilt_axis_source=layer.metadata.get("tilt_axis_source"))
             added = self._viewer.add_image(aligned, name=f"{layer.name} (aligned)", metadata=metadata,
                                            scale=layer.scale, colormap="gray")
-            show_at_middle_projection(self._viewer, added, angles)
+            show_at(self._viewer, added, (middle_projection(angles), None, None))
             show_info(f"{self.title}: aligned {layer.name!r}: {step.preparation.describe()}; {axis}; "
                       f"drift up to {np.abs(step.shifts).max():.1f} pixels")
 

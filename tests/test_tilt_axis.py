@@ -1,0 +1,73 @@
+"""The tilt-axis estimate on series made like real ones (exact projections, never our projector): drifts
+up to 45 px, a specimen off the centre, a box with straight edges along the axis, Poisson noise; axes on
+the grid, 0.3° off it, ±2° and ±7° off it. Within 0.5°; on the grid → no rotation (issue 26)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _realistic_tilt_series import make_specimen, project_box, project_exact, random_drifts, shifted
+
+from napari_invprob.tomography.alignment import tilt_axis_rotation
+from napari_invprob.tomography.tilt_axis import (
+    estimate_tilt_axis,
+    estimate_tilt_axis_with_uncertainty,
+    wrap_axis_angle,
+)
+
+N, N_ANGLES = 112, 31
+ANGLES = np.linspace(-60.0, 60.0, N_ANGLES)
+
+
+def _series(case: str, psi: float) -> np.ndarray:
+    """Dark-field counts ``870 + 8000 L / max L`` of the case (Poisson noise for "noise")."""
+    drifts = random_drifts(N_ANGLES, 10.0, 0, peak=30.0) if "drift" in case else None
+    if case.startswith("box"):
+        half = (8.0, 20.0, 28.0) if "drift" in case else (8.0, 24.0, 32.0)
+        lines = project_box(half, N, ANGLES, psi=psi, drifts=drifts)
+    else:
+        specimen = make_specimen(72, 0)
+        if case == "off-centre":
+            specimen = shifted(specimen, (6.0, 12.0, -15.0))
+        lines = project_exact(specimen, N, ANGLES, psi=psi, drifts=drifts, supersample=2)
+    mean = 870.0 + 8000.0 * lines / lines.max()
+    return np.random.default_rng(1).poisson(mean).astype(np.float32) if case == "noise" else mean.astype(np.float32)
+
+
+# a box's profiles along the axis change little with the tilt (only its ends' smear): known to miss by
+# 0.6-2° at 2° off the grid, and with a drift (issue 26's note); pinned here, not hidden
+_WEAK_BOX = pytest.mark.xfail(reason="a box's profiles hardly depend on the axis: 0.6-2° off", strict=False)
+CASES = [("drift", 90.0), ("drift", 92.0), ("drift", -7.0), ("drift", 0.3), ("off-centre", 88.0),
+         ("off-centre", 7.0), ("box", 0.0), pytest.param("box", 2.0, marks=_WEAK_BOX), ("box", -7.0),
+         pytest.param("box+drift", 90.3, marks=_WEAK_BOX), ("noise", -2.0), ("noise", 97.0)]
+
+
+@pytest.mark.parametrize(("case", "psi"), CASES)
+def test_the_tilt_axis_is_found_within_half_a_degree(case, psi):
+    series = _series(case, psi)
+    original = series.copy()
+    estimate = estimate_tilt_axis_with_uncertainty(series, angles=ANGLES)
+    assert abs(wrap_axis_angle(estimate.angle - psi)) < 0.5, estimate
+    assert estimate.uncertainty < 0.5
+    off = abs(wrap_axis_angle(psi - (90.0 if abs(wrap_axis_angle(psi)) >= 45 else 0.0)))
+    if off <= 0.3:  # on the grid (or 0.3° off it): nothing is rotated
+        assert estimate.on_grid and tilt_axis_rotation(estimate, estimate.grid_axis) == 0.0
+    else:
+        assert not estimate.on_grid and tilt_axis_rotation(estimate, estimate.grid_axis) == pytest.approx(
+            wrap_axis_angle(estimate.angle - (90.0 if estimate.grid_axis == "x" else 0.0)))
+    assert "on the" in estimate.summary() or "off the grid" in estimate.summary()
+    np.testing.assert_array_equal(series, original)  # the input is not modified
+
+
+def test_the_float_estimate_is_the_richer_estimates_angle():
+    series = _series("drift", 92.0)
+    assert estimate_tilt_axis(series) == estimate_tilt_axis_with_uncertainty(series).angle
+
+
+def test_bad_input_is_refused_before_any_work():
+    with pytest.raises(ValueError, match="3 projections"):
+        estimate_tilt_axis_with_uncertainty(np.zeros((2, 32, 32)))
+    with pytest.raises(ValueError, match="angles"):
+        estimate_tilt_axis_with_uncertainty(np.zeros((5, 32, 32)), angles=[0.0, 1.0])
+    with pytest.raises(ValueError, match="max_size"):
+        estimate_tilt_axis_with_uncertainty(np.zeros((5, 32, 32)), max_size=4)
