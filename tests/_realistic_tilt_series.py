@@ -323,6 +323,7 @@ def write_tilt_series(
     drift_rms: float = 7.0,
     drift_peak: float | None = None,
     offset=(0.0, 0.0, 0.0),
+    specimen_size: int | None = None,
     contrast: str = "dark-field",
     storage: str = "int16-offset",
     pixel_size: float = 2.5,
@@ -349,6 +350,9 @@ def write_tilt_series(
         The longest drift vector in pixels (:func:`random_drifts`); None: a plain random walk.
     offset : sequence of 3 floats
         ``(z, y, x)`` pixels the specimen sits off the volume centre (and the tilt axis).
+    specimen_size : int or None
+        The specimen is made for a volume this size (:func:`make_specimen`), None: ``n``; smaller
+        leaves room for large drifts in the field of view.
     contrast : {"dark-field", "bright-field"}
         Dark field: ``Poisson(870 + 8000 · L / max L)`` counts (a STEM HAADF detector with a dark
         level). Bright field: ``Poisson(20000 · exp(−1.5 · L / max L))``.
@@ -371,7 +375,7 @@ def write_tilt_series(
     if storage not in ("int16-offset", "uint16"):
         raise ValueError(f"storage must be 'int16-offset' or 'uint16', got {storage!r}")
     angles = np.linspace(-max_tilt, max_tilt, n_angles)
-    specimen = shifted(make_specimen(n, seed), offset)
+    specimen = shifted(make_specimen(specimen_size or n, seed), offset)
     drifts = random_drifts(n_angles, drift_rms, seed, peak=drift_peak)
     exact = project_exact(specimen, n, angles, psi=psi, drifts=drifts)
     ideal = project_exact(specimen, n, angles)

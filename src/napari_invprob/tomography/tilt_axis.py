@@ -16,11 +16,15 @@ profiles are compared below a Gaussian roll-off (:data:`LOW_PASS`).
 
 The search runs coarse to fine: every 1.5° on the series binned to 64 pixels, then ±2° every
 0.25° at 128 pixels, then ±0.6° every 0.1° at up to ``max_size`` pixels with a parabola through the
-least score. How sure the estimate is comes from halves of the series (the negative against the
-positive tilts, the even against the odd projections): each half gives its own minimum, and their
-distance is the spread (:attr:`TiltAxisEstimate.uncertainty`). An axis within
-``max(ON_GRID_DEGREES, 2 × uncertainty)`` of an image axis is *on the grid*: the estimate cannot tell
-it from the grid, and nothing should be rotated.
+least score. How sure the estimate is (:attr:`TiltAxisEstimate.uncertainty`) comes two ways, the
+larger kept: halves of the series (the negative against the positive tilts, the even against the odd
+projections) each give their own minimum, half their distance; and the range of directions within
+which the misfit beyond the noise (the noise's own share measured from the checkerboard halves of
+every projection) stays below three times its least value, a quarter of its width. That range is
+wide for a specimen whose profiles hardly depend on the axis (a box, whose sharp edges sampled at
+different sub-pixel drifts differ more than a small turn of the axis changes them); the estimate is
+then its middle. An axis within ``max(ON_GRID_DEGREES, 2 × uncertainty)`` of an image axis is *on
+the grid*: the estimate cannot tell it from the grid, and nothing should be rotated.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ _BIN = 0.25  # profile bins, pixels
 _STAGES = ((64, None, 1.5), (128, 2.0, 0.25), (None, 0.6, 0.1))
 _MAX_RECENTRE = 4  # fine scans moved when their least score lies at an end
 _NEWTON_STEPS = 3  # per registration round
+_RANGE_STEP, _RANGE_LIMIT = 0.2, 5.0  # degrees: how the range of indistinct axes is searched
+_RANGE_RISE = 3.0  # the range ends where the misfit beyond the noise is this many times the least
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,9 @@ class TiltAxisEstimate:
         ψ in degrees in [-90, 90): the tilt axis runs along the image's y axis (rows) for ψ = 0 and
         along its x axis for ψ = ±90; positive ψ turns it from +y towards +x.
     uncertainty : float
-        Degrees: half the distance between the minima that halves of the series give (the larger
-        of two splits), at least :data:`MIN_UNCERTAINTY`.
+        Degrees: the larger of half the distance between the minima that halves of the series give
+        and a quarter of the range of directions the profiles cannot tell apart (module notes), at
+        least :data:`MIN_UNCERTAINTY`.
     grid_axis : str
         ``"y"`` or ``"x"``: the image axis nearest the tilt axis.
     off_grid : float
@@ -157,7 +164,27 @@ def estimate_tilt_axis_with_uncertainty(tilt_series, *, angles=None, max_size: i
     splits = ((order[:half], order[half:]), (order[0::2], order[1::2]))
     spreads = [abs(_parabola_minimum(candidates, misfits[:, a].mean(axis=1))
                    - _parabola_minimum(candidates, misfits[:, b].mean(axis=1))) / 2 for a, b in splits]
-    return _estimate(psi, max(max(spreads), MIN_UNCERTAINTY))
+    below, above = _indistinct_range(profiles, psi)
+    if below + above > 2.0 * ON_GRID_DEGREES:  # a wide valley: its middle, not one of its dips
+        psi += (above - below) / 2
+    return _estimate(psi, max(*spreads, (below + above) / 4, MIN_UNCERTAINTY))
+
+
+def _indistinct_range(profiles: _Profiles, psi: float) -> tuple[float, float]:
+    """Degrees below and above ψ to where the misfit beyond the noise triples (at most
+    :data:`_RANGE_LIMIT`): within them the profiles cannot tell the axis apart. Wide for a specimen
+    whose profiles hardly depend on the axis, e.g. a box, whose sharp edges sampled at different
+    sub-pixel drifts differ more than the axis moves them (its misfit then dips on both sides of
+    the axis, and the range is about centred on it)."""
+    floor = profiles.noise_floor(psi)
+    excess = max(float(profiles.misfits(psi).mean()) - floor, 1e-12)
+    reach = []
+    for sign in (-1.0, 1.0):
+        offset = _RANGE_STEP
+        while offset < _RANGE_LIMIT and profiles.misfits(psi + sign * offset).mean() - floor < _RANGE_RISE * excess:
+            offset += _RANGE_STEP
+        reach.append(min(offset, _RANGE_LIMIT))
+    return reach[0], reach[1]
 
 
 def given_tilt_axis(angle: float, uncertainty: float = 0.0) -> TiltAxisEstimate:
@@ -217,6 +244,7 @@ class _Profiles:
         self.values = data.reshape(n, -1).astype(np.float64)
         r, c = np.meshgrid(np.arange(rows) - rows / 2 + 0.5, np.arange(cols) - cols / 2 + 0.5, indexing="ij")
         self.r, self.c = r.ravel() / _BIN, c.ravel() / _BIN
+        self.checker = ((np.add.outer(np.arange(rows), np.arange(cols)) % 2).ravel()).astype(np.float64)
         self.length = int(np.ceil(np.hypot(rows, cols) / _BIN)) + 4
         self.padded = 2 * self.length
         freq = np.fft.rfftfreq(self.padded, d=_BIN)  # cycles per pixel
@@ -225,17 +253,32 @@ class _Profiles:
 
     def spectra(self, psi: float) -> np.ndarray:
         """``(n, frequencies)``: the profiles' spectra along ψ, with exact pixel footprints, unit weighted norm."""
+        spectra = self._spectra(psi, self.values)
+        return spectra / self._norms(spectra)
+
+    def noise_floor(self, psi: float) -> float:
+        """The mean misfit that the noise alone gives at ψ: the profiles of the two checkerboard halves of
+        each projection carry the same signal and independent noise, so their difference has the noise
+        of the whole profile."""
+        even = self._spectra(psi, self.values * self.checker)
+        odd = self._spectra(psi, self.values * (1.0 - self.checker))
+        noise = (np.abs(even - odd) ** 2 * self.weight).sum(axis=1) / np.square(self._norms(even + odd)[:, 0])
+        return float(noise.mean() * (1.0 - 1.0 / self.n))
+
+    def _norms(self, spectra: np.ndarray) -> np.ndarray:
+        norms = np.sqrt((np.abs(spectra) ** 2 * self.weight).sum(axis=1, keepdims=True))
+        return np.where(norms > 0, norms, 1.0)
+
+    def _spectra(self, psi: float, values: np.ndarray) -> np.ndarray:
         cos, sin = np.cos(np.radians(psi)), np.sin(np.radians(psi))
         t = self.r * cos + self.c * sin + self.length / 2
         lower = np.floor(t).astype(np.intp)
         upper_weight = t - lower
         index = lower[None, :] + (np.arange(self.n) * self.length)[:, None]
-        profiles = np.bincount(index.ravel(), (self.values * (1.0 - upper_weight)).ravel(), self.n * self.length)
-        profiles += np.bincount((index + 1).ravel(), (self.values * upper_weight).ravel(), self.n * self.length)
+        profiles = np.bincount(index.ravel(), (values * (1.0 - upper_weight)).ravel(), self.n * self.length)
+        profiles += np.bincount((index + 1).ravel(), (values * upper_weight).ravel(), self.n * self.length)
         spectra = np.fft.rfft(profiles.reshape(self.n, self.length), self.padded, axis=1)[:, : self.freq.size]
-        spectra *= np.sinc(self.freq * abs(cos)) * np.sinc(self.freq * abs(sin))
-        norms = np.sqrt((np.abs(spectra) ** 2 * self.weight).sum(axis=1, keepdims=True))
-        return spectra / np.where(norms > 0, norms, 1.0)
+        return spectra * (np.sinc(self.freq * abs(cos)) * np.sinc(self.freq * abs(sin)))
 
     def misfits(self, psi: float, rounds: int = 3) -> np.ndarray:
         """``(n,)``: each profile's weighted squared distance to the mean of the shifted profiles.
