@@ -239,7 +239,7 @@ def random_drifts(n_angles: int, rms: float, seed: int = 0, *, peak: float | Non
     rng = np.random.default_rng(seed)
     walk = np.cumsum(rng.normal(size=(n_angles, 2)), axis=0)
     t = np.linspace(-1.0, 1.0, n_angles)
-    ramp = np.stack([t**5, 0.8 * np.abs(t) ** 6], axis=1)
+    ramp = np.stack([t**9, 0.8 * np.abs(t) ** 10], axis=1)
 
     def scaled(weight: float) -> np.ndarray:
         drifts = walk + weight * ramp
@@ -249,6 +249,8 @@ def random_drifts(n_angles: int, rms: float, seed: int = 0, *, peak: float | Non
     if peak is None:
         return scaled(0.0)
     low, high = 0.0, 1e3 * np.abs(walk).max()
+    if not np.hypot(*scaled(0.0).T).max() <= peak <= np.hypot(*scaled(high).T).max():
+        raise ValueError(f"no drifts of RMS {rms} reach a peak of {peak} over {n_angles} projections")
     for _ in range(60):  # the ramp's weight that makes the longest drift ``peak``
         middle = 0.5 * (low + high)
         low, high = (middle, high) if np.hypot(*scaled(middle).T).max() < peak else (low, middle)

@@ -304,23 +304,24 @@ def _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method
         estimates = (given_tilt_axis(float(tilt_axis_angle)),)
     rotation = tilt_axis_rotation(estimates[0] if estimates else None, tilt_axis)
     factor = max(1, int(np.ceil(max(prepared.shape[1:]) / max_size)))
+
+    def in_image_pixels(shifts_tilt_y: np.ndarray) -> np.ndarray:
+        shifts_tilt_y = shifts_tilt_y * factor
+        return shifts_tilt_y[:, ::-1].copy() if tilt_axis == "x" else shifts_tilt_y
+
     work, shifts = _coarse_alignment(prepared, angles, tilt_axis, rotation, factor, max_shift, centre)
     if isinstance(tilt_axis_angle, str):
-        # the drift removed, estimate the axis again: in the rotated frame, then back in the input's
-        corrected = estimate_tilt_axis_with_uncertainty(apply_shifts(work, shifts), angles=angles)
-        if tilt_axis == "x":
-            corrected = given_tilt_axis(90.0 - corrected.angle, corrected.uncertainty)
-        corrected = given_tilt_axis(corrected.angle + rotation, corrected.uncertainty)
+        # the drift removed, the axis estimated again: the drifts carried back into the input's frame and
+        # removed in whole pixels, so that the noise stays as it was (independent from pixel to pixel)
+        turn = np.radians(rotation)
+        drifts = in_image_pixels(shifts) @ np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]]).T
+        corrected = estimate_tilt_axis_with_uncertainty(_moved_back(prepared, drifts), angles=angles)
         estimates = (*estimates, corrected)
         again = tilt_axis_rotation(corrected, tilt_axis)
         if abs(again - rotation) > ON_GRID_DEGREES:
             rotation = again
             work, shifts = _coarse_alignment(prepared, angles, tilt_axis, rotation, factor, max_shift, centre)
     del prepared
-
-    def in_image_pixels(shifts_tilt_y: np.ndarray) -> np.ndarray:
-        shifts_tilt_y = shifts_tilt_y * factor
-        return shifts_tilt_y[:, ::-1].copy() if tilt_axis == "x" else shifts_tilt_y
 
     yield AlignmentStep("cross-correlation", 1, in_image_pixels(shifts), factor * float(np.sqrt(np.mean(shifts**2))),
                         rotation, preparation, estimates)
@@ -336,6 +337,17 @@ def _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method
     for round_, (shifts, change) in enumerate(rounds, start=1):
         yield AlignmentStep("projection-matching", round_, in_image_pixels(shifts), factor * change, rotation,
                             preparation, estimates)
+
+
+def _moved_back(series: np.ndarray, drifts: np.ndarray) -> np.ndarray:
+    """Each projection moved by ``−drifts[i]`` rounded to whole pixels, the uncovered edge zero."""
+    moved = np.zeros(series.shape, dtype=np.float32)
+    rows, cols = series.shape[1:]
+    for out, projection, (dr, dc) in zip(moved, series, np.rint(drifts).astype(np.intp)):
+        r0, r1, c0, c1 = max(0, -dr), rows - max(0, dr), max(0, -dc), cols - max(0, dc)
+        if r0 < r1 and c0 < c1:
+            out[r0:r1, c0:c1] = projection[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
+    return moved
 
 
 def _coarse_alignment(prepared, angles, tilt_axis, rotation, factor, max_shift, centre):
