@@ -43,7 +43,6 @@ from .geometry import check_tilt_axis
 from .preparation import Preparation, resolve_preparation
 from .preprocessing import bin_series
 from .tilt_axis import (
-    ON_GRID_DEGREES,
     TiltAxisEstimate,
     estimate_tilt_axis_with_uncertainty,
     given_tilt_axis,
@@ -318,7 +317,7 @@ def _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method
         corrected = estimate_tilt_axis_with_uncertainty(_moved_back(prepared, drifts), angles=angles)
         estimates = (*estimates, corrected)
         again = tilt_axis_rotation(corrected, tilt_axis)
-        if abs(again - rotation) > ON_GRID_DEGREES:
+        if again != rotation:  # rotated by the second estimate: the drift measured again in its frame
             rotation = again
             work, shifts = _coarse_alignment(prepared, angles, tilt_axis, rotation, factor, max_shift, centre)
     del prepared
