@@ -231,13 +231,77 @@ def render_volume(specimen: Specimen, n: int, *, supersample: int = 2, planes: r
     return volume.astype(np.float32)
 
 
-def random_drifts(n_angles: int, rms: float, seed: int = 0) -> np.ndarray:
+def random_drifts(n_angles: int, rms: float, seed: int = 0, *, peak: float | None = None) -> np.ndarray:
     """``(n_angles, 2)`` drifts: a random walk in each axis, mean removed, scaled to ``rms`` pixels
-    (root mean square of the drift vectors' lengths)."""
+    (root mean square of the drift vectors' lengths). With ``peak``, a drift that grows at the
+    highest tilts (as a stage's does) is added, so that the longest drift vector is ``peak`` pixels
+    (e.g. RMS 15 and up to 45, as in issue 26's file)."""
     rng = np.random.default_rng(seed)
     walk = np.cumsum(rng.normal(size=(n_angles, 2)), axis=0)
-    walk -= walk.mean(axis=0)
-    return walk * (rms / np.sqrt(np.mean(np.sum(walk**2, axis=1))))
+    t = np.linspace(-1.0, 1.0, n_angles)
+    ramp = np.stack([t**9, 0.8 * np.abs(t) ** 10], axis=1)
+
+    def scaled(weight: float) -> np.ndarray:
+        drifts = walk + weight * ramp
+        drifts = drifts - drifts.mean(axis=0)
+        return drifts * (rms / np.sqrt(np.mean(np.sum(drifts**2, axis=1))))
+
+    if peak is None:
+        return scaled(0.0)
+    low, high = 0.0, 1e3 * np.abs(walk).max()
+    if not np.hypot(*scaled(0.0).T).max() <= peak <= np.hypot(*scaled(high).T).max():
+        raise ValueError(f"no drifts of RMS {rms} reach a peak of {peak} over {n_angles} projections")
+    for _ in range(60):  # the ramp's weight that makes the longest drift ``peak``
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if np.hypot(*scaled(middle).T).max() < peak else (low, middle)
+    return scaled(0.5 * (low + high))
+
+
+def shifted(specimen: Specimen, offset) -> Specimen:
+    """The specimen moved by ``offset`` ``(z, y, x)`` pixels: off the volume centre and the tilt axis."""
+    offset = np.asarray(offset, dtype=np.float64)
+    return Specimen(specimen.ellipsoids + np.r_[offset, np.zeros(6)], specimen.blobs + np.r_[offset, 0.0, 0.0])
+
+
+def project_box(half_sizes, n: int, angles, *, psi: float = 90.0, drifts=None, density: float = 0.05,
+                supersample: int = 8) -> np.ndarray:
+    """Exact chord lengths through a box ``|z|, |y|, |x| ≤ half_sizes`` about the volume centre, tilted
+    about x: its straight edges run along (and across) the tilt axis in every projection.
+
+    Each pixel averages ``supersample²`` points of a grid turned by arctan(1/2), so that an edge along
+    the pixel grid is covered in steps of ``1 / supersample²`` of a pixel, not ``1 / supersample``
+    (a coarse staircase would differ between drifts). Geometry as :func:`project_exact`.
+    """
+    angles = np.radians(np.asarray(angles, dtype=np.float64))
+    drifts = np.zeros((angles.size, 2)) if drifts is None else np.asarray(drifts, dtype=np.float64)
+    psi = np.radians(psi)
+    along, across = np.array([np.cos(psi), np.sin(psi)]), np.array([np.sin(psi), -np.cos(psi)])
+    k = (np.arange(supersample) + 0.5) / supersample - 0.5
+    a, b = np.meshgrid(k, k, indexing="ij")
+    turn = np.arctan(0.5)
+    sub_r = ((a * np.cos(turn) - b * np.sin(turn)) + 0.5) % 1.0 - 0.5
+    sub_c = ((a * np.sin(turn) + b * np.cos(turn)) + 0.5) % 1.0 - 0.5
+    base = np.arange(n) - n // 2.0
+    rows = base[:, None, None] + sub_r.ravel()[None, None, :] + 0.0 * base[None, :, None]
+    cols = 0.0 * base[:, None, None] + base[None, :, None] + sub_c.ravel()[None, None, :]
+    half = np.asarray(half_sizes, dtype=np.float64)
+    series = np.zeros((angles.size, n, n))
+    for i, theta in enumerate(angles):
+        e_v, e_u = np.array([-np.sin(theta), np.cos(theta), 0.0]), np.array([0.0, 0.0, 1.0])
+        beam = np.array([np.cos(theta), np.sin(theta), 0.0])
+        r, c = rows - drifts[i, 0], cols - drifts[i, 1]
+        v, u = r * across[0] + c * across[1], r * along[0] + c * along[1]
+        points = v[..., None] * e_v + u[..., None] * e_u
+        enter, leave = np.full(v.shape, -np.inf), np.full(v.shape, np.inf)
+        for j in range(3):  # the line p + t·beam between the two faces of each slab |q_j| ≤ half_j
+            if abs(beam[j]) < 1e-12:
+                enter = np.where(np.abs(points[..., j]) <= half[j], enter, np.inf)
+                continue
+            near, far = (-half[j] - points[..., j]) / beam[j], (half[j] - points[..., j]) / beam[j]
+            enter, leave = np.maximum(enter, np.minimum(near, far)), np.minimum(leave, np.maximum(near, far))
+        chord = np.where(np.isfinite(enter) & np.isfinite(leave), np.clip(leave - enter, 0.0, None), 0.0)
+        series[i] = density * chord.mean(axis=-1)
+    return series
 
 
 def _counts(line_integrals: np.ndarray, contrast: str, peak: float, rng, *, background: float, i0: float) -> np.ndarray:
@@ -259,6 +323,9 @@ def write_tilt_series(
     max_tilt: float = 60.0,
     psi: float = 88.0,
     drift_rms: float = 7.0,
+    drift_peak: float | None = None,
+    offset=(0.0, 0.0, 0.0),
+    specimen_size: int | None = None,
     contrast: str = "dark-field",
     storage: str = "int16-offset",
     pixel_size: float = 2.5,
@@ -281,6 +348,13 @@ def write_tilt_series(
         Tilt-axis direction in degrees (module notes; 88 = along x, 2° off the grid).
     drift_rms : float
         RMS length of the drift vectors in pixels.
+    drift_peak : float or None
+        The longest drift vector in pixels (:func:`random_drifts`); None: a plain random walk.
+    offset : sequence of 3 floats
+        ``(z, y, x)`` pixels the specimen sits off the volume centre (and the tilt axis).
+    specimen_size : int or None
+        The specimen is made for a volume this size (:func:`make_specimen`), None: ``n``; smaller
+        leaves room for large drifts in the field of view.
     contrast : {"dark-field", "bright-field"}
         Dark field: ``Poisson(870 + 8000 · L / max L)`` counts (a STEM HAADF detector with a dark
         level). Bright field: ``Poisson(20000 · exp(−1.5 · L / max L))``.
@@ -303,8 +377,8 @@ def write_tilt_series(
     if storage not in ("int16-offset", "uint16"):
         raise ValueError(f"storage must be 'int16-offset' or 'uint16', got {storage!r}")
     angles = np.linspace(-max_tilt, max_tilt, n_angles)
-    specimen = make_specimen(n, seed)
-    drifts = random_drifts(n_angles, drift_rms, seed)
+    specimen = shifted(make_specimen(specimen_size or n, seed), offset)
+    drifts = random_drifts(n_angles, drift_rms, seed, peak=drift_peak)
     exact = project_exact(specimen, n, angles, psi=psi, drifts=drifts)
     ideal = project_exact(specimen, n, angles)
     scale = ideal.max()

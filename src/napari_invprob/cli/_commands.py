@@ -243,12 +243,13 @@ def align(args) -> dict:
     elapsed = time.perf_counter() - start
     conventions = _conventions(series, step.preparation, args)
     if not args.quiet:
-        print(f"napari-invprob: rotated by {step.rotation:.2f}° to put the tilt axis on the grid; drift up to "
-              f"{np.abs(step.shifts).max():.1f} pixels", file=sys.stderr)
+        print(f"napari-invprob: {step.describe_axis()}; drift up to {np.abs(step.shifts).max():.1f} pixels",
+              file=sys.stderr)
     plan.write_text(_angle_file(out), _angle_text(series.angles))
     parameters = {**keywords, "angles": series.angles}
     entry = record("alignment", method=args.method, parameters=parameters, source=args.input,
                    iterations=step.iteration, elapsed=elapsed, shifts=step.shifts, rotation=step.rotation,
+                   tilt_axis_estimates=[e.summary() for e in step.axis_estimates],
                    angle_file=str(_angle_file(out).resolve()), **conventions)
     return _finish(plan, out, np.asarray(aligned, dtype=np.float32), _voxel_size(args, series.pixel_size), entry)
 

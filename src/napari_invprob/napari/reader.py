@@ -90,7 +90,7 @@ def read_mrc_layers(path) -> list[tuple]:
         data = series.data
         metadata.update(angles=[float(a) for a in angles], angle_source=source, tilt_axis=series.tilt_axis,
                         tilt_axis_angle=series.tilt_axis_angle, tilt_axis_source=series.tilt_axis_source,
-                        value_offset=series.value_offset, conventions=series.conventions())
+                        tilt_axis_uncertainty=series.tilt_axis_uncertainty, value_offset=series.value_offset, conventions=series.conventions())
         scale = (1.0, pixel, pixel)
     elif mrc.voxel_size is not None:
         scale = mrc.voxel_size[-data.ndim :]

@@ -2,7 +2,8 @@
 
 1. :mod:`~.files`: a tilt-series file read with its conventions resolved (angles from a sidecar or the
    header, pixel size, unsigned counts stored as int16, the tilt axis), :func:`read_tilt_series`;
-2. :mod:`~.tilt_axis`: the tilt axis's direction in the projections, :func:`estimate_tilt_axis`;
+2. :mod:`~.tilt_axis`: the tilt axis's direction in the projections, :func:`estimate_tilt_axis`
+   (:func:`estimate_tilt_axis_with_uncertainty`: how sure, and whether it is off the grid);
 3. :mod:`~.preparation`: storage offset, contrast (dark- or bright-field, ``−log(I/I0)``) and the
    constant background a compact specimen's projections sit on, :func:`prepare`;
    :mod:`~.preprocessing`: intensity normalisation, cropping and binning;
@@ -25,6 +26,8 @@ _LAZY = {
     "TiltSeries": ".files",
     "read_tilt_series": ".files",
     "estimate_tilt_axis": ".tilt_axis",
+    "estimate_tilt_axis_with_uncertainty": ".tilt_axis",
+    "TiltAxisEstimate": ".tilt_axis",
     "choose_tilt_axis": ".tilt_axis",
     "prepare": ".preparation",
     "Preparation": ".preparation",

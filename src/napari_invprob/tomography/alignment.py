@@ -42,7 +42,12 @@ from ..problems.methods import check_n_iter
 from .geometry import check_tilt_axis
 from .preparation import Preparation, resolve_preparation
 from .preprocessing import bin_series
-from .tilt_axis import estimate_tilt_axis, tukey_window, wrap_axis_angle
+from .tilt_axis import (
+    TiltAxisEstimate,
+    estimate_tilt_axis_with_uncertainty,
+    given_tilt_axis,
+    wrap_axis_angle,
+)
 
 METHODS = ("projection-matching", "cross-correlation")
 _TAPER = 0.2  # fraction of each edge rolled off by the Tukey window
@@ -52,8 +57,6 @@ _ROLL_OFF = 0.06  # cycles/pixel: roll-off σ
 _SIRT_ITERATIONS = 30  # per projection-matching round: smooth enough to average out misalignment
 #: Projection matching works on the series binned by 2 when it stays at least this large (pixels).
 MATCHING_MIN_SIZE = 128
-#: Tilt axes less than this off the grid (degrees) are not rotated.
-MIN_ROTATION = 0.3
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class AlignmentStep:
         towards +x) before the shifts, to put the tilt axis on the grid; 0 when they are not.
     preparation : Preparation or None
         How the projections were made line integrals (:mod:`napari_invprob.preparation`).
+    axis_estimates : tuple of TiltAxisEstimate
+        The tilt axis in the input images: ``(as given,)`` for a given ``tilt_axis_angle``; for
+        ``"auto"``, ``(estimated on the drifting series, estimated again after the drift was
+        removed)``, the second deciding the rotation; ``()`` for None.
     """
 
     stage: str
@@ -83,6 +90,20 @@ class AlignmentStep:
     change: float
     rotation: float = 0.0
     preparation: Preparation | None = None
+    axis_estimates: tuple[TiltAxisEstimate, ...] = ()
+
+    def describe_axis(self) -> str:
+        """One line on the tilt axis and the rotation, e.g. ``"tilt axis ψ = 82.5° ± 0.3° (...) with the
+        drift, ψ = 89.6° ± 0.1° (on the x grid) without it: not rotated"``."""
+        if not self.axis_estimates:
+            return "tilt axis not estimated: not rotated"
+        if len(self.axis_estimates) == 1:
+            line = f"tilt axis {self.axis_estimates[0].summary()} (given)"
+        else:
+            drifting, corrected = self.axis_estimates
+            line = f"tilt axis {drifting.summary()} with the drift, {corrected.summary()} without it"
+        rotated = f"rotated {self.rotation:.2f}° onto the grid" if self.rotation else "not rotated"
+        return f"{line}: {rotated}"
 
 
 def align(
@@ -114,10 +135,12 @@ def align(
     tilt_axis_angle : "auto", float or None
         The tilt axis's in-plane direction ψ in degrees (0 along y, ±90 along x, positive turning +y
         towards +x; ``TiltSeries.tilt_axis_angle``): the projections are rotated by its difference
-        from ``tilt_axis`` so that the axis lies on the grid. ``"auto"`` estimates it from the
-        projections' common line and rotates when it is within 45° of ``tilt_axis`` and more than
-        :data:`MIN_ROTATION` off it (warning when the estimate points nearer the other axis); None
-        does not rotate.
+        from ``tilt_axis`` so that the axis lies on the grid, when it is clearly off it
+        (:attr:`~napari_invprob.tomography.tilt_axis.TiltAxisEstimate.on_grid` is False: more than 0.5°
+        and than twice the estimate's uncertainty). ``"auto"`` estimates it from the projections' common
+        line (:func:`~napari_invprob.tomography.tilt_axis.estimate_tilt_axis_with_uncertainty`), removes
+        the drift, estimates it again on the corrected series and rotates by that second estimate (and
+        warns, not rotating, when it points nearer the other axis); None does not rotate.
     background : "auto", "none", float or array-like
         Each projection's constant background, removed first (see
         :func:`napari_invprob.preparation.resolve_preparation`; ``"auto"``: estimated, removed when
@@ -239,62 +262,68 @@ def _off_grid(psi: float, tilt_axis: str) -> float:
     return wrap_axis_angle(psi - grid)
 
 
-def tilt_axis_rotation(prepared: np.ndarray, tilt_axis: str, tilt_axis_angle) -> float:
+def tilt_axis_rotation(estimate: TiltAxisEstimate | None, tilt_axis: str) -> float:
     """Degrees to rotate the projections by so that their tilt axis lies along ``tilt_axis``.
 
     Parameters
     ----------
-    prepared : numpy.ndarray
-        The prepared projections ``(n_angles, rows, cols)``.
+    estimate : TiltAxisEstimate or None
+        The tilt axis (None: not rotated).
     tilt_axis : {"y", "x"}
-    tilt_axis_angle : "auto", float or None
-        As for :func:`align`.
 
     Returns
     -------
     float
-        The rotation (0.0 for None, or when the axis is less than :data:`MIN_ROTATION` off the grid).
+        The rotation: 0.0 for None, for an axis on the grid (:attr:`TiltAxisEstimate.on_grid`), or for
+        one nearer the other image axis (with a warning).
     """
-    if tilt_axis_angle is None:
+    if estimate is None or estimate.on_grid:
         return 0.0
-    if isinstance(tilt_axis_angle, str):
-        psi = estimate_tilt_axis(prepared)
-        if _nearest_axis(psi) != tilt_axis:
-            warnings.warn(
-                f"the projections' common line puts the tilt axis along {_nearest_axis(psi)} ({psi:.1f}°), but "
-                f"tilt_axis={tilt_axis!r} was given: pass tilt_axis={_nearest_axis(psi)!r} if the estimate is right; "
-                "the projections are not rotated",
-                UserWarning,
-                stacklevel=3,
-            )
-            return 0.0
-    else:
-        psi = float(tilt_axis_angle)
-    rotation = _off_grid(psi, tilt_axis)
-    return rotation if abs(rotation) > MIN_ROTATION else 0.0
+    if estimate.grid_axis != tilt_axis:
+        warnings.warn(
+            f"the projections' common line puts the tilt axis along {estimate.grid_axis} ({estimate.angle:.1f}°), but "
+            f"tilt_axis={tilt_axis!r} was given: pass tilt_axis={estimate.grid_axis!r} if the estimate is right; "
+            "the projections are not rotated",
+            UserWarning,
+            stacklevel=4,
+        )
+        return 0.0
+    return _off_grid(estimate.angle, tilt_axis)
 
 
 def _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method, n_iter, max_shift, centre,
                  max_size, device):
-    series = preparation.apply(series)
-    rotation = tilt_axis_rotation(series, tilt_axis, tilt_axis_angle)
-    if rotation:
-        series = apply_shifts(series, np.zeros((series.shape[0], 2)), rotation=rotation)
-    if tilt_axis == "x":
-        series = series.transpose(0, 2, 1)
-    factor = max(1, int(np.ceil(max(series.shape[1:]) / max_size)))
-    work = bin_series(series, factor) if factor > 1 else series
+    prepared = preparation.apply(series)
     del series
+    if tilt_axis_angle is None:
+        estimates = ()
+    elif isinstance(tilt_axis_angle, str):
+        estimates = (estimate_tilt_axis_with_uncertainty(prepared, angles=angles),)
+    else:
+        estimates = (given_tilt_axis(float(tilt_axis_angle)),)
+    rotation = tilt_axis_rotation(estimates[0] if estimates else None, tilt_axis)
+    factor = max(1, int(np.ceil(max(prepared.shape[1:]) / max_size)))
 
     def in_image_pixels(shifts_tilt_y: np.ndarray) -> np.ndarray:
         shifts_tilt_y = shifts_tilt_y * factor
         return shifts_tilt_y[:, ::-1].copy() if tilt_axis == "x" else shifts_tilt_y
 
-    shifts = cross_correlation_shifts(work, angles, max_shift=None if max_shift is None else max_shift / factor)
-    if centre:
-        shifts = centre_tilt_axis(work, angles, shifts)
+    work, shifts = _coarse_alignment(prepared, angles, tilt_axis, rotation, factor, max_shift, centre)
+    if isinstance(tilt_axis_angle, str):
+        # the drift removed, the axis estimated again: the drifts carried back into the input's frame and
+        # removed in whole pixels, so that the noise stays as it was (independent from pixel to pixel)
+        turn = np.radians(rotation)
+        drifts = in_image_pixels(shifts) @ np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]]).T
+        corrected = estimate_tilt_axis_with_uncertainty(_moved_back(prepared, drifts), angles=angles)
+        estimates = (*estimates, corrected)
+        again = tilt_axis_rotation(corrected, tilt_axis)
+        if again != rotation:  # rotated by the second estimate: the drift measured again in its frame
+            rotation = again
+            work, shifts = _coarse_alignment(prepared, angles, tilt_axis, rotation, factor, max_shift, centre)
+    del prepared
+
     yield AlignmentStep("cross-correlation", 1, in_image_pixels(shifts), factor * float(np.sqrt(np.mean(shifts**2))),
-                        rotation, preparation)
+                        rotation, preparation, estimates)
     if method == "cross-correlation":
         return
     # projection matching reconstructs the whole volume every round: at half resolution when that
@@ -306,7 +335,31 @@ def _align_steps(series, angles, tilt_axis, tilt_axis_angle, preparation, method
     rounds = _projection_matching_rounds(work, angles, shifts, n_iter=n_iter, device=device)
     for round_, (shifts, change) in enumerate(rounds, start=1):
         yield AlignmentStep("projection-matching", round_, in_image_pixels(shifts), factor * change, rotation,
-                            preparation)
+                            preparation, estimates)
+
+
+def _moved_back(series: np.ndarray, drifts: np.ndarray) -> np.ndarray:
+    """Each projection moved by ``−drifts[i]`` rounded to whole pixels, the uncovered edge zero."""
+    moved = np.zeros(series.shape, dtype=np.float32)
+    rows, cols = series.shape[1:]
+    for out, projection, (dr, dc) in zip(moved, series, np.rint(drifts).astype(np.intp)):
+        r0, r1, c0, c1 = max(0, -dr), rows - max(0, dr), max(0, -dc), cols - max(0, dc)
+        if r0 < r1 and c0 < c1:
+            out[r0:r1, c0:c1] = projection[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
+    return moved
+
+
+def _coarse_alignment(prepared, angles, tilt_axis, rotation, factor, max_shift, centre):
+    """The prepared series rotated, turned so its tilt axis runs along y and binned by ``factor``, and its
+    cross-correlation shifts (the tilt axis centred when ``centre``), in those binned pixels."""
+    series = apply_shifts(prepared, np.zeros((prepared.shape[0], 2)), rotation=rotation) if rotation else prepared
+    if tilt_axis == "x":
+        series = series.transpose(0, 2, 1)
+    work = bin_series(series, factor) if factor > 1 else series
+    shifts = cross_correlation_shifts(work, angles, max_shift=None if max_shift is None else max_shift / factor)
+    if centre:
+        shifts = centre_tilt_axis(work, angles, shifts)
+    return work, shifts
 
 
 def _checked(tilt_series, angles, tilt_axis: str) -> tuple[np.ndarray, np.ndarray]:
@@ -566,3 +619,10 @@ def _projection_matching_rounds(series, angles, shifts, *, n_iter, device):
         yield shifts.copy(), change
         if change < 0.05:
             return
+
+
+def tukey_window(shape: tuple[int, int], fraction: float) -> np.ndarray:
+    """Separable Tukey window: flat in the middle, cosine roll-off over ``fraction`` of each edge."""
+    from scipy.signal.windows import tukey
+
+    return np.outer(tukey(shape[0], fraction), tukey(shape[1], fraction)).astype(np.float32)

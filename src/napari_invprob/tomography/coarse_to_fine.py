@@ -161,8 +161,11 @@ def coarse_to_fine_tv(
     Yields
     ------
     Iterate
-        Every iterate at full resolution: coarse ones interpolated to it, with ``objective`` and
-        ``residual`` None (they belong to the binned problem); full-resolution ones as ``pdhg_tv``
+        Every iterate at full resolution: coarse ones interpolated to it, with ``objective`` None (it
+        belongs to the binned problem) and ``residual`` their level's ``‖Ax − y‖`` scaled to full
+        resolution (× 2 per level for the pixel length, × the square root of the data's size ratio for
+        the number of elements: an estimate, so a plot shows progress from the first iteration);
+        full-resolution ones as ``pdhg_tv``
         yields them, numbered on from the coarse ones. The level starts from the non-negative part of the
         Hann-filtered back-projection of the coarsest data.
     """
@@ -186,13 +189,17 @@ def coarse_to_fine_tv(
         solver = pdhg_tv(stage.op, stage.y, lam=level_lam, n_iter=count, x0=x, nonneg=nonneg,
                          gradient=stage.gradient, step_ratio=step_ratio, relaxation=relaxation, duals=duals)
         last_level = stage is problem
+        # a coarse level's ‖Ax − y‖ at full resolution: its line integrals are in pixels 2^k times as long,
+        # over a fraction of the data's elements (the RMS per element kept), so the plot is never empty
+        scale = 2.0 ** (len(chain) - 1 - level) * math.sqrt(problem.y.numel() / stage.y.numel())
         for it in solver:
             x = it.x
             done += 1
             if last_level:
                 yield dataclasses.replace(it, iteration=done)
             else:
-                yield Iterate(done, _to_full_size(x, shapes[level + 1:]), None, None, it.elapsed)
+                residual = None if it.residual is None else it.residual * scale
+                yield Iterate(done, _to_full_size(x, shapes[level + 1:]), None, residual, it.elapsed)
 
 
 def _to_full_size(x: torch.Tensor, finer_shapes: list[tuple[int, ...]]) -> torch.Tensor:

@@ -13,7 +13,7 @@ from ..files.images import MRC_SUFFIXES, _read_angle_source, find_angles, read_i
 from ..files.mrc import read_mrc
 from .preparation import PreparationWarning, prepare, storage_offset
 from .preprocessing import bin_series
-from .tilt_axis import estimate_tilt_axis, wrap_axis_angle
+from .tilt_axis import TiltAxisEstimate, estimate_tilt_axis_with_uncertainty, given_tilt_axis, wrap_axis_angle
 
 TILT_AXES = ("y", "x")
 
@@ -43,6 +43,9 @@ class TiltSeries:
         (rows), ±90 along x, positive turning +y towards +x (as
         :func:`napari_invprob.tomography.tilt_axis.estimate_tilt_axis`); :func:`napari_invprob.align` takes it
         as ``tilt_axis_angle`` to rotate the projections onto the grid.
+    tilt_axis_uncertainty : float
+        Degrees: how sure an estimated ψ is (:class:`napari_invprob.tomography.tilt_axis.TiltAxisEstimate`);
+        0 for one from the file or the caller.
     tilt_axis_source : str
         ``"file"`` (a ``.mdoc`` or FEI header), ``"estimated"`` (from the projections' common line),
         ``"given"`` (by the caller) or ``"default"`` (``"y"``: a sinogram, which has no tilt axis in its
@@ -59,20 +62,31 @@ class TiltSeries:
     tilt_axis_angle: float = 0.0
     tilt_axis_source: str = "given"
     value_offset: float = 0.0
+    tilt_axis_uncertainty: float = 0.0
 
     @property
     def off_grid(self) -> float:
         """Degrees between the tilt axis and the image axis :attr:`tilt_axis` names."""
         return float(abs(self.tilt_axis_angle) if self.tilt_axis == "y" else 90.0 - abs(self.tilt_axis_angle))
 
+    @property
+    def on_grid(self) -> bool:
+        """True when the tilt axis cannot be told from the image axis :attr:`tilt_axis` (within
+        ``max(0.5°, 2 × tilt_axis_uncertainty)``, :attr:`~napari_invprob.tomography.tilt_axis.TiltAxisEstimate.on_grid`):
+        Align does not rotate the projections."""
+        return given_tilt_axis(self.tilt_axis_angle, self.tilt_axis_uncertainty).on_grid
+
     def conventions(self) -> str:
-        """One line saying what was resolved, e.g. ``"tilt axis x (-88.0°, estimated from the projections,
+        """One line saying what was resolved, e.g. ``"tilt axis x (-88.0° ± 0.1°, estimated from the projections,
         2.0° off the grid: Align rotates the projections onto it)"``."""
         origin = {"file": "from the file", "estimated": "estimated from the projections"}.get(
             self.tilt_axis_source, self.tilt_axis_source)
-        line = f"tilt axis {self.tilt_axis} ({self.tilt_axis_angle:.1f}°, {origin}"
-        if self.off_grid > OFF_GRID_DEGREES:
+        sure = f" ± {self.tilt_axis_uncertainty:.1f}°" if self.tilt_axis_source == "estimated" else ""
+        line = f"tilt axis {self.tilt_axis} ({self.tilt_axis_angle:.1f}°{sure}, {origin}"
+        if not self.on_grid:
             line += f", {self.off_grid:.1f}° off the grid: Align rotates the projections onto it"
+        elif self.tilt_axis_source == "estimated":
+            line += ", on the grid"
         line += ")"
         if self.value_offset:
             line += f"; {self.value_offset:g} added to the stored int16 values (unsigned counts)"
@@ -83,8 +97,6 @@ class TiltSeries:
 MIN_ESTIMATION_SIZE = 32
 #: Projections are binned to at most this size (pixels) to estimate the tilt axis.
 ESTIMATION_SIZE = 256
-#: Tilt axes further than this from the image axis (degrees) are reported as off the grid.
-OFF_GRID_DEGREES = 1.0
 
 
 
@@ -194,21 +206,23 @@ def tilt_series_with_conventions(data, angles, pixel_size, angle_source, *, tilt
     elif data.ndim == 2 or data.shape[0] < 3 or min(data.shape[1:]) < MIN_ESTIMATION_SIZE:
         angle, origin = 0.0, "default"
     else:
-        angle, origin = _estimated_axis_angle(data), "estimated"
+        estimate = _estimated_axis(data, angles)
+        angle, origin, uncertainty = estimate.angle, "estimated", estimate.uncertainty
     axis = tilt_axis if tilt_axis in TILT_AXES else ("y" if abs(angle) < 45.0 else "x")
     return TiltSeries(data=data, angles=angles, pixel_size=pixel_size, angle_source=angle_source,
-                      tilt_axis=axis, tilt_axis_angle=angle, tilt_axis_source=origin, value_offset=offset)
+                      tilt_axis=axis, tilt_axis_angle=angle, tilt_axis_source=origin, value_offset=offset,
+                      tilt_axis_uncertainty=uncertainty if origin == "estimated" else 0.0)
 
 
-def _estimated_axis_angle(data: np.ndarray) -> float:
-    """The tilt axis's angle, estimated from the projections made line integrals (binned for speed:
+def _estimated_axis(data: np.ndarray, angles) -> TiltAxisEstimate:
+    """The tilt axis, estimated from the projections made line integrals (binned for speed:
     the estimate bins them anyway), so that a background or bright-field contrast does not bias it."""
     factor = max(1, int(np.ceil(max(data.shape[1:]) / ESTIMATION_SIZE)))
     small = bin_series(data, factor) if factor > 1 else data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreparationWarning)  # only estimating here; the solvers warn
         lines, _ = prepare(small)
-    return estimate_tilt_axis(lines)
+    return estimate_tilt_axis_with_uncertainty(lines, angles=angles)
 
 
 def _given_axis_angle(tilt_axis) -> float:

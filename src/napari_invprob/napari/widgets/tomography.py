@@ -40,6 +40,7 @@ from . import _estimate
 from ._base import Plan, SolverWidget
 from ._controls import layer_picker
 from ._runner import Task
+from ._view import middle_projection, show_at
 
 ANGLES_FROM_METADATA = "input's metadata"
 ANGLES_FROM_FILE = "angle file (.tlt, .rawtlt)"
@@ -333,6 +334,16 @@ class TomographyWidget(SolverWidget):
             reference=reference, layer_kwargs=layer_kwargs,
         )
 
+    def _add_result(self, plan: Plan, data: np.ndarray):
+        """Also show a new volume at a slice through the specimen: the preview slice along the tilt axis,
+        the middle of the others (never the index the projections' slider held)."""
+        layer = super()._add_result(plan, data)
+        if data.ndim == 3 and not plan.metadata.get("preview"):
+            index = [None, None, None]
+            index[_series_axis(plan.metadata["parameters"]["tilt_axis"])] = int(self.preview_slice.value)
+            show_at(self._viewer, layer, index)
+        return layer
+
     def _before_start(self, plan: Plan) -> None:
         """Also show the convergence plot only for runs that have one (not slab by slab)."""
         super()._before_start(plan)
@@ -378,26 +389,29 @@ class TomographyWidget(SolverWidget):
             self._notify_error(exc)
             return None
         tilt_axis, method = self.tilt_axis.value, self.align_method.value
-        # the file's in-plane angle applies to the axis it was found for; otherwise it is estimated
-        file_angle = layer.metadata.get("tilt_axis_angle") if layer.metadata.get("tilt_axis") == tilt_axis else None
+        # an angle the file records applies to the axis it was found for; an estimated one is estimated
+        # again (on the prepared series, before and after the drift is removed)
+        from_file = layer.metadata.get("tilt_axis") == tilt_axis and layer.metadata.get("tilt_axis_source") == "file"
+        file_angle = layer.metadata.get("tilt_axis_angle") if from_file else None
         options = dict(tilt_axis=tilt_axis, method=method, tilt_axis_angle="auto" if file_angle is None
                        else float(file_angle), **self._handling())
 
         def add_aligned(result):
             aligned, step = result
+            axis = step.describe_axis()
             metadata = provenance(
                 "alignment", source_layer=layer.name, angles=angles, tilt_axis=tilt_axis, method=method,
                 shifts=step.shifts, rotation=step.rotation, preparation=step.preparation.record(),
+                tilt_axis_estimates=[e.summary() for e in step.axis_estimates],
             )
-            rotated = f": Align rotated the projections {step.rotation:.1f}°" if step.rotation else ""
-            metadata["conventions"] = f"tilt axis {tilt_axis} (on the grid{rotated})"
+            metadata["conventions"] = f"tilt axis {tilt_axis}, put on the grid by Align ({axis})"
             if file_angle is not None:
                 metadata.update(tilt_axis_angle=float(file_angle) - step.rotation,
                                 tilt_axis_source=layer.metadata.get("tilt_axis_source"))
-            self._viewer.add_image(aligned, name=f"{layer.name} (aligned)", metadata=metadata,
-                                   scale=layer.scale, colormap="gray")
-            rotated = f"rotated {step.rotation:.1f}° onto the grid; " if step.rotation else ""
-            show_info(f"{self.title}: aligned {layer.name!r}: {step.preparation.describe()}; {rotated}"
+            added = self._viewer.add_image(aligned, name=f"{layer.name} (aligned)", metadata=metadata,
+                                           scale=layer.scale, colormap="gray")
+            show_at(self._viewer, added, (middle_projection(angles), None, None))
+            show_info(f"{self.title}: aligned {layer.name!r}: {step.preparation.describe()}; {axis}; "
                       f"drift up to {np.abs(step.shifts).max():.1f} pixels")
 
         return self._start_task(_alignment, (data, angles, options), add_aligned, "aligning")
