@@ -137,6 +137,9 @@ def _scale_out_flags(parser: argparse.ArgumentParser, *, piece: str) -> None:
                              f"dask scheduler); the {piece} become tasks")
     parser.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
                         help="how often dask re-runs a failed task (default 2)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run into its .zarr output: the chunks it wrote are kept "
+                             "(with --scheduler and the same arguments)")
 
 
 def _angle_flags(parser: argparse.ArgumentParser) -> None:
@@ -233,6 +236,8 @@ DECONVOLVE_EXAMPLES = """examples:
       --voxel-size 0.065,0.065,0.2 --method richardson-lucy --n-iter 50 --out rl.tif
   napari-invprob deconvolve rgb.png --psf-sigma 4 --psf-size 7 --lam 0.01 --reference clean.png --json --out r.tif
   napari-invprob deconvolve stack.tif --psf psf.tif --scheduler local:4 --tile-size 256 --out big.tif
+  napari-invprob deconvolve big.zarr --psf psf.tif --method richardson-lucy --scheduler local:2 --out rl.zarr
+      (bigger than memory: OME-Zarr in and out, tile by tile; --resume continues an interrupted run)
 """
 
 RECONSTRUCT_EXAMPLES = """examples:
@@ -240,6 +245,7 @@ RECONSTRUCT_EXAMPLES = """examples:
   napari-invprob reconstruct series.mrc --method tv --lam 0.01 --tilt-axis x --out vol.mrc
   napari-invprob reconstruct sino.tif --angle-range -70 70 --n-angles 50 --method fbp --out slice.tif
   napari-invprob reconstruct series.mrc --method sirt --scheduler local:2 --out vol.mrc
+  napari-invprob reconstruct series.zarr --angles series.tlt --method sirt --scheduler local:2 --out vol.zarr
   napari-invprob reconstruct series.mrc --method sirt --scheduler tcp://head-node:8786 --out vol.mrc
 """
 
@@ -291,8 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     deconvolve = command("deconvolve", "deconvolve a 2D/3D or multi-channel image with a known PSF",
                          DECONVOLVE_EXAMPLES, DECONVOLUTION_METHODS, "deconvolution methods")
-    deconvolve.add_argument("input", help="blurred image: TIFF, PNG or MRC")
-    _common(deconvolve, out_help="restored image (.tif or .mrc)")
+    deconvolve.add_argument("input", help="blurred image: TIFF, PNG, MRC or OME-Zarr (.zarr, read lazily)")
+    _common(deconvolve, out_help="restored image (.tif, .mrc or .zarr)")
     _psf_flags(deconvolve, required=True)
     _solver_flags(deconvolve, DECONVOLUTION_METHODS, default_method="admm-tv")
     deconvolve.add_argument("--boundary", choices=DECONVOLUTION_BOUNDARIES, default="periodic",
@@ -318,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     reconstruct = command("reconstruct", "reconstruct a slice or volume from a sinogram or tilt series",
                           RECONSTRUCT_EXAMPLES, TOMOGRAPHY_METHODS, "reconstruction methods")
-    reconstruct.add_argument("input", help="tilt series (n_angles, rows, cols) or sinogram: MRC, TIFF or PNG")
-    _common(reconstruct, out_help="reconstructed volume or slice (.mrc or .tif)")
+    reconstruct.add_argument("input", help="tilt series (n_angles, rows, cols) or sinogram: MRC, TIFF, PNG or OME-Zarr (.zarr, read lazily)")
+    _common(reconstruct, out_help="reconstructed volume or slice (.mrc, .tif or .zarr)")
     _angle_flags(reconstruct)
     _solver_flags(reconstruct, TOMOGRAPHY_METHODS, default_method="fbp")
     _preparation_flags(reconstruct)

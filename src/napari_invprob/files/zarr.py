@@ -487,3 +487,21 @@ def write_zarr(path: str | os.PathLike, data, *, axes: str | None = None, voxel_
         shutil.rmtree(path, ignore_errors=True)
         raise
     return finish_zarr(path, provenance=provenance, levels=levels)
+
+
+def set_provenance(path: str | os.PathLike, record: dict) -> None:
+    """Record how the image at ``path`` was made (replacing the record :func:`finish_zarr` stored).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A store made by :func:`create_zarr` or :func:`write_zarr`.
+    record : dict
+        JSON-able (NumPy values and paths are converted).
+    """
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r+")
+    ours = dict(dict(group.attrs).get(ATTRIBUTE, {}))
+    ours["provenance"] = _jsonable(record)
+    group.attrs.update({ATTRIBUTE: ours})
