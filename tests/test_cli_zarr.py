@@ -95,3 +95,12 @@ def test_a_zarr_input_runs_here_when_it_fits_and_resume_needs_a_cluster(data, tm
     refused = run("deconvolve", data / "stack.zarr", "--psf-sigma", 1.2, "--resume", "--out", tmp_path / "x.zarr",
                   cwd=tmp_path, check=False)
     assert refused.returncode != 0 and "--resume" in refused.stderr and not (tmp_path / "x.zarr").exists()
+
+
+def test_denoise_zarr_to_zarr_on_dask(data, tmp_path):
+    run("denoise", data / "stack.zarr", "--method", "tv", "--sigma", 15, "--scheduler", "local:2", "--tile-size", 10,
+        16, 16, "--quiet", "--out", tmp_path / "smooth.zarr", cwd=tmp_path)
+    result = io.read_volume(tmp_path / "smooth.zarr")
+    assert result.data.shape == (20, 32, 32) and result.voxel_size == (2000.0, 650.0, 650.0)
+    record = result.attributes["provenance"]
+    assert record["problem"] == "denoising" and record["noise_sigma"] == 15 and record["pieces"] == 8

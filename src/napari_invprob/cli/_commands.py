@@ -348,22 +348,43 @@ def simulate(args) -> dict:
 
 
 def denoise(args) -> dict:
+    from ..distributed.denoising import DEFAULT_DENOISE_OVERLAP, denoise_distributed
     from ..priors.denoisers import denoise as denoise_image
     from ..priors.denoisers import noise_level
 
     out = check_volume_suffix(Path(args.out))
-    plan = OutputPlan.check([out, sidecar_path(out)], [args.input, args.reference], overwrite=args.overwrite)
+    plan = _plan(out, [args.input, args.reference], args)
     image, pixel_size = _inputs.read_image(args.input)
+    streamed, image = _streamed(args, image, "denoise")
     axes = _inputs.file_axes(args.input, image)
     axis = _inputs.channel_axis(args.channel_axis, image, axes)
     _inputs.say_axes_from_file(args, axes, axis)
     reference = _inputs.reference(args.reference, image.shape)
+    if args.scheduler is None and (args.tile_size is not None or args.overlap is not None):
+        raise CliError("--tile-size and --overlap go with --scheduler")
     start = time.perf_counter()
-    sigma = args.sigma if args.sigma is not None else noise_level(image, channel_axis=axis)
-    result = denoise_image(image, method=args.method, sigma=sigma, channel_axis=axis, device=args.device)
+    if args.scheduler is None:
+        sigma = args.sigma if args.sigma is not None else noise_level(image, channel_axis=axis)
+        result = denoise_image(image, method=args.method, sigma=sigma, channel_axis=axis, device=args.device)
+        run = {}
+    else:
+        tile_shape = None if args.tile_size is None else (
+            args.tile_size[0] if len(args.tile_size) == 1 else tuple(args.tile_size))
+        sigma = args.sigma if args.sigma is not None or streamed else noise_level(image, channel_axis=axis)
+        progress = ChunkProgress(desc=args.method, quiet=args.quiet)
+        try:
+            result = denoise_distributed(
+                args.input if streamed else image, scheduler=args.scheduler, method=args.method, sigma=sigma,
+                channel_axis=axis, tile_shape=tile_shape, overlap=DEFAULT_DENOISE_OVERLAP if args.overlap is None
+                else args.overlap, retries=args.retries, progress=progress, out=out if _inputs.is_zarr(out) else None,
+                overwrite=args.overwrite, device=args.device)
+        finally:
+            progress.close()
+        run = _run_record(out, streamed)
+        sigma = run.pop("parameters", {}).get("sigma", sigma)  # estimated on the cluster's input when streamed
     entry = record("denoising", method=args.method, parameters=dict(sigma=args.sigma, channel_axis=axis),
                    source=args.input, iterations=1, elapsed=time.perf_counter() - start, noise_sigma=sigma,
-                   **_quality(reference, result, axis))
+                   scheduler=args.scheduler, **_quality(reference, result, axis), **run)
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry, _inputs.result_axes(axes, result.ndim, axis, None))
 
 

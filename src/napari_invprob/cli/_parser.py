@@ -263,6 +263,7 @@ DENOISE_EXAMPLES = """examples:
   napari-invprob denoise noisy.tif --out denoised.tif                  (learned denoiser, noise level estimated)
   napari-invprob denoise stack.mrc --method tv --sigma 12.5 --out smooth.mrc
   napari-invprob denoise rgb.png --sigma 0.05 --reference clean.png --json --out denoised.tif
+  napari-invprob denoise big.zarr --method tv --scheduler local:2 --out smooth.zarr      (tile by tile on dask)
 """
 
 DEMO_EXAMPLES = """examples:
@@ -376,8 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     denoisers = "denoisers:\n" + "\n".join(f"  {name:<9} {spec.summary}" for name, spec in DENOISERS.items())
     denoise = command("denoise", "remove Gaussian noise from a 2D/3D or multi-channel image",
                       f"{denoisers}\n\n{DENOISE_EXAMPLES}")
-    denoise.add_argument("input", help="noisy image or volume: TIFF, PNG or MRC")
-    _common(denoise, out_help="denoised image (.tif or .mrc)")
+    denoise.add_argument("input", help="noisy image or volume: TIFF, PNG, MRC or OME-Zarr (.zarr, read lazily)")
+    _common(denoise, out_help="denoised image (.tif, .mrc or .zarr)")
     denoise.add_argument("--method", "-m", choices=list(DENOISERS), default="learned", metavar="NAME",
                          help="denoiser (default learned; the list is below)")
     denoise.add_argument("--sigma", type=_finite_float, metavar="σ",
@@ -387,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "else the last axis of a 2D RGB(A) image; none: every axis is spatial")
     denoise.add_argument("--reference", metavar="FILE",
                          help="ground truth: report PSNR and SSIM of the result against it")
+    _scale_out_flags(denoise, piece="overlapping tiles")
+    denoise.add_argument("--tile-size", type=_positive_int, nargs="+", metavar="N",
+                         help="tile core per spatial axis with --scheduler (default 512 in 2D, 128 in 3D)")
+    denoise.add_argument("--overlap", type=_non_negative_int, metavar="N",
+                         help="tile halo in pixels with --scheduler (default 16)")
 
     demo = command("demo", "the lecture's deconvolution: blur the astronaut, restore it, report PSNR",
                    DEMO_EXAMPLES)

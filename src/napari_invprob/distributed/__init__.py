@@ -29,6 +29,7 @@ lost worker.
 """
 
 from .cluster import check_scheduler, map_pieces, open_client, slice_chunks
+from .denoising import denoise_distributed
 from .tiles import Tile, deconvolve_distributed, default_overlap, tile_grid
 from .tilt_series import default_chunk_slices, reconstruct_distributed
 
@@ -36,6 +37,7 @@ __all__ = [
     "Tile",
     "check_scheduler",
     "deconvolve_distributed",
+    "denoise_distributed",
     "default_chunk_slices",
     "default_overlap",
     "map_pieces",

@@ -116,6 +116,53 @@ def default_overlap(psf_shape: Sequence[int], n_iter: int, *, iterative: bool = 
     return int(math.ceil(radius * (4 + 2 * math.sqrt(max(1, n_iter)))))
 
 
+def channel_tiles(tiles: list[Tile], full: Sequence[int], channel_axis: int | None) -> list[Tile]:
+    """Tiles of the spatial axes with the channel axis (whole) put back between their entries."""
+    def expand(entries, whole):
+        out = list(entries)
+        if channel_axis is not None:
+            out.insert(channel_axis, whole)
+        return tuple(out)
+
+    channels = np.arange(full[channel_axis]) if channel_axis is not None else None
+    return [Tile(expand(t.source, channels), expand(t.core, slice(None)), expand(t.core_in_tile, slice(None)))
+            for t in tiles]
+
+
+def tile_output(out, full: Sequence[int], tile_shape: Sequence[int], channel_axis: int | None, stored, run: dict, *,
+                overwrite: bool, source) -> Output | None:
+    """The OME-Zarr store a tiled run writes into, chunked by the tiles' cores (channels whole), with the
+    input's axes and voxel sizes when it was a store; None without ``out``."""
+    if out is None:
+        return None
+    ndim = len(full)
+    spatial = [a for a in range(ndim) if a != channel_axis]
+    chunks = [min(tile_shape[spatial.index(a)], n) if a in spatial else n for a, n in enumerate(full)]
+    axes = stored.axes if stored is not None else "".join(
+        "C" if a == channel_axis else "ZYX"[-len(spatial):][spatial.index(a)] for a in range(ndim))
+    return open_output(out, full, axes=axes, chunks=chunks, run=jsonable(run), overwrite=overwrite,
+                       voxel_size=None if stored is None else stored.voxel_size,
+                       unit=None if stored is None else stored.unit, source=source)
+
+
+def run_tiles(client, task, tiles: list[Tile], arguments, target: Output | None, full: Sequence[int], *,
+              retries: int, progress: Progress | None) -> tuple[np.ndarray | None, dict]:
+    """Run ``task(*arguments(tile), target, core, core_in_tile)`` for every tile not kept in ``target``;
+    the result in memory (without ``target``) and what the run did (:func:`~.storage.tile_work`)."""
+    todo = [t for t in tiles if target is None or not target.finished(t.core, full)]
+    kept = len(tiles) - len(todo)
+    result = np.empty(full, np.float32) if target is None else None
+    seconds = []
+    pieces = ((*arguments(t), target, t.core, t.core_in_tile) for t in todo)
+    for i, (part, elapsed) in map_pieces(
+            client, task, pieces, total=len(todo), retries=retries,
+            progress=None if progress is None else lambda done, total: progress(kept + done, kept + total)):
+        seconds.append(elapsed)
+        if result is not None:
+            result[todo[i].core] = part
+    return result, tile_work(seconds, len(tiles), kept)
+
+
 def _deconvolve_tile(tile, psf: np.ndarray, x0, options: dict, out: Output | None, core: tuple[slice, ...],
                      core_in_tile: tuple[slice, ...]) -> tuple[np.ndarray | None, float]:
     """One task: deconvolve an extended tile with the single-process call; keep its core (written to
@@ -276,20 +323,8 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         raise ValueError(f"overlap must be a non-negative integer, got {overlap!r}")
 
     full = [image.shape[axis] for axis in range(ndim)]
-    tiles_spatial = tile_grid(spatial_shape, tile_shape, [overlap] * len(spatial), periodic=boundary == "periodic")
-
-    def expand(entries, whole):
-        # Put the channel axis (whole) back between the spatial entries.
-        out = list(entries)
-        if channel_axis is not None:
-            out.insert(channel_axis, whole)
-        return tuple(out)
-
-    tiles = [
-        Tile(expand(t.source, np.arange(full[channel_axis]) if channel_axis is not None else None),
-             expand(t.core, slice(None)), expand(t.core_in_tile, slice(None)))
-        for t in tiles_spatial
-    ]
+    tiles = channel_tiles(tile_grid(spatial_shape, tile_shape, [overlap] * len(spatial),
+                                    periodic=boundary == "periodic"), full, channel_axis)
     start, _ = open_input(x0, name="x0") if x0 is not None else (None, None)
     if start is not None and not is_lazy(start):
         start = np.asarray(start, dtype=np.float32)
@@ -300,7 +335,6 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     deconvolve_iter(materialize(take(image, first)), psf,
                     x0=None if start is None else materialize(take(start, first)),
                     **dict(options, channel_axis=channel_axis, boundary=boundary, device="cpu"))
-    target = None
     with open_client(scheduler) as client:
         peak, means, background = _statistics(image, channel_axis, spatial, options.get("background"), client)
         if "background" in options:
@@ -309,32 +343,17 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         tile_options = dict(options, channel_axis=channel_axis, boundary=boundary, data_peak=peak)
         # Richardson-Lucy with a background depends on its flat start: the whole image's, not each tile's
         levels = _poisson_levels(means, background, peak) if flat_start else None
-        if out is not None:
-            chunks = [min(tile_shape[spatial.index(a)], n) if a in spatial else n for a, n in enumerate(full)]
-            axes = stored.axes if stored is not None else "".join(
-                "C" if a == channel_axis else "ZYX"[-len(spatial):][spatial.index(a)] for a in range(ndim))
-            run = jsonable(dict(problem="deconvolution", image=identity(source), x0=identity(x0), psf=identity(psf),
-                                tile_shape=tile_shape, overlap=overlap, options=tile_options))
-            target = open_output(out, full, axes=axes, chunks=chunks, run=run, overwrite=overwrite,
-                                 voxel_size=None if stored is None else stored.voxel_size,
-                                 unit=None if stored is None else stored.unit, source=source)
-        todo = [t for t in tiles if target is None or not target.finished(t.core, full)]
+        run = dict(problem="deconvolution", image=identity(source), x0=identity(x0), psf=identity(psf),
+                   tile_shape=tile_shape, overlap=overlap, options=tile_options)
+        target = tile_output(out, full, tile_shape, channel_axis, stored, run, overwrite=overwrite, source=source)
 
-        def piece(tile: Tile) -> tuple:
+        def arguments(tile: Tile) -> tuple:
             shape = tuple(len(i) if isinstance(i, np.ndarray) else n for i, n in zip(tile.source, full))
             tile_start = Flat(levels, shape) if levels is not None else None if start is None else take(start, tile.source)
-            return take(image, tile.source), psf, tile_start, tile_options, target, tile.core, tile.core_in_tile
+            return take(image, tile.source), psf, tile_start, tile_options
 
-        kept = len(tiles) - len(todo)
-        result = np.empty(image.shape, np.float32) if target is None else None
-        seconds = []
-        for i, (part, elapsed) in map_pieces(
-                client, _deconvolve_tile, (piece(t) for t in todo), total=len(todo), retries=retries,
-                progress=None if progress is None else lambda done, total: progress(kept + done, kept + total)):
-            seconds.append(elapsed)
-            if result is not None:
-                result[todo[i].core] = part
-    work = tile_work(seconds, len(tiles), kept)
+        result, work = run_tiles(client, _deconvolve_tile, tiles, arguments, target, full, retries=retries,
+                                 progress=progress)
     if target is None:
         return result
     return finish_output(target, provenance("deconvolution", method=method, parameters=jsonable(tile_options),
