@@ -6,7 +6,17 @@ import numpy as np
 
 from .._shared.provenance import provenance
 from .cluster import Progress, _check_retries, check_scheduler, open_client
-from .storage import finish_output, identity, is_lazy, jsonable, materialize, open_input, run_task, take
+from .storage import (
+    finish_output,
+    identity,
+    is_lazy,
+    jsonable,
+    materialize,
+    open_input,
+    run_task,
+    take,
+    without_device,
+)
 from .tiles import DEFAULT_TILE_2D, DEFAULT_TILE_3D, Tile, channel_tiles, run_tiles, tile_grid, tile_output
 
 #: Halo (pixels per side) of a denoised tile: beyond the reach of the learned denoiser's receptive field
@@ -113,7 +123,7 @@ def denoise_distributed(image, *, scheduler, method: str = "learned", sigma: flo
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
     with open_client(scheduler) as client:
         run = dict(problem="denoising", image=identity(source), tile_shape=tile_shape, overlap=overlap,
-                   options=options)
+                   options=without_device(options))
         target = tile_output(out, full, tile_shape, channel_axis, stored, run, overwrite=overwrite, source=source)
 
         def arguments(tile: Tile) -> tuple:

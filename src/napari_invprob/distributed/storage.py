@@ -163,6 +163,11 @@ def identity(data) -> str:
     return f"sha1:{hashlib.sha1(array.view(np.uint8)).hexdigest()}:{array.dtype}:{array.shape}"
 
 
+def without_device(options: dict) -> dict:
+    """A run's options as its record compares them: where it computes (``device``) is no part of what."""
+    return {key: value for key, value in options.items() if key != "device"}
+
+
 def jsonable(value):
     """``value`` made JSON-able for a run's record (arrays as lists, anything else by ``repr``)."""
     if isinstance(value, dict):

@@ -24,6 +24,7 @@ from .storage import (
     streamed_background,
     take,
     tile_work,
+    without_device,
 )
 
 #: Default tile size (pixels of its core per spatial axis) in 2D and in 3D.
@@ -344,7 +345,7 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         # Richardson-Lucy with a background depends on its flat start: the whole image's, not each tile's
         levels = _poisson_levels(means, background, peak) if flat_start else None
         run = dict(problem="deconvolution", image=identity(source), x0=identity(x0), psf=identity(psf),
-                   tile_shape=tile_shape, overlap=overlap, options=tile_options)
+                   tile_shape=tile_shape, overlap=overlap, options=without_device(tile_options))
         target = tile_output(out, full, tile_shape, channel_axis, stored, run, overwrite=overwrite, source=source)
 
         def arguments(tile: Tile) -> tuple:

@@ -30,6 +30,7 @@ from .storage import (
     stored_chunk,
     take,
     tile_work,
+    without_device,
 )
 
 #: Bytes of a tilt series' chunk (projections of its slices) that one task gets by default.
@@ -202,7 +203,8 @@ def reconstruct_distributed(data, angles, *, scheduler, chunk_slices: int | None
                 size if a == axis else min(n, 64 if a == 0 else 256) for a, n in enumerate(shape))
             pixel = None if stored is None else stored.voxel_size[-1]
             run = jsonable(dict(problem="tomography", data=identity(source), x0=identity(x0), angles=angles,
-                                tilt_axis=tilt_axis, options=options, preparation=preparation.record()))
+                                tilt_axis=tilt_axis, options=without_device(options),
+                                preparation=preparation.record()))
             target = open_output(out, shape, axes="ZYX"[-len(shape):], chunks=out_chunks, run=run,
                                  overwrite=overwrite, voxel_size=None if pixel is None else (pixel,) * len(shape),
                                  unit=None if pixel is None else stored.unit, source=source)
