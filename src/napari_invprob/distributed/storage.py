@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.zarr import ZarrImage, chunks_of, create_zarr, finish_zarr, read_zarr, written_chunks
+from ..files.zarr import ZarrImage, chunks_of, create_zarr, finish_zarr, jsonable, read_zarr, written_chunks
 from .cluster import map_pieces
 
 logger = logging.getLogger(__name__)
@@ -166,21 +166,6 @@ def identity(data) -> str:
 def without_device(options: dict) -> dict:
     """A run's options as its record compares them: where it computes (``device``) is no part of what."""
     return {key: value for key, value in options.items() if key != "device"}
-
-
-def jsonable(value):
-    """``value`` made JSON-able for a run's record (arrays as lists, anything else by ``repr``)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
 
 
 def tile_work(seconds: list[float], total: int, kept: int) -> dict:

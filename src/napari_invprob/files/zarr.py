@@ -292,7 +292,7 @@ def create_zarr(path: str | os.PathLike, shape, *, axes: str, chunks=None, voxel
                                 config={"write_empty_chunks": True})
     group.attrs.update({
         "ome": _multiscales(path.stem, axes, unit, [scale], [[0.0] * len(shape)], ["0"]),
-        ATTRIBUTE: {"run": run, "status": "running"},
+        ATTRIBUTE: {"run": jsonable(run), "status": "running"},
     })
     return level0
 
@@ -308,25 +308,27 @@ def _reopen(path: Path, shape, chunks, run: dict):
         level0 = group["0"]
     except Exception:  # noqa: BLE001 - anything unreadable is not a run to resume
         return None
-    if _jsonable(ours.get("run")) != _jsonable(run) or level0.shape != shape or level0.chunks != chunks:
+    if jsonable(ours.get("run")) != jsonable(run) or level0.shape != shape or level0.chunks != chunks:
         return None
     return level0
 
 
-def _jsonable(value):
-    import json
-
-    return json.loads(json.dumps(value, default=_plain))
-
-
-def _plain(value):
+def jsonable(value):
+    """``value`` as JSON stores it (for a run's record or provenance): tuples as lists, NumPy values and
+    arrays as numbers and lists, paths as text, anything else by its ``repr``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-able")
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
 
 
 def _multiscales(name: str, axes: str, unit: str | None, scales, translations, paths) -> dict:
@@ -431,7 +433,7 @@ def finish_zarr(path: str | os.PathLike, *, provenance: dict | None = None, leve
     ours = dict(dict(group.attrs).get(ATTRIBUTE, {}))
     ours.update(status="complete", provenance=provenance)
     group.attrs.update({"ome": _multiscales(multiscale.get("name", path.stem), axes, unit, scales, translations,
-                                            paths), ATTRIBUTE: _jsonable(ours)})
+                                            paths), ATTRIBUTE: jsonable(ours)})
     return path
 
 
@@ -503,5 +505,5 @@ def set_provenance(path: str | os.PathLike, record: dict) -> None:
 
     group = zarr.open_group(str(path), mode="r+")
     ours = dict(dict(group.attrs).get(ATTRIBUTE, {}))
-    ours["provenance"] = _jsonable(record)
+    ours["provenance"] = jsonable(record)
     group.attrs.update({ATTRIBUTE: ours})
