@@ -180,6 +180,14 @@ def reconstruct_zarr(source: str, out: str, angles: np.ndarray, client) -> dict:
     return dict(tiles=record["pieces"], per_tile=record["seconds_per_piece"])
 
 
+class _Rows(list):
+    """The table's rows, each also printed as it is measured (a long run shows its progress)."""
+
+    def append(self, row) -> None:
+        super().append(row)
+        print(f"measured: {row[0]} {row[1]}: {row[2]}", flush=True)
+
+
 class Call:
     """A picklable ``function(*args, client)``."""
 
@@ -194,17 +202,20 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small stacks and series, to check the script")
     parser.add_argument("--folder", type=Path, default=None, help="where the stores go (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true", help="keep the input stores already in --folder")
     args = parser.parse_args(argv)
     folder = args.folder or Path(tempfile.mkdtemp(prefix="napari-invprob-big-"))
     big, small = ((64, 384, 256), (32, 256, 256)) if args.quick else (BIG, SMALL)
     if args.quick:
         SERIES.update(n_angles=21, size=96)
-    rows = []
+    rows = _Rows()
     try:
         start = time.perf_counter()
-        write_beads(folder / "small.zarr", small)
-        write_beads(folder / "big.zarr", big)
-        angles = write_series(folder / "series.zarr")
+        if not args.reuse:
+            write_beads(folder / "small.zarr", small)
+            write_beads(folder / "big.zarr", big)
+        angles = write_series(folder / "series.zarr") if not (args.reuse and (folder / "series.zarr").exists()) \
+            else np.linspace(-60.0, 60.0, SERIES["n_angles"])
         print(f"data written in {time.perf_counter() - start:.0f} s to {folder} (big stack {big}, "
               f"{4 * np.prod(big) / GiB:.1f} GiB float32)", flush=True)
         fits, many = int(np.prod(small)), int(np.prod(big))

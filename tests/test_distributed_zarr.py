@@ -52,7 +52,7 @@ RL = dict(method="richardson-lucy", n_iter=6, background="auto", device="cpu")
 def test_the_streamed_background_equals_the_whole_image_estimate(client):
     image = np.stack([_stack(seed=1), 0.5 * _stack(seed=2)], axis=1)  # (z, c, y, x)
     lazy = da.from_array(image, chunks=(5, 1, 17, 40))
-    streamed = nd.storage.streamed_background(lazy, 1, client, slab_bytes=4 * 40 * 40 * 2 * 9)
+    streamed = nd.storage.streamed_background(lazy, 1, client)  # blocks of every axis: the chunks'
     assert streamed == estimate_background(image, channel_axis=1)
 
 

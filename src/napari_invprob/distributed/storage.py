@@ -11,6 +11,7 @@ store skips the pieces whose chunks are all there (:func:`open_output`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files.zarr import ZarrImage, chunks_of, create_zarr, finish_zarr, jsonable, read_zarr, written_chunks
-from .cluster import map_pieces
+from .cluster import aligned_chunks, map_pieces
 
 logger = logging.getLogger(__name__)
 
@@ -184,13 +185,13 @@ def finish_output(target: Output, record: dict):
     return read_zarr(target.path).data
 
 
-def streamed_background(image, channel_axis: int | None, client, *, slab_bytes: int = 64 * 2**20):
+def streamed_background(image, channel_axis: int | None, client):
     """``estimate_background(image, channel_axis=...)`` of a lazy image, to the same value, streamed.
 
-    The box sums are made slab by slab along the first spatial axis on the cluster (each slab's are
-    exactly the whole image's there, :func:`~napari_invprob.deconvolution.background.box_sums`); each
-    slab returns only its smallest sums, as many as the background's rank, so the client keeps that
-    many per channel.
+    The box sums are made in blocks of box positions on the cluster, each block reading the image's
+    chunks it covers plus a box's width (its sums are exactly the whole image's there,
+    :func:`~napari_invprob.deconvolution.background.box_sums`); each block returns only its smallest
+    sums, as many as the background's rank, so the client keeps that many per channel.
     """
     import dask.array as da
     import torch
@@ -200,16 +201,17 @@ def streamed_background(image, channel_axis: int | None, client, *, slab_bytes: 
     moved = image[None] if channel_axis is None else da.moveaxis(image, channel_axis, 0)
     spatial_shape = moved.shape[1:]
     step = BOX_STEP if len(spatial_shape) == 3 else 1
-    width = min(SMOOTHING, spatial_shape[0])
-    positions = len(range(0, spatial_shape[0] - width + 1, step))
     rank = background_rank(spatial_shape)
-    plane = 4 * moved.shape[0] * int(np.prod(spatial_shape[1:]))
-    per_slab = max(1, (max(slab_bytes // plane, width) - width) // step + 1)
-    starts = range(0, positions, per_slab)
-    pieces = ((take(moved, (slice(None), slice(k * step, (min(positions, k + per_slab) - 1) * step + width))), rank)
-              for k in starts)
+    per_axis = []
+    for n, chunk in zip(spatial_shape, moved.chunksize[1:]):
+        width = min(SMOOTHING, n)
+        positions = len(range(0, n - width + 1, step))
+        per_axis.append([slice(b.start * step, (b.stop - 1) * step + width)
+                         for b in aligned_chunks(positions, max(1, chunk // step), join_short=False)])
+    blocks = list(itertools.product(*per_axis))
+    pieces = ((take(moved, (slice(None), *block)), rank) for block in blocks)
     smallest = None
-    for _, values in map_pieces(client, _smallest_box_sums, pieces, total=len(starts)):
+    for _, values in map_pieces(client, _smallest_box_sums, pieces, total=len(blocks)):
         values = torch.from_numpy(values)
         smallest = values if smallest is None else torch.cat([smallest, values], dim=1)
         smallest = smallest.topk(min(rank, smallest.shape[1]), dim=1, largest=False).values
@@ -217,13 +219,13 @@ def streamed_background(image, channel_axis: int | None, client, *, slab_bytes: 
     return levels if channel_axis is not None else levels[0]
 
 
-def _smallest_box_sums(slab, rank: int) -> np.ndarray:
-    """One task: a slab's box sums, per channel its ``rank`` smallest."""
+def _smallest_box_sums(block, rank: int) -> np.ndarray:
+    """One task: a block's box sums, per channel its ``rank`` smallest."""
     import torch
 
     from ..deconvolution.background import box_sums
 
-    sums = box_sums(torch.from_numpy(materialize(slab))).flatten(start_dim=1)
+    sums = box_sums(torch.from_numpy(materialize(block))).flatten(start_dim=1)
     return sums.topk(min(rank, sums.shape[1]), dim=1, largest=False).values.numpy()
 
 
