@@ -9,6 +9,7 @@ result layer's ``metadata`` in napari (``napari_invprob_version``, ``problem``, 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import sys
 import time
@@ -45,6 +46,8 @@ def _quality(reference, result, channel_axis) -> dict:
         return {}
     from ..metrics import psnr, ssim
 
+    result = np.asarray(result)
+
     data_range = float(reference.max() - reference.min()) or 1.0
     return {
         "psnr_db": round(psnr(reference, result, data_range=data_range), 3),
@@ -58,12 +61,46 @@ def _voxel_size(args, pixel_size):
 
 
 def _finish(plan: OutputPlan, out: Path, volume: np.ndarray, voxel_size, entry: dict, axes: str | None = None) -> dict:
-    """Write the volume (its axes named in a TIFF when given), then its sidecar; return the summary."""
-    plan.write_volume(out, volume, voxel_size, axes)
+    """Write the volume (its axes named in a TIFF or OME-Zarr when given), then its sidecar; return the
+    summary. A volume a distributed run wrote into its OME-Zarr output already (a dask array) gets the
+    record in its attributes."""
+    from ..files.zarr import set_provenance
+
     sidecar = sidecar_path(out)
     entry = {**entry, "output": str(out.resolve()), "shape": list(volume.shape), "voxel_size": voxel_size}
+    if _inputs.is_lazy(volume):
+        set_provenance(out, entry)
+    else:
+        plan.write_volume(out, volume, voxel_size, axes, provenance=entry)
     plan.write_json(sidecar, entry)
     return {**entry, "sidecar": str(sidecar.resolve())}
+
+
+def _plan(out: Path, inputs, args) -> OutputPlan:
+    """The output plan; ``--resume`` lets a distributed run continue into its existing OME-Zarr output."""
+    resume = getattr(args, "resume", False)
+    if resume and (args.scheduler is None or not _inputs.is_zarr(out)):
+        raise CliError("--resume continues a run into its .zarr output; it goes with --scheduler and --out X.zarr")
+    return OutputPlan.check([out, sidecar_path(out)], inputs, overwrite=args.overwrite or resume)
+
+
+def _streamed(args, data, command: str):
+    """Whether the run reads its lazy (OME-Zarr) input piece by piece on dask; else the input, read whole
+    (refused, naming the command to use, when it would not fit)."""
+    if args.scheduler is not None and _inputs.is_lazy(data):
+        return True, data
+    return False, _inputs.in_memory(data, args.input, command)
+
+
+def _run_record(out: Path, streamed: bool) -> dict:
+    """What a distributed run wrote into its OME-Zarr output's record: its pieces, those kept from an
+    interrupted run, the seconds per piece (and its parameters, for what it resolved on the cluster)."""
+    if not (streamed and _inputs.is_zarr(out)):
+        return {}
+    from ..files import read_zarr
+
+    stored = read_zarr(out).attributes.get("provenance") or {}
+    return {key: stored[key] for key in ("pieces", "pieces_kept", "seconds_per_piece", "parameters") if key in stored}
 
 
 def _solve(iterates_call, distributed_call, args, *, n_iter: int, desc: str):
@@ -88,9 +125,9 @@ def deconvolve(args) -> dict:
     from ..distributed.tiles import deconvolve_distributed
 
     out = check_volume_suffix(Path(args.out))
-    plan = OutputPlan.check([out, sidecar_path(out)], [args.input, args.psf, args.reference],
-                            overwrite=args.overwrite)
+    plan = _plan(out, [args.input, args.psf, args.reference], args)
     image, pixel_size = _inputs.read_image(args.input)
+    streamed, image = _streamed(args, image, "deconvolve")
     axes = _inputs.file_axes(args.input, image)
     axis = _inputs.channel_axis(args.channel_axis, image, axes)
     time = _inputs.time_axis(args.time_axis, image, axes)
@@ -117,10 +154,14 @@ def deconvolve(args) -> dict:
     result, iterations, elapsed = _solve(
         lambda: deconvolve_iter(image, psf, **keywords),
         lambda progress: deconvolve_distributed(
-            image, psf, scheduler=args.scheduler, tile_shape=tile_shape, overlap=args.overlap,
-            retries=args.retries, progress=progress, **keywords),
+            args.input if streamed else image, psf, scheduler=args.scheduler, tile_shape=tile_shape,
+            overlap=args.overlap, retries=args.retries, progress=progress,
+            out=out if _inputs.is_zarr(out) else None, overwrite=args.overwrite, **keywords),
         args, n_iter=n_iter * (1 if time is None else image.shape[time]), desc=args.method,
     )
+    run = _run_record(out, streamed)
+    if streamed and background.get("background") == "auto" and "parameters" in run:
+        background = {"background": run["parameters"].get("background", "auto")}  # as estimated on the cluster
     parameters = {k: v for k, v in keywords.items() if k != "device"}
     parameters.update(lam=args.lam if args.lam is not None else spec.default_lam, n_iter=n_iter)
     if background:  # the choice (auto, None or a level) as parameter, the level modelled beside it
@@ -130,7 +171,8 @@ def deconvolve(args) -> dict:
         background = {} if isinstance(level, str) else {"background_level": level}  # a series: per time point
     entry = record("deconvolution", method=args.method, parameters=parameters, source=args.input,
                    iterations=iterations, elapsed=elapsed, psf_source=psf_record, scheduler=args.scheduler,
-                   **_quality(reference, result, axis), **background)
+                   **_quality(reference, result, axis), **background,
+                   **{k: v for k, v in run.items() if k != "parameters"})
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry, layout)
 
 
@@ -149,6 +191,11 @@ def _camera_background(args, image: np.ndarray, axis: int | None, time: int | No
     choice = "auto" if args.background is None else args.background
     if choice == "none":
         return {"background": None}
+    if choice == "auto" and _inputs.is_lazy(image):
+        if not args.quiet:
+            print("napari-invprob: background (camera offset) estimated from the image's darkest regions on the "
+                  "cluster, streamed (--background sets it); modelled as y ~ Poisson(Hx + b)", file=sys.stderr)
+        return {"background": "auto"}
     if choice == "auto" and time is not None:
         if not args.quiet:
             print("napari-invprob: background (camera offset) estimated per time point; modelled as y ~ "
@@ -175,30 +222,43 @@ def _conventions(series, preparation, args) -> dict:
 
 def reconstruct(args) -> dict:
     from ..distributed.tilt_series import reconstruct_distributed
-    from ..tomography.preparation import prepare
+    from ..tomography.preparation import prepare, resolve_preparation
     from ..tomography.reconstruct import METHODS, reconstruct_iter
 
     out = check_volume_suffix(Path(args.out))
-    plan = OutputPlan.check([out, sidecar_path(out)], [*_inputs.series_inputs(args), args.reference],
-                            overwrite=args.overwrite)
+    plan = _plan(out, [*_inputs.series_inputs(args), args.reference], args)
     series = _inputs.read_series(args)
+    streamed, data = _streamed(args, series.data, "reconstruct")
+    series = dataclasses.replace(series, data=data)
     reference = _inputs.reference(args.reference, None)
     if args.scheduler is None and args.chunk_slices is not None:
         raise CliError("--chunk-slices goes with --scheduler")
     spec = METHODS[args.method]
     n_iter = args.n_iter or spec.default_n_iter
-    prepared, preparation = prepare(series.data, contrast=args.contrast, background=args.background)
+    # the whole series is prepared once, so every chunk (here or on a worker) solves the same problem; a
+    # lazy series is resolved in passes over its chunks, and every task prepares its own chunk
+    if streamed:
+        prepared, preparation = None, resolve_preparation(series.data, contrast=args.contrast,
+                                                          background=args.background)
+    else:
+        prepared, preparation = prepare(series.data, contrast=args.contrast, background=args.background)
     conventions = _conventions(series, preparation, args)
-    # the whole series is prepared once, so every chunk (here or on a worker) solves the same problem
     keywords = _inputs.with_options(
         dict(method=args.method, lam=args.lam, n_iter=args.n_iter, tilt_axis=series.tilt_axis,
              thickness=args.thickness, device=args.device, background="none", contrast="dark-field"),
         args.option)
+    distributed = dict(scheduler=args.scheduler, chunk_slices=args.chunk_slices, retries=args.retries,
+                       out=out if _inputs.is_zarr(out) else None, overwrite=args.overwrite)
+    if streamed:  # the chunks read from the store by the workers, each prepared by its task
+        source = args.input
+        distributed.update(preparation=preparation, **{k: v for k, v in keywords.items()
+                                                       if k not in ("background", "contrast")})
+    else:
+        source = prepared
+        distributed.update(keywords)
     result, iterations, elapsed = _solve(
         lambda: reconstruct_iter(prepared, series.angles, **keywords),
-        lambda progress: reconstruct_distributed(
-            prepared, series.angles, scheduler=args.scheduler, chunk_slices=args.chunk_slices,
-            retries=args.retries, progress=progress, **keywords),
+        lambda progress: reconstruct_distributed(source, series.angles, progress=progress, **distributed),
         args, n_iter=n_iter, desc=args.method,
     )
     _inputs.check_shape(reference, result.shape, args.reference)
@@ -206,9 +266,10 @@ def reconstruct(args) -> dict:
     parameters.update(angles=series.angles, angle_source=series.angle_source, contrast=args.contrast,
                       background=args.background, lam=args.lam if args.lam is not None else spec.default_lam,
                       n_iter=n_iter)
+    run = {k: v for k, v in _run_record(out, streamed).items() if k != "parameters"}
     entry = record("tomography", method=args.method, parameters=parameters, source=args.input,
                    iterations=iterations, elapsed=elapsed, scheduler=args.scheduler, **conventions,
-                   **_quality(reference, result, None))
+                   **_quality(reference, result, None), **run)
     return _finish(plan, out, result, _voxel_size(args, series.pixel_size), entry)
 
 
@@ -290,24 +351,45 @@ def simulate(args) -> dict:
 
 
 def denoise(args) -> dict:
+    from ..distributed.denoising import DEFAULT_DENOISE_OVERLAP, denoise_distributed
     from ..priors.denoisers import denoise as denoise_image
     from ..priors.denoisers import noise_level
 
     out = check_volume_suffix(Path(args.out))
-    plan = OutputPlan.check([out, sidecar_path(out)], [args.input, args.reference], overwrite=args.overwrite)
+    plan = _plan(out, [args.input, args.reference], args)
     image, pixel_size = _inputs.read_image(args.input)
+    streamed, image = _streamed(args, image, "denoise")
     axes = _inputs.file_axes(args.input, image)
     axis = _inputs.channel_axis(args.channel_axis, image, axes)
     _inputs.say_axes_from_file(args, axes, axis)
     layout = _inputs.result_axes(axes, image.ndim, axis, None)
     check_axes_fit(out, layout)
     reference = _inputs.reference(args.reference, image.shape)
+    if args.scheduler is None and (args.tile_size is not None or args.overlap is not None):
+        raise CliError("--tile-size and --overlap go with --scheduler")
     start = time.perf_counter()
-    sigma = args.sigma if args.sigma is not None else noise_level(image, channel_axis=axis)
-    result = denoise_image(image, method=args.method, sigma=sigma, channel_axis=axis, device=args.device)
+    if args.scheduler is None:
+        sigma = args.sigma if args.sigma is not None else noise_level(image, channel_axis=axis)
+        result = denoise_image(image, method=args.method, sigma=sigma, channel_axis=axis, device=args.device)
+        run = {}
+    else:
+        tile_shape = None if args.tile_size is None else (
+            args.tile_size[0] if len(args.tile_size) == 1 else tuple(args.tile_size))
+        sigma = args.sigma if args.sigma is not None or streamed else noise_level(image, channel_axis=axis)
+        progress = ChunkProgress(desc=args.method, quiet=args.quiet)
+        try:
+            result = denoise_distributed(
+                args.input if streamed else image, scheduler=args.scheduler, method=args.method, sigma=sigma,
+                channel_axis=axis, tile_shape=tile_shape, overlap=DEFAULT_DENOISE_OVERLAP if args.overlap is None
+                else args.overlap, retries=args.retries, progress=progress, out=out if _inputs.is_zarr(out) else None,
+                overwrite=args.overwrite, device=args.device)
+        finally:
+            progress.close()
+        run = _run_record(out, streamed)
+        sigma = run.pop("parameters", {}).get("sigma", sigma)  # estimated on the cluster's input when streamed
     entry = record("denoising", method=args.method, parameters=dict(sigma=args.sigma, channel_axis=axis),
                    source=args.input, iterations=1, elapsed=time.perf_counter() - start, noise_sigma=sigma,
-                   **_quality(reference, result, axis))
+                   scheduler=args.scheduler, **_quality(reference, result, axis), **run)
     return _finish(plan, out, result, _voxel_size(args, pixel_size), entry, layout)
 
 

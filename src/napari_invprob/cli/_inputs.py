@@ -29,11 +29,28 @@ def check_input_paths(args) -> None:
             raise CliError(f"{name} {value} ends in '/' but is not a directory; drop the trailing '/'")
 
 
+def is_zarr(path) -> bool:
+    """Whether ``path`` names an OME-Zarr store (``.zarr``)."""
+    return path is not None and Path(path).suffix.lower() in io.ZARR_SUFFIXES
+
+
+def is_lazy(data) -> bool:
+    """Whether ``data`` is read chunk by chunk (a dask array, from OME-Zarr)."""
+    return not hasattr(data, "__array_interface__") and hasattr(data, "dask")
+
+
 def read_image(path: str) -> tuple[np.ndarray, float | tuple[float, float, float] | None]:
     """An input image and its voxel size in Å: ``(z, y, x)`` for a TIFF z-stack, hyperstack or series
     of them that records all three (ImageJ or OME, :func:`napari_invprob.files.tiff.read_tiff`; the
-    ``Z``, ``Y`` and ``X`` sizes wherever the channel and time axes sit), else the pixel size (or None)
-    as :func:`napari_invprob.io.read_image` gives it."""
+    ``Z``, ``Y`` and ``X`` sizes wherever the channel and time axes sit) or an OME-Zarr volume that
+    records them, else the pixel size (or None) as :func:`napari_invprob.io.read_image` gives it.
+    OME-Zarr stays lazy (a dask array)."""
+    if is_zarr(path):
+        volume = io.read_volume(path)
+        sizes = volume.voxel_size
+        if volume.axes.endswith("ZYX") and all(sizes[-3:]):
+            return volume.data, tuple(sizes[-3:])
+        return volume.data, sizes[-1]
     if Path(path).suffix.lower() in io.TIFF_SUFFIXES and Path(path).is_file():
         from ..files.tiff import read_tiff
 
@@ -47,8 +64,11 @@ def read_image(path: str) -> tuple[np.ndarray, float | tuple[float, float, float
 
 def file_axes(path: str, data: np.ndarray) -> str | None:
     """The axes a TIFF records for ``data`` read from ``path`` (an ImageJ hyperstack's or OME's, e.g.
-    ``"TCZYX"``; RGB samples, tifffile's ``S``, named ``C``), or None for other files or axes that do not
-    match ``data``."""
+    ``"TCZYX"``; RGB samples, tifffile's ``S``, named ``C``) or an OME-Zarr store's, or None for other
+    files or axes that do not match ``data``."""
+    if is_zarr(path):
+        axes = io.read_volume(path).axes
+        return axes if len(axes) == data.ndim else None
     if Path(path).suffix.lower() not in io.TIFF_SUFFIXES or not Path(path).is_file():
         return None
     import tifffile
@@ -290,8 +310,48 @@ def series_inputs(args) -> list:
 
 def read_series(args):
     """The tilt series of ``args.input`` with its angles and conventions
-    (:func:`napari_invprob.io.read_tilt_series`; ``--tilt-axis`` overrides the file's)."""
-    return io.read_tilt_series(args.input, angles=angles_from_flags(args), tilt_axis=args.tilt_axis)
+    (:func:`napari_invprob.io.read_tilt_series`; ``--tilt-axis`` overrides the file's). An OME-Zarr
+    series stays lazy: its angles come from the flags or a sidecar beside it, its tilt axis from
+    ``--tilt-axis`` (default y: it is not estimated from a series that is never held whole)."""
+    if not is_zarr(args.input):
+        return io.read_tilt_series(args.input, angles=angles_from_flags(args), tilt_axis=args.tilt_axis)
+    from ..tomography.files import TiltSeries
+
+    volume = io.read_volume(args.input)
+    angles = angles_from_flags(args)
+    if angles is None:
+        found = io.find_angles(args.input)
+        if found is None:
+            raise CliError(f"no tilt angles for {args.input}: pass --angles FILE or --angle-range FIRST LAST "
+                           "--n-angles N, or put a .tlt/.rawtlt beside it")
+        angles, source = found[0], found[1]
+    elif isinstance(angles, str):
+        angles, source = io.read_angle_file(angles), Path(angles).name
+    else:
+        source = "given"
+    angles = np.asarray(angles, dtype=np.float64).ravel()
+    if angles.size != volume.data.shape[0]:
+        raise CliError(f"{source} lists {angles.size} angles but {args.input} holds {volume.data.shape[0]} projections")
+    axis = args.tilt_axis or "y"
+    return TiltSeries(data=volume.data, angles=angles, pixel_size=volume.voxel_size[-1], angle_source=source,
+                      tilt_axis=axis, tilt_axis_angle=0.0 if axis == "y" else -90.0,
+                      tilt_axis_source="given" if args.tilt_axis else "default")
+
+
+def in_memory(data, path: str, command: str) -> np.ndarray:
+    """A lazy input read whole for a run in this process, unless it would not fit: then a message naming
+    the command that runs it on dask, zarr to zarr."""
+    if not is_lazy(data):
+        return data
+    import psutil
+
+    needed = 4 * int(np.prod(data.shape))
+    available = psutil.virtual_memory().available
+    if 4 * needed > available:  # the input and a solver's few float32 copies of it
+        raise CliError(f"{path} holds {needed / 2**30:.1f} GiB (float32), too much to process in this process "
+                       f"({available / 2**30:.1f} GiB free); run it tile by tile on dask: napari-invprob {command} "
+                       f"{path} --out OUT.zarr --scheduler local:2")
+    return np.asarray(data)
 
 
 def reference(path: str | None, shape: tuple[int, ...] | None) -> np.ndarray | None:

@@ -17,11 +17,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import MRC_SUFFIXES, TIFF_SUFFIXES, write_volume
+from ..files import MRC_SUFFIXES, TIFF_SUFFIXES, ZARR_SUFFIXES, write_volume
 from ..files.write import atomic_file, check_name_length
 from .errors import CliError
 
-VOLUME_SUFFIXES = MRC_SUFFIXES + TIFF_SUFFIXES
+VOLUME_SUFFIXES = MRC_SUFFIXES + TIFF_SUFFIXES + ZARR_SUFFIXES
 
 
 def sidecar_path(out: Path) -> Path:
@@ -74,14 +74,16 @@ class OutputPlan:
                                                          and path.samefile(source)):
                     raise CliError(f"the output {path} is also an input; choose another output name")
             if path.exists() and not overwrite:
-                raise CliError(f"{path} exists; pass --overwrite to replace it")
+                resume = " (or --resume to continue the run that made it)" if path.suffix.lower() in ZARR_SUFFIXES else ""
+                raise CliError(f"{path} exists; pass --overwrite to replace it{resume}")
         for directory in dict.fromkeys(path.parent for path in files):
             _check_writable(directory)
         return cls(files, inputs, overwrite)
 
-    def write_volume(self, path: Path, volume, voxel_size, axes: str | None = None) -> None:
+    def write_volume(self, path: Path, volume, voxel_size, axes: str | None = None,
+                     provenance: dict | None = None) -> None:
         """Write a volume atomically (see :func:`napari_invprob.io.write_volume`); ``axes`` name its axes
-        in a TIFF (an MRC file has none to name).
+        in a TIFF or OME-Zarr (an MRC file has none to name); an OME-Zarr store keeps ``provenance``.
 
         Raises
         ------
@@ -92,8 +94,10 @@ class OutputPlan:
         if Path(path) not in self.files:
             raise RuntimeError(f"{path} was not checked before the run")
         try:
-            named = axes if Path(path).suffix.lower() in TIFF_SUFFIXES else None
-            write_volume(path, volume, voxel_size, overwrite=self.overwrite, axes=named)
+            suffix = Path(path).suffix.lower()
+            named = axes if suffix in TIFF_SUFFIXES + ZARR_SUFFIXES else None
+            write_volume(path, volume, voxel_size, overwrite=self.overwrite, axes=named,
+                         **({"provenance": provenance} if suffix in ZARR_SUFFIXES else {}))
         except FileExistsError:
             raise CliError(f"{path} was written by another run meanwhile; pass --overwrite to replace it") from None
 
@@ -142,7 +146,7 @@ def _check_writable(directory: Path) -> None:
 
 
 def check_volume_suffix(path: Path) -> Path:
-    """Refuse an output whose suffix is neither MRC nor TIFF, before any work."""
+    """Refuse an output whose suffix is not MRC, TIFF or OME-Zarr, before any work."""
     if Path(path).suffix.lower() not in VOLUME_SUFFIXES:
         raise CliError(f"cannot write {path}: the output must end in one of {', '.join(VOLUME_SUFFIXES)}")
     return Path(path)

@@ -151,6 +151,9 @@ def _scale_out_flags(parser: argparse.ArgumentParser, *, piece: str) -> None:
                              f"dask scheduler); the {piece} become tasks")
     parser.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
                         help="how often dask re-runs a failed task (default 2)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run into its .zarr output: the chunks it wrote are kept "
+                             "(with --scheduler and the same arguments)")
 
 
 def _angle_flags(parser: argparse.ArgumentParser) -> None:
@@ -271,6 +274,8 @@ DECONVOLVE_EXAMPLES = """examples:
   napari-invprob deconvolve stack.tif --psf psf.tif --scheduler local:4 --tile-size 256 --out big.tif
   napari-invprob deconvolve deskewed.tif --psf beads.tif --psf-voxel-size 0.104,0.104,0.1 \
       --method richardson-lucy --out rl.tif          (the image's voxel size from its file)
+  napari-invprob deconvolve big.zarr --psf psf.tif --method richardson-lucy --scheduler local:2 --out rl.zarr
+      (bigger than memory: OME-Zarr in and out, tile by tile; --resume continues an interrupted run)
 """
 
 RECONSTRUCT_EXAMPLES = """examples:
@@ -278,6 +283,7 @@ RECONSTRUCT_EXAMPLES = """examples:
   napari-invprob reconstruct series.mrc --method tv --lam 0.01 --tilt-axis x --out vol.mrc
   napari-invprob reconstruct sino.tif --angle-range -70 70 --n-angles 50 --method fbp --out slice.tif
   napari-invprob reconstruct series.mrc --method sirt --scheduler local:2 --out vol.mrc
+  napari-invprob reconstruct series.zarr --angles series.tlt --method sirt --scheduler local:2 --out vol.zarr
   napari-invprob reconstruct series.mrc --method sirt --scheduler tcp://head-node:8786 --out vol.mrc
 """
 
@@ -295,6 +301,7 @@ DENOISE_EXAMPLES = """examples:
   napari-invprob denoise noisy.tif --out denoised.tif                  (learned denoiser, noise level estimated)
   napari-invprob denoise stack.mrc --method tv --sigma 12.5 --out smooth.mrc
   napari-invprob denoise rgb.png --sigma 0.05 --reference clean.png --json --out denoised.tif
+  napari-invprob denoise big.zarr --method tv --scheduler local:2 --out smooth.zarr      (tile by tile on dask)
 """
 
 DESKEW_EXAMPLES = """examples:
@@ -365,8 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     deconvolve = command("deconvolve", "deconvolve a 2D/3D or multi-channel image with a known PSF",
                          DECONVOLVE_EXAMPLES, DECONVOLUTION_METHODS, "deconvolution methods")
-    deconvolve.add_argument("input", help="blurred image: TIFF, PNG or MRC")
-    _common(deconvolve, out_help="restored image (.tif or .mrc)")
+    deconvolve.add_argument("input", help="blurred image: TIFF, PNG, MRC or OME-Zarr (.zarr, read lazily)")
+    _common(deconvolve, out_help="restored image (.tif, .mrc or .zarr)")
     _psf_flags(deconvolve, required=True)
     _solver_flags(deconvolve, DECONVOLUTION_METHODS, default_method="admm-tv")
     deconvolve.add_argument("--boundary", choices=DECONVOLUTION_BOUNDARIES, default="periodic",
@@ -392,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     reconstruct = command("reconstruct", "reconstruct a slice or volume from a sinogram or tilt series",
                           RECONSTRUCT_EXAMPLES, TOMOGRAPHY_METHODS, "reconstruction methods")
-    reconstruct.add_argument("input", help="tilt series (n_angles, rows, cols) or sinogram: MRC, TIFF or PNG")
-    _common(reconstruct, out_help="reconstructed volume or slice (.mrc or .tif)")
+    reconstruct.add_argument("input", help="tilt series (n_angles, rows, cols) or sinogram: MRC, TIFF, PNG or OME-Zarr (.zarr, read lazily)")
+    _common(reconstruct, out_help="reconstructed volume or slice (.mrc, .tif or .zarr)")
     _angle_flags(reconstruct)
     _solver_flags(reconstruct, TOMOGRAPHY_METHODS, default_method="fbp")
     _preparation_flags(reconstruct)
@@ -444,8 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     denoisers = "denoisers:\n" + "\n".join(f"  {name:<9} {spec.summary}" for name, spec in DENOISERS.items())
     denoise = command("denoise", "remove Gaussian noise from a 2D/3D or multi-channel image",
                       f"{denoisers}\n\n{DENOISE_EXAMPLES}")
-    denoise.add_argument("input", help="noisy image or volume: TIFF, PNG or MRC")
-    _common(denoise, out_help="denoised image (.tif or .mrc)")
+    denoise.add_argument("input", help="noisy image or volume: TIFF, PNG, MRC or OME-Zarr (.zarr, read lazily)")
+    _common(denoise, out_help="denoised image (.tif, .mrc or .zarr)")
     denoise.add_argument("--method", "-m", choices=list(DENOISERS), default="learned", metavar="NAME",
                          help="denoiser (default learned; the list is below)")
     denoise.add_argument("--sigma", type=_finite_float, metavar="σ",
@@ -455,6 +462,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "else the last axis of a 2D RGB(A) image; none: every axis is spatial")
     denoise.add_argument("--reference", metavar="FILE",
                          help="ground truth: report PSNR and SSIM of the result against it")
+    _scale_out_flags(denoise, piece="overlapping tiles")
+    denoise.add_argument("--tile-size", type=_positive_int, nargs="+", metavar="N",
+                         help="tile core per spatial axis with --scheduler (default 512 in 2D, 128 in 3D)")
+    denoise.add_argument("--overlap", type=_non_negative_int, metavar="N",
+                         help="tile halo in pixels with --scheduler (default 16)")
 
     deskew = command("deskew", "deskew a stage-scanned light-sheet stack (or rotate it onto the coverslip)",
                      DESKEW_EXAMPLES)

@@ -31,9 +31,16 @@ solver's few working copies of the chunk. The client keeps at most two pieces pe
 task that fails, or whose worker dies, is run again by dask up to ``retries`` times (a dead worker's task is
 rescheduled by the scheduler as well); the input data travel inside the task, so a retry never depends on a
 lost worker.
+
+Bigger than memory: the calls (and :func:`denoise_distributed`, tiles like the deconvolution) also take a
+dask array or the path of an OME-Zarr store, whose tasks read their own piece on the worker, and write
+into an OME-Zarr store with ``out=``, each task its own chunks, so the client holds neither the data nor
+the result; called again with the same arguments, an interrupted run keeps the chunks it wrote
+(:mod:`~napari_invprob.distributed.storage`).
 """
 
 from .cluster import MAX_WORKERS_ANYWHERE, MAX_WORKERS_PER_CORE, check_scheduler, map_pieces, open_client, slice_chunks
+from .denoising import denoise_distributed
 from .deskew import deskew_distributed
 from .tiles import Tile, deconvolve_distributed, default_overlap, tile_grid
 from .tilt_series import DEFAULT_CHUNK_BYTES, default_chunk_slices, reconstruct_distributed
@@ -45,6 +52,7 @@ __all__ = [
     "Tile",
     "check_scheduler",
     "deconvolve_distributed",
+    "denoise_distributed",
     "deskew_distributed",
     "default_chunk_slices",
     "default_overlap",

@@ -250,6 +250,17 @@ def _check_retries(retries) -> None:
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
 
 
+def aligned_chunks(n: int, size: int, *, join_short: bool = True) -> list[slice]:
+    """Split ``range(n)`` at the multiples of ``size`` (so every piece is whole chunks of ``size``); with
+    ``join_short`` a last piece shorter than ``size / 2`` joins the one before it (no tiny piece)."""
+    if n < 1 or size < 1:
+        raise ValueError(f"cannot split {n} pixels into pieces of {size}")
+    starts = list(range(0, n, size))
+    if join_short and len(starts) > 1 and n - starts[-1] < size / 2:
+        starts.pop()
+    return [slice(a, b) for a, b in zip(starts, starts[1:] + [n])]
+
+
 def slice_chunks(n: int, chunk: int) -> list[slice]:
     """Split ``range(n)`` into consecutive slices of at most ``chunk`` items, sizes as equal as possible."""
     if n < 1 or chunk < 1:

@@ -8,7 +8,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cluster import Progress, _check_retries, check_scheduler, map_pieces, open_client, slice_chunks
+from .._shared.provenance import provenance
+from .cluster import Progress, _check_retries, aligned_chunks, check_scheduler, map_pieces, open_client
+from .storage import (
+    Flat,
+    Output,
+    finish_output,
+    identity,
+    is_lazy,
+    jsonable,
+    materialize,
+    open_input,
+    open_output,
+    run_task,
+    streamed_background,
+    take,
+    tile_work,
+    without_device,
+)
 
 #: Default tile size (pixels of its core per spatial axis) in 2D and in 3D.
 DEFAULT_TILE_2D = 512
@@ -37,9 +54,10 @@ class Tile:
 
 def tile_grid(shape: Sequence[int], tile_shape: Sequence[int], overlap: Sequence[int], *,
               periodic: bool) -> list[Tile]:
-    """Cover an image of ``shape`` with tiles of at most ``tile_shape`` core, each with a halo.
+    """Cover an image of ``shape`` with tiles of ``tile_shape`` core, each with a halo.
 
-    Along an axis that one tile covers, there is no halo (the tile is the whole axis, so the tile's
+    Cores start at multiples of the tile size (so they are whole chunks of a zarr output chunked by
+    the tile size); a last core shorter than half a tile joins the one before it. Along an axis that one tile covers, there is no halo (the tile is the whole axis, so the tile's
     problem is the image's problem there). Elsewhere each core is extended by ``overlap`` on both sides:
     wrapping around the image when ``periodic``, else clipped at the image's edges (where the tile's
     boundary is the image's boundary).
@@ -47,8 +65,8 @@ def tile_grid(shape: Sequence[int], tile_shape: Sequence[int], overlap: Sequence
     Parameters
     ----------
     shape, tile_shape, overlap : sequence of int
-        Image shape, largest core per axis (>= 1) and halo per axis (>= 0); a tile shape of the full
-        axis length, or larger, leaves the axis whole.
+        Image shape, core per axis (>= 1) and halo per axis (>= 0); a tile shape of the full axis
+        length, or larger, leaves the axis whole.
     periodic : bool
         Whether the image wraps around (periodic boundary).
 
@@ -58,7 +76,7 @@ def tile_grid(shape: Sequence[int], tile_shape: Sequence[int], overlap: Sequence
     """
     per_axis = []
     for n, size, halo in zip(shape, tile_shape, overlap):
-        cores = slice_chunks(n, min(size, n))
+        cores = aligned_chunks(n, min(size, n))
         entries = []
         for core in cores:
             if len(cores) == 1:
@@ -99,28 +117,99 @@ def default_overlap(psf_shape: Sequence[int], n_iter: int, *, iterative: bool = 
     return int(math.ceil(radius * (4 + 2 * math.sqrt(max(1, n_iter)))))
 
 
-def _deconvolve_tile(tile: np.ndarray, psf: np.ndarray, x0: np.ndarray | None, options: dict) -> np.ndarray:
-    """One task: deconvolve an extended tile with the single-process call."""
+def channel_tiles(tiles: list[Tile], full: Sequence[int], channel_axis: int | None) -> list[Tile]:
+    """Tiles of the spatial axes with the channel axis (whole) put back between their entries."""
+    def expand(entries, whole):
+        out = list(entries)
+        if channel_axis is not None:
+            out.insert(channel_axis, whole)
+        return tuple(out)
+
+    channels = np.arange(full[channel_axis]) if channel_axis is not None else None
+    return [Tile(expand(t.source, channels), expand(t.core, slice(None)), expand(t.core_in_tile, slice(None)))
+            for t in tiles]
+
+
+def tile_output(out, full: Sequence[int], tile_shape: Sequence[int], channel_axis: int | None, stored, run: dict, *,
+                overwrite: bool, source) -> Output | None:
+    """The OME-Zarr store a tiled run writes into, chunked by the tiles' cores (channels whole), with the
+    input's axes and voxel sizes when it was a store; None without ``out``."""
+    if out is None:
+        return None
+    ndim = len(full)
+    spatial = [a for a in range(ndim) if a != channel_axis]
+    chunks = [min(tile_shape[spatial.index(a)], n) if a in spatial else n for a, n in enumerate(full)]
+    axes = stored.axes if stored is not None else "".join(
+        "C" if a == channel_axis else "ZYX"[-len(spatial):][spatial.index(a)] for a in range(ndim))
+    return open_output(out, full, axes=axes, chunks=chunks, run=jsonable(run), overwrite=overwrite,
+                       voxel_size=None if stored is None else stored.voxel_size,
+                       unit=None if stored is None else stored.unit, source=source)
+
+
+def run_tiles(client, task, tiles: list[Tile], arguments, target: Output | None, full: Sequence[int], *,
+              retries: int, progress: Progress | None) -> tuple[np.ndarray | None, dict]:
+    """Run ``task(*arguments(tile), target, core, core_in_tile)`` for every tile not kept in ``target``;
+    the result in memory (without ``target``) and what the run did (:func:`~.storage.tile_work`)."""
+    todo = [t for t in tiles if target is None or not target.finished(t.core, full)]
+    kept = len(tiles) - len(todo)
+    result = np.empty(full, np.float32) if target is None else None
+    seconds = []
+    pieces = ((*arguments(t), target, t.core, t.core_in_tile) for t in todo)
+    for i, (part, elapsed) in map_pieces(
+            client, task, pieces, total=len(todo), retries=retries,
+            progress=None if progress is None else lambda done, total: progress(kept + done, kept + total)):
+        seconds.append(elapsed)
+        if result is not None:
+            result[todo[i].core] = part
+    return result, tile_work(seconds, len(tiles), kept)
+
+
+def _deconvolve_tile(tile, psf: np.ndarray, x0, options: dict, out: Output | None, core: tuple[slice, ...],
+                     core_in_tile: tuple[slice, ...]) -> tuple[np.ndarray | None, float]:
+    """One task: deconvolve an extended tile with the single-process call; keep its core (written to
+    ``out`` when given, else returned), with the seconds it took."""
     from ..deconvolution.deconvolve import deconvolve
 
-    return np.asarray(deconvolve(tile, psf, x0=x0, **options), dtype=np.float32)
+    return run_task(lambda: deconvolve(materialize(tile), psf, x0=materialize(x0), **options), out, core,
+                    core_in_tile)
 
 
-def _poisson_start(image: np.ndarray, channel_axis: int | None, background, peak: float) -> np.ndarray:
+def _poisson_levels(means: np.ndarray, background, peak: float) -> np.ndarray:
     """Richardson-Lucy's default start on the whole image: each channel flat at its mean less its
-    background (at least the solver's floor), in the image's units."""
+    background (at least the solver's floor), in the image's units; ``means`` keep the image's axes."""
     from ..solvers.richardson_lucy import EPS
 
-    spatial = tuple(axis for axis in range(image.ndim) if axis != channel_axis)
-    means = image.mean(axis=spatial, keepdims=True, dtype=np.float64)
     levels = np.asarray(background, dtype=np.float64)
     levels = levels.reshape(means.shape) if levels.size == means.size else levels
-    return np.broadcast_to(np.maximum(means - levels, EPS * peak), image.shape).astype(np.float32)
+    return np.maximum(means - levels, EPS * peak).astype(np.float32)
+
+
+def _statistics(image, channel_axis: int | None, spatial: list[int], background, client) -> tuple:
+    """The whole image's peak, channel means and (for ``background="auto"``) background, checking its
+    values: at once for an image in memory, in one streamed pass on the cluster for a lazy one."""
+    from ..deconvolution.background import estimate_background
+
+    auto = isinstance(background, str) and background == "auto"
+    if not is_lazy(image):
+        if auto:
+            background = estimate_background(image, channel_axis=channel_axis)
+        return float(np.abs(image).max()) or 1.0, image.mean(axis=tuple(spatial), keepdims=True,
+                                                             dtype=np.float64), background
+    import dask.array as da
+
+    finite, peak, means = client.compute([da.isfinite(image).all(), abs(image).max(),
+                                          image.mean(axis=tuple(spatial), keepdims=True, dtype=np.float64)], sync=True)
+    if not bool(finite) or float(peak) > np.finfo(np.float32).max:
+        raise ValueError("image contains NaN or Inf values (or values beyond float32's range); remove or replace "
+                         "them first")
+    if auto:
+        background = streamed_background(image, channel_axis, client)
+    return float(peak) or 1.0, np.asarray(means), background
 
 
 def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: int | None = None,
                            retries: int = 2, progress: Progress | None = None, channel_axis: int | None = None,
-                           boundary: str = "periodic", x0=None, **options) -> np.ndarray:
+                           boundary: str = "periodic", x0=None, out=None, overwrite: bool = False, **options):
     """Deconvolve a large 2D/3D image on a dask cluster, in overlapping tiles.
 
     Each tile is deconvolved by :func:`napari_invprob.deconvolve` with the caller's boundary, on the tile
@@ -128,10 +217,18 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     image's edges for ``"zero"``); its core is written into the result, so the tiles' cores partition the
     image and there are no seams to blend.
 
+    **Bigger than memory.** ``image`` may be a dask array or the path of an OME-Zarr store: every task
+    then reads its own tile, halo included, from the neighbouring chunks, and the client never holds
+    the image. With ``out`` (a ``.zarr`` path) every task writes its tile's core there as it finishes
+    (the chunks of ``out`` are the tiles' cores), and the client never holds the result either: a
+    worker needs about the extended tile times the solver's working copies. Run again with the same
+    arguments, a run that was interrupted keeps the chunks it wrote and skips their tiles.
+
     Parameters
     ----------
-    image : array-like
-        2D or 3D image, optionally with a channel axis.
+    image : array-like, dask.array.Array, str or path-like
+        2D or 3D image, optionally with a channel axis; a path opens an OME-Zarr store's level 0 (its
+        axes and voxel sizes go to ``out``).
     psf : array-like
         PSF with one axis per spatial axis of the image; prepared once, before the tiles, as
         :func:`napari_invprob.deconvolve` prepares it (the options ``psf_background``, ``voxel_size`` and
@@ -139,27 +236,35 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     scheduler : str or distributed.Client
         ``"local:N"``, a scheduler address or a client (see the module docstring).
     tile_shape : int or sequence of int or None
-        Largest core of a tile per spatial axis; None: 512 (2D) or 128 (3D) pixels. An axis no longer than
-        its tile size is not split.
+        Core of a tile per spatial axis; None: 512 (2D) or 128 (3D) pixels. An axis no longer than its
+        tile size is not split; cores start at multiples of it (see :func:`tile_grid`).
     overlap : int or None
         Halo in pixels on each side; None: :func:`default_overlap` from the PSF size and the iteration
         count (the method's default when ``n_iter`` is not given).
     retries : int
         How many times dask re-runs a failed tile.
     progress : callable or None
-        ``progress(done, total)`` after each finished tile.
+        ``progress(done, total)`` after each finished tile (tiles kept from an interrupted run count as
+        done from the start).
     channel_axis, boundary, x0, **options
         As in :func:`napari_invprob.deconvolve` (``method``, ``lam``, ``n_iter``, ``nonneg``, ``device``,
-        the method's options). ``x0`` is tiled like the image. ``lam="auto"`` is refused: it would choose
-        a different λ in every tile (choose it on the whole image first). ``background="auto"`` is
-        estimated once on the whole image, so every tile models the same offset.
+        the method's options). ``x0`` (in memory, dask or a path) is tiled like the image. ``lam="auto"``
+        is refused: it would choose a different λ in every tile (choose it on the whole image first).
+        ``background="auto"`` is estimated once on the whole image (streamed for a lazy image, to the
+        same value), so every tile models the same offset.
+    out : str, path-like or None
+        An OME-Zarr store to write the result into, tile by tile (or to resume).
+    overwrite : bool
+        Replace an existing ``out`` that holds another run.
 
     Returns
     -------
-    numpy.ndarray
-        Float32, the shape of ``image``; within a small tolerance of ``deconvolve(image, psf, ...)``:
-        with the default overlap the largest difference stays below 1e-3 of the data range for the
-        iterative methods and the direct ones at their default λ (see :func:`default_overlap`).
+    numpy.ndarray or dask.array.Array
+        Float32, the shape of ``image``; without ``out`` an array, with it the store's level 0, lazily.
+        Within a small tolerance of ``deconvolve(image, psf, ...)``: with the default overlap the largest
+        difference stays below 1e-3 of the data range for the iterative methods and the direct ones at
+        their default λ (see :func:`default_overlap`). The same tiles give the same result to float32
+        rounding from memory or from zarr, to memory or to zarr.
 
     Raises
     ------
@@ -167,21 +272,26 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         If the image is not 2D/3D (plus a channel axis) finite numbers, the PSF's number of axes does
         not match, a tile is smaller than the PSF, ``overlap``/``retries`` are negative, ``lam="auto"``
         is given or ``scheduler`` names no cluster; and anything :func:`napari_invprob.deconvolve`
-        refuses (checked on the first tile before any cluster starts or task is sent).
+        refuses (checked on the first tile before any cluster starts or task is sent). A lazy image's
+        values are checked in the first pass over it, on the cluster.
     TypeError
         As :func:`napari_invprob.deconvolve`: an option the method does not take, or of the wrong type.
+    FileExistsError
+        If ``out`` exists and holds another run (without ``overwrite``), or is the input.
     ConnectionError
         If a scheduler address cannot be reached or is no dask scheduler (within a few seconds).
     """
     from .._shared.device import check_values
-    from ..deconvolution.background import estimate_background
     from ..deconvolution.deconvolve import deconvolve_iter, prepared_psf
     from ..deconvolution.methods import METHODS, POISSON_METHODS
     from ..problems.methods import check_n_iter, method_spec
 
     check_scheduler(scheduler)
     _check_retries(retries)
-    image = check_values(image, name="image")
+    source = image
+    image, stored = open_input(image, name="image")
+    if not is_lazy(image):
+        image = check_values(image, name="image")
     psf = check_values(psf, name="psf")
     psf = np.asarray(prepared_psf(psf, image, channel_axis, background=options.pop("psf_background", "auto"),
                                   voxel_size=options.pop("voxel_size", None),
@@ -220,46 +330,39 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         raise ValueError(f"overlap must be a non-negative integer, got {overlap!r}")
 
     full = [image.shape[axis] for axis in range(ndim)]
-    tiles_spatial = tile_grid(spatial_shape, tile_shape, [overlap] * len(spatial), periodic=boundary == "periodic")
-
-    def expand(entries, whole):
-        # Put the channel axis (whole) back between the spatial entries.
-        out = list(entries)
-        if channel_axis is not None:
-            out.insert(channel_axis, whole)
-        return tuple(out)
-
-    tiles = [
-        Tile(expand(t.source, np.arange(full[channel_axis]) if channel_axis is not None else None),
-             expand(t.core, slice(None)), expand(t.core_in_tile, slice(None)))
-        for t in tiles_spatial
-    ]
-    start = None if x0 is None else np.asarray(x0, dtype=np.float32)
-    if isinstance(options.get("background"), str) and options["background"] == "auto":
-        options["background"] = estimate_background(image, channel_axis=channel_axis)
-    # every tile is scaled by the whole image's peak, so λ means the same in every tile
-    peak = float(np.abs(image).max()) or 1.0
-    if start is None and method in POISSON_METHODS and options.get("background") is not None:
-        # Richardson-Lucy with a background depends on its flat start: the whole image's, not each tile's
-        start = _poisson_start(image, channel_axis, options["background"], peak)
-    tile_options = dict(options, channel_axis=channel_axis, boundary=boundary, data_peak=peak)
-    pieces = (
-        (
-            image[np.ix_(*tile.source)].astype(np.float32),
-            psf,
-            None if start is None else start[np.ix_(*tile.source)],
-            tile_options,
-        )
-        for tile in tiles
-    )
+    tiles = channel_tiles(tile_grid(spatial_shape, tile_shape, [overlap] * len(spatial),
+                                    periodic=boundary == "periodic"), full, channel_axis)
+    start, _ = open_input(x0, name="x0") if x0 is not None else (None, None)
+    if start is not None and not is_lazy(start):
+        start = np.asarray(start, dtype=np.float32)
+    flat_start = start is None and method in POISSON_METHODS and options.get("background") is not None
     # everything else deconvolve refuses (method options, λ, n_iter, nonneg, the PSF, ...) is refused here,
     # on the first tile and this machine's CPU, before any cluster starts or task is sent
     first = tiles[0].source
-    deconvolve_iter(image[np.ix_(*first)].astype(np.float32), psf,
-                    x0=None if start is None else start[np.ix_(*first)], **dict(tile_options, device="cpu"))
-    result = np.empty(image.shape, np.float32)
+    deconvolve_iter(materialize(take(image, first)), psf,
+                    x0=None if start is None else materialize(take(start, first)),
+                    **dict(options, channel_axis=channel_axis, boundary=boundary, device="cpu"))
     with open_client(scheduler) as client:
-        for i, part in map_pieces(client, _deconvolve_tile, pieces, total=len(tiles), retries=retries,
-                                  progress=progress):
-            result[tiles[i].core] = part[tiles[i].core_in_tile]
-    return result
+        peak, means, background = _statistics(image, channel_axis, spatial, options.get("background"), client)
+        if "background" in options:
+            options["background"] = background
+        # every tile is scaled by the whole image's peak, so λ means the same in every tile
+        tile_options = dict(options, channel_axis=channel_axis, boundary=boundary, data_peak=peak)
+        # Richardson-Lucy with a background depends on its flat start: the whole image's, not each tile's
+        levels = _poisson_levels(means, background, peak) if flat_start else None
+        run = dict(problem="deconvolution", image=identity(source), x0=identity(x0), psf=identity(psf),
+                   tile_shape=tile_shape, overlap=overlap, options=without_device(tile_options))
+        target = tile_output(out, full, tile_shape, channel_axis, stored, run, overwrite=overwrite, source=source)
+
+        def arguments(tile: Tile) -> tuple:
+            shape = tuple(len(i) if isinstance(i, np.ndarray) else n for i, n in zip(tile.source, full))
+            tile_start = Flat(levels, shape) if levels is not None else None if start is None else take(start, tile.source)
+            return take(image, tile.source), psf, tile_start, tile_options
+
+        result, work = run_tiles(client, _deconvolve_tile, tiles, arguments, target, full, retries=retries,
+                                 progress=progress)
+    if target is None:
+        return result
+    return finish_output(target, provenance("deconvolution", method=method, parameters=jsonable(tile_options),
+                                            source=identity(source), psf_shape=list(psf.shape), tile_shape=tile_shape,
+                                            overlap=overlap, **work))

@@ -1,4 +1,4 @@
-"""Writing volumes and images atomically, as MRC or TIFF, with their voxel size."""
+"""Writing volumes and images atomically, as MRC, TIFF or OME-Zarr, with their voxel size."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .images import MRC_SUFFIXES, TIFF_SUFFIXES
+from .zarr import ZARR_SUFFIXES, write_zarr
 
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float32, np.float16)
 #: What the temporary file adds to the target's name (``.NAME.XXXXXXXX.partial``).
@@ -31,19 +32,23 @@ def write_volume(
     overwrite: bool = False,
     source: str | os.PathLike | None = None,
     axes: str | None = None,
+    provenance: dict | None = None,
 ) -> Path:
-    """Write a volume, stack or image as MRC or TIFF, atomically.
+    """Write a volume, stack or image as MRC, TIFF or OME-Zarr, atomically.
 
     The data go to a temporary file in the target's directory, which replaces the target only once
     complete (``os.replace``), so a failure never leaves a partial file. The file gets the mode a new
     file gets under the process's umask (0644 under umask 022), or the mode of the file it replaces.
+    An OME-Zarr store is written chunk by chunk instead (each chunk atomically, a dask array a chunk
+    at a time), with a pyramid for viewing (:func:`napari_invprob.files.zarr.write_zarr`).
 
     Parameters
     ----------
     path : str or path-like
         Target file; the suffix picks the format: MRC family (``.mrc .rec .st .ali .mrcs .map``) or
-        TIFF (``.tif .tiff``, ImageJ layout with the voxel size as resolution and z spacing).
-    volume : array-like
+        TIFF (``.tif .tiff``, ImageJ layout with the voxel size as resolution and z spacing) or OME-Zarr
+        (``.zarr``, NGFF 0.5, float32, sizes in ångström).
+    volume : array-like or dask.array.Array
         2D or 3D real data (``z, y, x``); TIFF also takes a time series ``(t, z, y, x)`` (an ImageJ
         hyperstack) and, with ``axes``, channels: up to five axes of ``T Z C Y X``. MRC keeps int8/int16/uint16/float16/float32 and stores
         anything else as float32; TIFF keeps uint8/uint16/float32, anything else becomes float32.
@@ -56,7 +61,10 @@ def write_volume(
     axes : str or None
         TIFF only: what each axis of ``volume`` is, letters of ``TZCYX`` with Y and X among them (e.g.
         ``"ZCYX"``, ``"CZYX"``, ``"TZCYX"``, ``"YXC"``); the data are stored in ImageJ's order (``TZCYX``) with these
-        axes recorded. None: ``YX``, ``ZYX`` or ``TZYX`` by the number of axes.
+        axes recorded. None: ``YX``, ``ZYX`` or ``TZYX`` by the number of axes. OME-Zarr takes them too
+        (kept in the given order).
+    provenance : dict or None
+        OME-Zarr only: how the data were made, stored in the store's attributes.
 
     Returns
     -------
@@ -74,8 +82,10 @@ def write_volume(
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix in ZARR_SUFFIXES:
+        return _write_zarr(path, volume, voxel_size, axes, provenance=provenance, overwrite=overwrite, source=source)
     if suffix not in MRC_SUFFIXES + TIFF_SUFFIXES:
-        raise ValueError(f"cannot write {path.name}: use an MRC ({', '.join(MRC_SUFFIXES)}) or TIFF suffix")
+        raise ValueError(f"cannot write {path.name}: use an MRC ({', '.join(MRC_SUFFIXES)}), TIFF or .zarr suffix")
     check_name_length(path)
     if source is not None and Path(source).exists() and path.exists() and path.samefile(source):
         raise FileExistsError(f"refusing to overwrite the input file {path}")
@@ -98,6 +108,15 @@ def write_volume(
         else:
             _write_tiff(temporary, data, spacing, axes or "TZYX"[-data.ndim:])
     return path
+
+
+def _write_zarr(path: Path, volume, voxel_size, axes: str | None, **keywords) -> Path:
+    """OME-Zarr: the ``(z, y, x)`` voxel size given to each spatial axis; no size and no unit without one."""
+    ndim = volume.ndim if hasattr(volume, "ndim") else np.ndim(volume)
+    axes = axes or "TZYX"[-ndim:] if ndim <= 4 else axes
+    sizes = None if voxel_size is None else dict(zip("ZYX", _checked_voxel_size(voxel_size)))
+    per_axis = None if sizes is None else [sizes.get(letter) for letter in axes or ""]
+    return write_zarr(path, volume, axes=axes, voxel_size=per_axis, unit=None if sizes is None else "Å", **keywords)
 
 
 def _imagej_order(data: np.ndarray, axes: str) -> tuple[np.ndarray, str]:

@@ -170,11 +170,11 @@ def storage_offset(data) -> float:
     float
         :data:`INT16_UNSIGNED_OFFSET` or 0.0.
     """
-    array = np.asarray(data)
+    array = data if _is_lazy(data) else np.asarray(data)
     if array.dtype != np.int16 or array.size == 0:
         return 0.0
     sample = array.reshape(array.shape[0], -1)[:, ::7] if array.ndim > 1 else array
-    low, high = np.percentile(sample, [0.0, 99.9])
+    low, high = np.percentile(np.asarray(sample), [0.0, 99.9])
     return INT16_UNSIGNED_OFFSET if high < 0 and low < -16384 else 0.0
 
 
@@ -288,8 +288,10 @@ def prepare(data, *, contrast: str = "auto", background="auto", copy: bool = Tru
 
 
 def _as_stack(data) -> np.ndarray:
-    """``data`` as projections ``(n, rows, cols)`` (a sinogram's rows become ``(n, 1, n_detector)``), no copy."""
-    array = np.asarray(data)
+    """``data`` as projections ``(n, rows, cols)`` (a sinogram's rows become ``(n, 1, n_detector)``), no copy;
+    a dask array stays lazy (its values checked in one pass, chunk by chunk)."""
+    lazy = _is_lazy(data)
+    array = data if lazy else np.asarray(data)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"projections must be real numbers, got dtype {array.dtype}")
     if array.ndim not in (2, 3) or min(array.shape) == 0:
@@ -297,9 +299,20 @@ def _as_stack(data) -> np.ndarray:
             f"projections must be a sinogram (n_angles, n_detector) or a tilt series (n_angles, rows, cols), "
             f"got shape {array.shape}"
         )
-    if array.dtype.kind == "f" and not all(np.isfinite(p).all() for p in array):
+    if array.dtype.kind == "f" and not (bool(_lazy_all_finite(array)) if lazy else all(np.isfinite(p).all() for p in array)):
         raise ValueError("the projections contain NaN or Inf values; remove or replace them first")
     return array[:, None, :] if array.ndim == 2 else array
+
+
+def _is_lazy(data) -> bool:
+    """Whether ``data`` is a dask array (a tilt series bigger than memory, e.g. from zarr)."""
+    return type(data).__module__.startswith("dask.")
+
+
+def _lazy_all_finite(array) -> bool:
+    import dask.array as da
+
+    return bool(da.isfinite(array).all().compute())
 
 
 def _given_background(background, n: int) -> np.ndarray | None:
@@ -350,10 +363,18 @@ def _binned(stack: np.ndarray) -> np.ndarray:
     fy = _BIN if rows >= 4 * _BIN else 1
     fx = _BIN if cols >= 4 * _BIN else 1
     h, w = rows // fy, cols // fx
+    if _is_lazy(stack):  # one pass over the chunks, the same means
+        import dask.array as da
+
+        return np.asarray(da.coarsen(_mean64, stack[:, : h * fy, : w * fx], {1: fy, 2: fx}).astype(np.float32))
     binned = np.empty((n, h, w), dtype=np.float32)
     for projection, out in zip(stack, binned):
         out[...] = projection[: h * fy, : w * fx].reshape(h, fy, w, fx).mean(axis=(1, 3), dtype=np.float64)
     return binned
+
+
+def _mean64(block: np.ndarray, axis=None) -> np.ndarray:
+    return block.mean(axis=axis, dtype=np.float64)
 
 
 def estimate_background(data) -> np.ndarray:

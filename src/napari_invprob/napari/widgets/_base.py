@@ -33,6 +33,28 @@ from ._runner import Job, SolveRunner
 LIVE_DEBOUNCE_MS = 300
 
 
+def level0(layer):
+    """A layer's full-resolution data: level 0 of a multiscale layer, else its data."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def is_lazy(data) -> bool:
+    """Whether ``data`` is read on demand (a dask or zarr array) rather than held (a NumPy array)."""
+    return not isinstance(data, np.ndarray) and hasattr(data, "shape") and hasattr(data, "dtype")
+
+
+def check_fits(layer, data, message_for) -> None:
+    """Refuse (``ValueError``) to read a lazy layer's level 0 that would not fit in memory, with
+    ``message_for(text)``'s wording (which names the command line for it)."""
+    if not is_lazy(data):
+        return
+    needed = 4 * int(np.prod(data.shape))
+    available = _estimate.available_memory()
+    if needed > _estimate.MEMORY_SHARE * available:
+        raise ValueError(message_for(f"{layer.name!r} holds {needed / 2**30:.1f} GiB (float32) but only "
+                                     f"{available / 2**30:.1f} GiB of memory is free"))
+
+
 @dataclass
 class Plan:
     """A validated run, ready to start.
@@ -138,6 +160,10 @@ class ResultWidget(Container):
     title = ""
     #: Written to result layers' ``metadata["problem"]``.
     problem = ""
+    #: The command line's subcommand for the same job, named when an input read lazily is too big here.
+    command: str | None = None
+    #: The flags that command needs beyond its input and output (e.g. ``"--psf PSF "``).
+    command_flags = ""
     #: Layers made by the plugin that the input follows when selected (other results of the plugin
     #: are picked by hand only, so a new result layer never becomes the next run's input).
     follows_results = frozenset({"simulation"})
@@ -181,14 +207,27 @@ class ResultWidget(Container):
 
     def _input_image(self, task: str) -> tuple[Image, np.ndarray]:
         """The input layer and its data; ``TypeError`` saying what ``task`` (e.g. "deconvolution") needs
-        when it is not an image layer of real numbers."""
+        when it is not an image layer of real numbers. A dask-backed or multiscale layer (OME-Zarr) gives
+        its level 0 unread (a dask array): the worker reads what the run needs."""
         layer = self.input.value
         if not isinstance(layer, Image):
             raise TypeError(f"{task} needs an image layer as input: open an image or load the sample data")
-        image = np.asarray(layer.data)
-        if image.dtype.kind not in "biuf":
+        image = level0(layer)
+        if not is_lazy(image):
+            image = np.asarray(image)
+        if np.dtype(image.dtype).kind not in "biuf":
             raise TypeError(f"layer {layer.name!r} has dtype {image.dtype}; {task} needs real numbers")
         return layer, image
+
+    def _too_big(self, message: str) -> str:
+        """A refusal for lack of memory, with the command line that runs the job tile by tile on zarr
+        when the input is read lazily (OME-Zarr), its path filled in when the layer came from a file."""
+        layer = self.input.value
+        if self.command is None or not isinstance(layer, Image) or not is_lazy(level0(layer)):
+            return message
+        path = getattr(getattr(layer, "source", None), "path", None) or "INPUT.zarr"
+        return (f"{message}. {layer.name!r} is read lazily; run it tile by tile on zarr from the command line: "
+                f"napari-invprob {self.command} {path} {self.command_flags}--out OUT.zarr --scheduler local:2")
 
     def _add_controls(self, *widgets) -> None:
         self.extend(widgets)
@@ -243,7 +282,7 @@ class ResultWidget(Container):
         estimate = plan.estimate if seconds is None else _estimate.Estimate(plan.estimate.memory, seconds * plan.n_iter)
         verdict = _estimate.verdict(estimate)
         if verdict is not None and verdict[0] == "error":
-            self._notify_error(verdict[1])
+            self._notify_error(self._too_big(verdict[1]))
             return None
         if verdict is not None:
             show_warning(f"{self.title}: {verdict[1]}")

@@ -56,6 +56,8 @@ class DeconvolutionWidget(SolverWidget):
     """
 
     title = "Deconvolution"
+    command = "deconvolve"
+    command_flags = "--psf PSF.tif "
     problem = "deconvolution"
 
     def __init__(self, napari_viewer):
@@ -323,7 +325,11 @@ class DeconvolutionWidget(SolverWidget):
     def _view(self, layer) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The first and last data index per axis of ``layer`` in view: its visible corner pixels on
         the displayed axes, the current plane on the others."""
-        corners = np.asarray(layer.corner_pixels, dtype=int)
+        corners = np.asarray(layer.corner_pixels, dtype=float)
+        if getattr(layer, "multiscale", False):  # the corners of the level on screen, in level 0's pixels
+            corners = corners * np.asarray(layer.downsample_factors[layer.data_level])
+        corners = np.minimum(corners, np.asarray(layer.data[0].shape if layer.multiscale else layer.data.shape) - 1)
+        corners = corners.astype(int)
         point = np.round(layer.world_to_data(self._viewer.dims.point[-layer.ndim:])).astype(int)
         offset = self._viewer.dims.ndim - layer.ndim
         displayed = {axis - offset for axis in self._viewer.dims.displayed}
@@ -408,7 +414,9 @@ def _deconvolution(image, psf, metadata: dict, *, view=None, layer_kwargs=None, 
     :func:`~napari_invprob.deconvolution.deconvolve.deconvolve_iter`. A PSF layer or a bead's PSF is first
     prepared (``preparation``: the keyword arguments of
     :func:`~napari_invprob.deconvolution.measured_psf.prepare_psf`), what was done recorded in
-    ``metadata["psf_preparation"]`` and what is unknown (a voxel size) warned about."""
+    ``metadata["psf_preparation"]`` and what is unknown (a voxel size) warned about. A lazy image (a layer
+    read from OME-Zarr, level 0) is read here: for a preview only the crop, whose background and peak then
+    stand for the image's (said in ``metadata["preview"]``)."""
     if callable(psf):
         psf = metadata["psf"] = psf()
     if preparation:
@@ -418,18 +426,24 @@ def _deconvolution(image, psf, metadata: dict, *, view=None, layer_kwargs=None, 
         metadata["psf"], metadata["psf_preparation"] = psf, report.as_dict()
         for message in report.warnings:
             warnings.warn(f"PSF: {message}", UserWarning, stacklevel=2)
+    crop, cropped = None, False
+    if view is not None:
+        spec = METHODS[parameters["method"]]
+        halo = default_overlap(np.shape(psf), parameters["n_iter"], iterative=spec.iterative)
+        crop = crop_around(image.shape, *view, halo, np.shape(psf))
+        if not isinstance(image, np.ndarray):
+            image, cropped = image[crop], True
+            metadata["preview"] += "; background and peak from the crop (the layer is read lazily)"
+    image = np.asarray(image)  # a lazy layer's level 0 (or crop) is read here; Run refuses one that does not fit
     background = parameters.get("background")
     if isinstance(background, str) and parameters.get("time_axis") is None:
         background = parameters["background"] = estimate_background(image, channel_axis=parameters["channel_axis"])
     if background is not None and not isinstance(background, str):  # a series estimates it per time point
         metadata["background_level"] = background
     if view is not None:
-        spec = METHODS[parameters["method"]]
-        halo = default_overlap(np.shape(psf), parameters["n_iter"], iterative=spec.iterative)
-        crop = crop_around(image.shape, *view, halo, np.shape(psf))
         metadata["crop"] = [[s.start, s.stop] for s in crop]
         metadata["data_peak"] = parameters["data_peak"] = float(np.abs(image).max()) or 1.0
         corner = np.array([s.start for s in crop], dtype=float)
         layer_kwargs["translate"] = tuple(np.asarray(layer_kwargs["translate"]) + corner * layer_kwargs["scale"])
-        image = image[crop]
+        image = image if cropped else image[crop]
     yield from deconvolve_iter(image, psf, **parameters)

@@ -25,6 +25,7 @@ class DenoiseWidget(ResultWidget):
     """
 
     title = "Denoise"
+    command = "denoise"
     problem = "denoising"
 
     def __init__(self, napari_viewer):

@@ -37,7 +37,7 @@ from ...tomography.cross_validation import cross_validate_iter
 from ...tomography.methods import run_cost
 from ...tomography.preparation import CONTRASTS, prepare
 from . import _estimate
-from ._base import Plan, SolverWidget
+from ._base import Plan, SolverWidget, check_fits, level0
 from ._controls import layer_picker
 from ._runner import Task
 from ._view import middle_projection, show_at
@@ -65,6 +65,8 @@ class TomographyWidget(SolverWidget):
     """
 
     title = "Tomography"
+    command = "reconstruct"
+    command_flags = "--angles ANGLES.tlt "
     problem = "tomography"
     follows_results = frozenset({"simulation", "alignment"})
 
@@ -231,7 +233,9 @@ class TomographyWidget(SolverWidget):
         layer = self.input.value
         if not isinstance(layer, Image) or layer.rgb:
             raise TypeError("pick a grey-level sinogram (angles, detector) or tilt series (angles, rows, cols) layer")
-        data = np.asarray(layer.data)
+        data = level0(layer)  # an OME-Zarr layer's level 0, read whole: refused, naming the command line, when too big
+        check_fits(layer, data, self._too_big)
+        data = np.asarray(data)
         if data.ndim not in (2, 3):
             raise ValueError(
                 f"layer {layer.name!r} has shape {data.shape}: a sinogram is (angles, detector) and a tilt "

@@ -1,0 +1,106 @@
+"""The command line on OME-Zarr: `.zarr` in and out, streamed on dask, resumed with --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_invprob import io, project
+from napari_invprob.files import zarr as ngff
+from napari_invprob.phantom import rods_and_spheres
+
+pytest.importorskip("zarr")
+pytest.importorskip("distributed")
+
+SRC = str(Path(io.__file__).resolve().parents[1])
+ANGLES = np.linspace(-60, 60, 21)
+
+
+def run(*args, cwd, check=True, timeout=240):
+    """The command line of this source tree (``python -m``, so the code under test runs)."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    result = subprocess.run([sys.executable, "-m", "napari_invprob", *map(str, args)], cwd=cwd, capture_output=True,
+                            text=True, timeout=timeout, env=env)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(0)
+    z, y, x = np.indices((20, 32, 32), dtype=np.float32)
+    stack = 100.0 + 300.0 * np.exp(-((z - 9) ** 2 + (y - 14) ** 2 + (x - 18) ** 2) / 10.0)
+    stack = rng.poisson(stack).astype(np.float32)
+    io.write_volume(folder / "stack.tif", stack, (2000.0, 650.0, 650.0))
+    ngff.write_zarr(folder / "stack.zarr", stack, axes="ZYX", voxel_size=(2000.0, 650.0, 650.0), unit="µm",
+                    chunks=(7, 16, 11))
+    series = project(rods_and_spheres((16, 12, 32), seed=0), ANGLES, tilt_axis="y")
+    ngff.write_zarr(folder / "series.zarr", series, axes="ZYX", voxel_size=(2.5, 2.5, 2.5), chunks=(21, 4, 32))
+    io.write_volume(folder / "series.mrc", series, 2.5)
+    for name in ("series.rawtlt",):
+        (folder / name).write_text("".join(f"{a:.2f}\n" for a in ANGLES))
+    return folder
+
+
+DECONVOLVE = ("deconvolve", "--psf-sigma", 1.2, "--psf-size", 5, "--method", "richardson-lucy", "--n-iter", 8,
+              "--scheduler", "local:2", "--tile-size", 10, 16, 16, "--overlap", 6, "--quiet")
+
+
+def test_deconvolve_zarr_to_zarr_equals_tiff_to_tiff_and_resumes(data, tmp_path):
+    run(DECONVOLVE[0], data / "stack.tif", *DECONVOLVE[1:], "--out", tmp_path / "rl.tif", cwd=tmp_path)
+    run(DECONVOLVE[0], data / "stack.zarr", *DECONVOLVE[1:], "--out", tmp_path / "rl.zarr", cwd=tmp_path)
+    expected, _ = io.read_image(tmp_path / "rl.tif")
+    result = io.read_volume(tmp_path / "rl.zarr")
+    assert result.lazy and result.axes == "ZYX" and result.voxel_size == (2000.0, 650.0, 650.0)
+    np.testing.assert_allclose(result.data.compute(), expected, rtol=2e-6, atol=2e-6 * float(expected.max()))
+    record = result.attributes["provenance"]
+    assert record["method"] == "richardson-lucy" and record["scheduler"] == "local:2"
+    assert record["pieces"] == 8 and record["pieces_kept"] == 0
+    assert record["background_level"] == pytest.approx(json.loads(
+        (tmp_path / "rl.tif.json").read_text())["background_level"], rel=1e-6)
+    # the same command again: refused without --resume, a no-op resume with it
+    again = run(DECONVOLVE[0], data / "stack.zarr", *DECONVOLVE[1:], "--out", tmp_path / "rl.zarr", cwd=tmp_path,
+                check=False)
+    assert again.returncode != 0 and "--resume" in again.stderr
+    run(DECONVOLVE[0], data / "stack.zarr", *DECONVOLVE[1:], "--resume", "--out", tmp_path / "rl.zarr", cwd=tmp_path)
+    assert io.read_volume(tmp_path / "rl.zarr").attributes["provenance"]["pieces_kept"] == 8
+
+
+def test_reconstruct_zarr_to_zarr_equals_the_single_process_run(data, tmp_path):
+    args = ("--method", "sirt", "--n-iter", 10, "--quiet")
+    run("reconstruct", data / "series.mrc", *args, "--out", tmp_path / "one.mrc", cwd=tmp_path)
+    run("reconstruct", data / "series.zarr", "--angles", data / "series.rawtlt", *args, "--scheduler", "local:2",
+        "--chunk-slices", 5, "--out", tmp_path / "vol.zarr", cwd=tmp_path)
+    one, _ = io.read_image(tmp_path / "one.mrc")
+    volume = io.read_volume(tmp_path / "vol.zarr")
+    assert volume.data.shape == one.shape == (32, 12, 32) and volume.data.chunksize[1] == 5
+    np.testing.assert_allclose(volume.data.compute(), one, rtol=0, atol=1e-5 * np.abs(one).max())
+    record = json.loads((tmp_path / "vol.zarr.json").read_text())
+    assert record["parameters"]["angle_source"] == "series.rawtlt" and record["pieces"] == 3
+
+
+def test_a_zarr_input_runs_here_when_it_fits_and_resume_needs_a_cluster(data, tmp_path):
+    run("deconvolve", data / "stack.zarr", "--psf-sigma", 1.2, "--psf-size", 5, "--n-iter", 3, "--quiet",
+        "--out", tmp_path / "here.tif", cwd=tmp_path)
+    image, _ = io.read_image(tmp_path / "here.tif")
+    assert image.shape == (20, 32, 32)
+    refused = run("deconvolve", data / "stack.zarr", "--psf-sigma", 1.2, "--resume", "--out", tmp_path / "x.zarr",
+                  cwd=tmp_path, check=False)
+    assert refused.returncode != 0 and "--resume" in refused.stderr and not (tmp_path / "x.zarr").exists()
+
+
+def test_denoise_zarr_to_zarr_on_dask(data, tmp_path):
+    run("denoise", data / "stack.zarr", "--method", "tv", "--sigma", 15, "--scheduler", "local:2", "--tile-size", 10,
+        16, 16, "--quiet", "--out", tmp_path / "smooth.zarr", cwd=tmp_path)
+    result = io.read_volume(tmp_path / "smooth.zarr")
+    assert result.data.shape == (20, 32, 32) and result.voxel_size == (2000.0, 650.0, 650.0)
+    record = result.attributes["provenance"]
+    assert record["problem"] == "denoising" and record["noise_sigma"] == 15 and record["pieces"] == 8

@@ -1,0 +1,99 @@
+"""The widgets on an OME-Zarr layer opened by napari-ome-zarr: a multiscale, dask-backed layer with its scale.
+
+Run reads level 0 (in the worker) and keeps the layer's scale; the live preview reads only a crop of
+level 0 around the view; Run on a layer larger than the memory refuses and names the command line.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_invprob import psf as psf_models
+from napari_invprob.deconvolution.deconvolve import deconvolve
+from napari_invprob.files import zarr as ngff
+from napari_invprob.napari.widgets import _base, _estimate
+
+pytestmark = pytest.mark.gui
+pytest.importorskip("napari_ome_zarr")
+
+SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "napari-invprob-test-screenshots"
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    shown: list[str] = []
+    monkeypatch.setattr(_base, "show_error", shown.append)
+    return shown
+
+
+@pytest.fixture
+def zarr_layer(make_napari_viewer, tmp_path):
+    """A 3D stack written as OME-Zarr (2 levels, µm sizes) and opened by napari-ome-zarr."""
+    rng = np.random.default_rng(0)
+    z, y, x = np.indices((40, 64, 64), dtype=np.float32)
+    stack = 10.0 + 200.0 * np.exp(-((z - 20) ** 2 / 8 + (y - 30) ** 2 / 20 + (x - 34) ** 2 / 20))
+    stack = rng.poisson(stack).astype(np.float32)
+    path = ngff.write_zarr(tmp_path / "cells.zarr", stack, axes="ZYX", voxel_size=(2e4, 6500.0, 6500.0), unit="µm",
+                           chunks=(8, 32, 32), levels=2)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="napari-ome-zarr")
+    return viewer, layer, stack, path
+
+
+def test_a_napari_ome_zarr_layer_runs_with_its_scale(zarr_layer, qtbot, errors):
+    viewer, layer, stack, _ = zarr_layer
+    assert layer.multiscale and not isinstance(layer.data[0], np.ndarray)
+    np.testing.assert_allclose(layer.scale, (2.0, 0.65, 0.65))
+    _, widget = viewer.window.add_plugin_dock_widget("napari-invprob", "Deconvolution")
+    widget.input.value = layer
+    widget.psf_source.value = "Gaussian"
+    widget.psf_ndim.value, widget.psf_size.value, widget.psf_sigma.value = "3D", 5, 1.0
+    widget.method.value = "richardson-lucy"
+    widget.n_iter.value = 5
+    widget.background.value = "none"
+    assert widget.run() is not None
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=60_000)
+    assert not errors
+    result = viewer.layers[-1]
+    assert result.name == "cells (richardson-lucy)" and result.data.shape == stack.shape
+    np.testing.assert_allclose(result.scale, layer.scale)
+    expected = deconvolve(stack, psf_models.gaussian(5, 1.0, ndim=3), method="richardson-lucy", n_iter=5,
+                          background=None, boundary=widget.boundary.value, device="cpu")
+    np.testing.assert_allclose(result.data, expected, rtol=1e-4, atol=1e-4 * float(expected.max()))
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    viewer.screenshot(str(SCREENSHOT_DIR / "ome_zarr_layer_deconvolved.png"), canvas_only=False)
+
+
+def test_the_live_preview_reads_a_crop_of_level_0(zarr_layer, qtbot, errors):
+    viewer, layer, stack, _ = zarr_layer
+    _, widget = viewer.window.add_plugin_dock_widget("napari-invprob", "Deconvolution")
+    widget.input.value = layer
+    widget.psf_source.value = "Gaussian"
+    widget.psf_ndim.value, widget.psf_size.value, widget.psf_sigma.value = "3D", 5, 1.0
+    widget.n_iter.value = 3
+    viewer.dims.set_point(0, 20 * 2.0)
+    worker = widget._start(live=True)
+    assert worker is not None
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=60_000)
+    assert not errors
+    preview = viewer.layers["cells (preview)"]
+    crop = preview.metadata["crop"]
+    assert crop[0][1] - crop[0][0] < stack.shape[0] and "read lazily" in preview.metadata["preview"]
+
+
+def test_run_on_a_layer_bigger_than_memory_refuses_naming_the_command(zarr_layer, monkeypatch, errors):
+    viewer, layer, _, path = zarr_layer
+    monkeypatch.setattr(_estimate, "available_memory", lambda: 2**18)  # 256 KiB free: the stack is 640 KiB
+    _, widget = viewer.window.add_plugin_dock_widget("napari-invprob", "Deconvolution")
+    widget.input.value = layer
+    count = len(viewer.layers)
+    assert widget.run() is None
+    assert len(viewer.layers) == count
+    assert f"napari-invprob deconvolve {path}" in errors[-1] and "--out OUT.zarr --scheduler local:2" in errors[-1]
+    _, tomography = viewer.window.add_plugin_dock_widget("napari-invprob", "Tomography")
+    tomography.input.value = layer
+    assert tomography.run() is None and "napari-invprob reconstruct" in errors[-1]
