@@ -12,12 +12,11 @@ from .storage import (
     is_lazy,
     jsonable,
     materialize,
-    open_input,
     run_task,
     take,
     without_device,
 )
-from .tiles import DEFAULT_TILE_2D, DEFAULT_TILE_3D, Tile, channel_tiles, run_tiles, tile_grid, tile_output
+from .tiles import Tile, channel_tiles, checked_tile_shape, open_tiled_image, run_tiles, tile_grid, tile_output
 
 #: Halo (pixels per side) of a denoised tile: beyond the reach of the learned denoiser's receptive field
 #: and of TV's smoothing at a noise-level σ.
@@ -81,28 +80,13 @@ def denoise_distributed(image, *, scheduler, method: str = "learned", sigma: flo
         invalid, or the method or σ are refused by ``denoise`` (checked on the first tile before any
         cluster starts).
     """
-    from .._shared.device import check_values
     from ..priors.denoisers import check_denoiser, noise_level
 
     check_scheduler(scheduler)
     _check_retries(retries)
     source = image
-    image, stored = open_input(image, name="image")
-    if not is_lazy(image):
-        image = check_values(image, name="image")
-    ndim = image.ndim
-    if channel_axis is not None:
-        if not -ndim <= channel_axis < ndim:
-            raise ValueError(f"channel_axis {channel_axis} is out of range for an image of shape {image.shape}")
-        channel_axis %= ndim
-    spatial = [axis for axis in range(ndim) if axis != channel_axis]
-    if len(spatial) not in (2, 3):
-        raise ValueError(f"image must have 2 or 3 spatial axes, got shape {image.shape} (channel_axis={channel_axis})")
-    if tile_shape is None:
-        tile_shape = DEFAULT_TILE_2D if len(spatial) == 2 else DEFAULT_TILE_3D
-    tile_shape = (tile_shape,) * len(spatial) if np.ndim(tile_shape) == 0 else tuple(tile_shape)
-    if len(tile_shape) != len(spatial) or any(int(t) != t or t < 1 for t in tile_shape):
-        raise ValueError(f"tile_shape must be one positive integer per spatial axis, got {tile_shape}")
+    image, stored, channel_axis, spatial = open_tiled_image(image, channel_axis)
+    tile_shape = checked_tile_shape(tile_shape, len(spatial))
     if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
         raise ValueError(f"overlap must be a non-negative integer, got {overlap!r}")
     full = list(image.shape)

@@ -207,6 +207,37 @@ def _statistics(image, channel_axis: int | None, spatial: list[int], background,
     return float(peak) or 1.0, np.asarray(means), background
 
 
+def open_tiled_image(image, channel_axis: int | None) -> tuple:
+    """``(image, stored, channel_axis, spatial)`` of a tiled run's input: the array (a path opens an
+    OME-Zarr store lazily; values in memory are checked now, a lazy image's on the cluster), the store it
+    came from (or None), the channel axis made non-negative and the 2 or 3 spatial axes."""
+    from .._shared.device import check_values
+
+    image, stored = open_input(image, name="image")
+    if not is_lazy(image):
+        image = check_values(image, name="image")
+    ndim = image.ndim
+    if channel_axis is not None:
+        if not -ndim <= channel_axis < ndim:
+            raise ValueError(f"channel_axis {channel_axis} is out of range for an image of shape {image.shape}")
+        channel_axis %= ndim
+    spatial = [axis for axis in range(ndim) if axis != channel_axis]
+    if len(spatial) not in (2, 3):
+        raise ValueError(f"image must have 2 or 3 spatial axes, got shape {image.shape} (channel_axis={channel_axis})")
+    return image, stored, channel_axis, spatial
+
+
+def checked_tile_shape(tile_shape, n_spatial: int) -> tuple:
+    """One core size per spatial axis: ``tile_shape`` repeated, or :data:`DEFAULT_TILE_2D` /
+    :data:`DEFAULT_TILE_3D` for None; anything but positive integers is refused."""
+    if tile_shape is None:
+        tile_shape = DEFAULT_TILE_2D if n_spatial == 2 else DEFAULT_TILE_3D
+    tile_shape = (tile_shape,) * n_spatial if np.ndim(tile_shape) == 0 else tuple(tile_shape)
+    if len(tile_shape) != n_spatial or any(int(t) != t or t < 1 for t in tile_shape):
+        raise ValueError(f"tile_shape must be one positive integer per spatial axis, got {tile_shape}")
+    return tile_shape
+
+
 def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: int | None = None,
                            retries: int = 2, progress: Progress | None = None, channel_axis: int | None = None,
                            boundary: str = "periodic", x0=None, out=None, overwrite: bool = False, **options):
@@ -289,22 +320,12 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     check_scheduler(scheduler)
     _check_retries(retries)
     source = image
-    image, stored = open_input(image, name="image")
-    if not is_lazy(image):
-        image = check_values(image, name="image")
+    image, stored, channel_axis, spatial = open_tiled_image(image, channel_axis)
     psf = check_values(psf, name="psf")
     psf = np.asarray(prepared_psf(psf, image, channel_axis, background=options.pop("psf_background", "auto"),
                                   voxel_size=options.pop("voxel_size", None),
                                   psf_voxel_size=options.pop("psf_voxel_size", None)), dtype=np.float32)
     options["psf_background"] = "none"  # prepared once here, not again per tile
-    ndim = image.ndim
-    if channel_axis is not None:
-        if not -ndim <= channel_axis < ndim:
-            raise ValueError(f"channel_axis {channel_axis} is out of range for an image of shape {image.shape}")
-        channel_axis %= ndim
-    spatial = [axis for axis in range(ndim) if axis != channel_axis]
-    if len(spatial) not in (2, 3):
-        raise ValueError(f"image must have 2 or 3 spatial axes, got shape {image.shape} (channel_axis={channel_axis})")
     if psf.ndim != len(spatial):
         raise ValueError(f"psf has {psf.ndim} axes but the image has {len(spatial)} spatial axes")
     if isinstance(options.get("lam"), str):
@@ -314,11 +335,7 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
         )
     method = options.get("method", "admm-tv")
     spec = method_spec(METHODS, method, "deconvolution")
-    if tile_shape is None:
-        tile_shape = DEFAULT_TILE_2D if len(spatial) == 2 else DEFAULT_TILE_3D
-    tile_shape = (tile_shape,) * len(spatial) if np.ndim(tile_shape) == 0 else tuple(tile_shape)
-    if len(tile_shape) != len(spatial) or any(int(t) != t or t < 1 for t in tile_shape):
-        raise ValueError(f"tile_shape must be one positive integer per spatial axis, got {tile_shape}")
+    tile_shape = checked_tile_shape(tile_shape, len(spatial))
     spatial_shape = [image.shape[axis] for axis in spatial]
     for size, n, p in zip(tile_shape, spatial_shape, psf.shape):
         if min(size, n) < p:
@@ -329,7 +346,7 @@ def deconvolve_distributed(image, psf, *, scheduler, tile_shape=None, overlap: i
     if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
         raise ValueError(f"overlap must be a non-negative integer, got {overlap!r}")
 
-    full = [image.shape[axis] for axis in range(ndim)]
+    full = list(image.shape)
     tiles = channel_tiles(tile_grid(spatial_shape, tile_shape, [overlap] * len(spatial),
                                     periodic=boundary == "periodic"), full, channel_axis)
     start, _ = open_input(x0, name="x0") if x0 is not None else (None, None)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .axes import NamedAxes
+
 #: Length units as ImageJ and OME write them (lower case), by the name we show.
 UNIT_NAMES = {
     "angstrom": "Å", "å": "Å", "a": "Å", "\\u00c5": "Å",
@@ -46,7 +48,7 @@ _INCONSISTENT = ("missing", "corrupt", "truncat", "invalid page offset", "expect
 
 
 @dataclass(frozen=True)
-class TiffImage:
+class TiffImage(NamedAxes):
     """The first image series of a TIFF file, with what its metadata say about it.
 
     Attributes
@@ -74,16 +76,6 @@ class TiffImage:
     unit: str | None = None
     source: str | None = None
     emission_wavelengths: tuple[float | None, ...] | None = None
-
-    @property
-    def pixel_size(self) -> float | None:
-        """The size of an ``X`` step in ångström (None if unknown)."""
-        return self.voxel_size[self.axes.index("X")] if "X" in self.axes else None
-
-    @property
-    def channel_axis(self) -> int | None:
-        """The index of the ``C`` axis, or None."""
-        return self.axes.index("C") if "C" in self.axes else None
 
 
 def read_tiff(path: str | os.PathLike) -> TiffImage:

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .axes import NamedAxes
+
 ZARR_SUFFIXES = (".zarr",)
 NGFF_VERSION = "0.5"
 #: Our attribute in the group: ``{"run": ..., "status": "running" | "complete", "provenance": ...}``.
@@ -48,7 +50,7 @@ PYRAMID_SHORTEST = 8
 
 
 @dataclass(frozen=True)
-class ZarrImage:
+class ZarrImage(NamedAxes):
     """Level 0 of an OME-Zarr image (or a bare zarr array), lazily.
 
     Attributes
@@ -75,16 +77,6 @@ class ZarrImage:
     unit: str | None
     attributes: dict
     path: Path
-
-    @property
-    def pixel_size(self) -> float | None:
-        """The size of an ``X`` step in ångström (None if unknown)."""
-        return self.voxel_size[self.axes.index("X")] if "X" in self.axes else None
-
-    @property
-    def channel_axis(self) -> int | None:
-        """The index of the ``C`` axis, or None."""
-        return self.axes.index("C") if "C" in self.axes else None
 
 
 def is_zarr(path: str | os.PathLike) -> bool:
