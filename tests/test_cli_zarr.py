@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import napari_invprob as nip
 from napari_invprob import io, project
 from napari_invprob.files import zarr as ngff
 from napari_invprob.phantom import rods_and_spheres
@@ -104,3 +105,17 @@ def test_denoise_zarr_to_zarr_on_dask(data, tmp_path):
     assert result.data.shape == (20, 32, 32) and result.voxel_size == (2000.0, 650.0, 650.0)
     record = result.attributes["provenance"]
     assert record["problem"] == "denoising" and record["noise_sigma"] == 15 and record["pieces"] == 8
+
+
+def test_deskew_zarr_to_zarr_on_dask_equals_one_deskew(data, tmp_path):
+    """A stage scan in OME-Zarr deskewed on dask into OME-Zarr, chunk by chunk: the same volume as one
+    ``deskew`` of the whole stack, with the deskewed voxel size and the run's record."""
+    raw = io.read_volume(data / "stack.zarr").data
+    run("deskew", data / "stack.zarr", "--angle", 30, "--step", 0.3, "--pixel-size", 0.104, "--fill", 100,
+        "--scheduler", "local:2", "--chunk-planes", 6, "--quiet", "--out", tmp_path / "deskewed.zarr", cwd=tmp_path)
+    result = io.read_volume(tmp_path / "deskewed.zarr")
+    expected = nip.deskew(np.asarray(raw), angle=30, step=0.3, pixel_size=0.104, fill=100)
+    np.testing.assert_array_equal(np.asarray(result.data), expected)
+    np.testing.assert_allclose(result.voxel_size, [1500.0, 1040.0, 1040.0], rtol=1e-5)  # Å: 0.3 sin 30°, 0.104 µm
+    record = result.attributes["provenance"]
+    assert record["problem"] == "light sheet" and record["scheduler"] == "local:2"

@@ -416,6 +416,7 @@ def deskew(args) -> dict:
     stack, file_size = _inputs.read_image(args.input)
     if np.ndim(stack) != 3:
         raise CliError(f"{args.input} has shape {np.shape(stack)}; deskew takes a 3D stack (planes, rows, columns)")
+    _, stack = _streamed(args, stack, "deskew")  # an OME-Zarr input stays lazy on dask, else is read whole
     per_unit = ANGSTROM_PER_UNIT[unit]
     recorded = file_size[-1] if isinstance(file_size, tuple) else file_size
     if recorded and not args.quiet and abs(recorded / per_unit - pixel_size) > 0.01 * pixel_size:
@@ -434,13 +435,26 @@ def deskew(args) -> dict:
         result, method = deskew_stack(stack, **geometry), "deskew"
         voxel_size = deskewed_voxel_size(angle=angle, step=step, pixel_size=pixel_size)
     else:
+        voxel_size, method = deskewed_voxel_size(angle=angle, step=step, pixel_size=pixel_size), "deskew"
+        target = None
+        if _inputs.is_zarr(out):  # written chunk by chunk as the pieces return: the result is never held whole
+            from ..deconvolution.deskew import deskewed_shape
+            from ..files.zarr import create_zarr
+
+            target = create_zarr(out, deskewed_shape(np.shape(stack), angle=angle, step=step, pixel_size=pixel_size),
+                                 axes="ZYX", voxel_size=[size * per_unit for size in voxel_size], unit="Å",
+                                 overwrite=args.overwrite, source=args.input)
         progress = ChunkProgress(desc="deskew", quiet=args.quiet)
         try:
             result = deskew_distributed(stack, **geometry, scheduler=args.scheduler, chunk_planes=args.chunk_planes,
-                                        retries=args.retries, progress=progress)
+                                        retries=args.retries, progress=progress, out=target)
         finally:
             progress.close()
-        voxel_size, method = deskewed_voxel_size(angle=angle, step=step, pixel_size=pixel_size), "deskew"
+        if target is not None:
+            from ..files.zarr import finish_zarr, read_zarr
+
+            finish_zarr(out)  # the pyramid; _finish records the provenance
+            result = read_zarr(out).data
     entry = record("light sheet", method=method, parameters=geometry, source=args.input, iterations=1,
                    elapsed=time.perf_counter() - start, unit=unit, scheduler=args.scheduler,
                    voxel_size_in_unit=list(voxel_size))
