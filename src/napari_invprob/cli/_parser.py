@@ -167,13 +167,26 @@ def _angle_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--n-angles", type=_positive_int, metavar="N", help="number of angles for --angle-range")
 
 
-def _background(text: str):
-    if text in ("auto", "none"):
-        return text
-    try:
-        return _finite_float(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected auto, none or a number, got {text!r}") from None
+def _word_or_number(*words: str, non_negative: bool = False):
+    """An argparse type taking one of ``words`` as it is, else a finite number (>= 0 with
+    ``non_negative``); anything else is refused naming all it takes."""
+    expected = f"expected {', '.join(words)} or a {'level >= 0' if non_negative else 'number'}"
+
+    def parse(text: str):
+        if text in words:
+            return text
+        try:
+            value = _finite_float(text)
+        except argparse.ArgumentTypeError:
+            value = math.nan
+        if math.isnan(value) or (non_negative and value < 0):
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+_background = _word_or_number("auto", "none")
 
 
 def _preparation_flags(parser: argparse.ArgumentParser) -> None:
@@ -210,17 +223,7 @@ def _voxel_sizes(text: str) -> tuple[float, ...]:
     return values
 
 
-def _psf_background(text: str) -> str | float:
-    """``auto``, ``none`` or a finite level >= 0."""
-    if text in ("auto", "none"):
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected auto, none or a level >= 0, got {text!r}")
-    return value
+_psf_background = _word_or_number("auto", "none", non_negative=True)
 
 
 def _psf_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -317,13 +320,7 @@ DEMO_EXAMPLES = """examples:
 """
 
 
-def _fill(text: str):
-    if text == "auto":
-        return text
-    try:
-        return _finite_float(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected auto or a number, got {text!r}") from None
+_fill = _word_or_number("auto")
 
 
 def _deskew_flags(parser: argparse.ArgumentParser) -> None:
