@@ -1,5 +1,6 @@
 """The chunk engine as a generator (solve_in_chunks_iter): same answer as reconstruct, progress, early stop."""
 
+import itertools
 import threading
 import time
 from dataclasses import replace
@@ -7,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from _chunk_gates import gate_the_lead
 
 from napari_invprob import project, reconstruct
 from napari_invprob.tomography import chunks
@@ -155,6 +157,68 @@ def test_the_lockstep_stream_side_by_side_ends_with_reconstructs_volume_bit_for_
     np.testing.assert_array_equal(iterates[-1].numpy(), expected)
     one_by_one = [it.x for it in chunks.stream(plan, workers=1)]
     torch.testing.assert_close(one_by_one[-1], iterates[-1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def lockstep_chunks(monkeypatch):
+    """The lockstep stream's chunks as the solving ones: four of six slices."""
+    monkeypatch.setattr(chunks, "MAX_CHUNK_ELEMENTS", 6 * 7 * 11)
+    monkeypatch.setattr(chunks, "SOLVE_CHUNK_ELEMENTS", 6 * 7 * 11)
+    monkeypatch.setattr(chunks, "MIN_CHUNK_SLICES", 1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("method", ["sirt", "tv"])
+def test_the_slab_in_view_is_solved_ahead_and_the_stream_ends_with_the_same_volume(lockstep_chunks, monkeypatch,
+                                                                                  method, workers):
+    """stream(first=) solves the chunk of slice ``first`` on a thread of its own: the first iterate past
+    iteration 1 already holds that chunk's last iterate while the others are at 2; the stream still
+    yields every iteration of the others, and its last iterate is the same volume as without ``first``."""
+    series = _series()
+    plan = _plan(series, method)
+    expected = chunks.solve_in_chunks(plan)
+    lead_rows = gate_the_lead(monkeypatch)
+    iterates = [it for it in chunks.stream(plan, workers=workers, first=14)]
+    assert lead_rows == [slice(12, 18)]
+    assert [it.iteration for it in iterates] == list(range(1, 11))
+    np.testing.assert_array_equal(iterates[-1].x.numpy(), expected)
+    second = iterates[1].x.numpy()
+    np.testing.assert_array_equal(second[..., 12:18], expected[..., 12:18])  # the slab in view: done
+    assert not np.allclose(second[..., :12], expected[..., :12], atol=1e-4)  # the others: at iteration 2
+    assert all(it.residual is not None for it in iterates)
+
+
+def test_the_lead_describes_the_volume_it_shows(lockstep_chunks, monkeypatch):
+    """An iterate's residual is ‖Ax − y‖ of the volume it holds, the lead's slab included."""
+    series = _series()
+    plan = _plan(series)
+    gate_the_lead(monkeypatch)
+    iterate = list(itertools.islice(chunks.stream(plan, workers=2, first=14), 2))[-1]
+    volume = torch.as_tensor(iterate.x)
+    misfit = project(volume.numpy(), ANGLES, tilt_axis="x", device="cpu") - plan.data
+    assert iterate.residual == pytest.approx(float(np.linalg.norm(misfit)), rel=1e-3)
+
+
+def test_closing_a_stream_with_a_lead_stops_it_and_restores_the_threads(lockstep_chunks, counted):
+    threads = torch.get_num_threads()
+    steps = chunks.stream(_plan(_series(), n_iter=200), workers=2, first=0)
+    next(steps)
+    steps.close()
+    made = len(counted)
+    time.sleep(0.05)
+    assert len(counted) == made  # nothing runs on
+    assert made < 4 * 200  # the lead stopped early too
+    assert torch.get_num_threads() == threads
+
+
+def test_an_error_in_the_lead_or_the_others_ends_the_stream_with_it(lockstep_chunks, monkeypatch):
+    def failing(problem, **kwargs):
+        raise RuntimeError("solver failed")
+        yield  # a generator, as solvers are
+
+    monkeypatch.setitem(METHODS, "sirt", replace(METHODS["sirt"], solver=failing))
+    with pytest.raises(RuntimeError, match="solver failed"):
+        list(chunks.stream(_plan(_series()), workers=2, first=14))
 
 
 class _FakeGlibc:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _chunk_gates import gate_the_lead
 from _realistic_tilt_series import write_tilt_series
 from _tilt_phantom import blob_tilt_series, random_blobs
 from test_widgets import PLUGIN, SCREENSHOT_DIR, dock, errors, wait_until_done  # noqa: F401 - errors: a fixture
 
 from napari_invprob.napari.widgets import tomography
+from napari_invprob.tomography import chunks
 
 pytestmark = pytest.mark.gui
 
@@ -111,6 +113,44 @@ def test_live_preview_slice_equals_that_slice_of_the_full_run(make_napari_viewer
                     timeout=30_000)
     assert not errors and len(infos) == 1
     np.testing.assert_array_equal(layer.data, original)  # the input is never modified
+
+
+def test_run_shows_the_slice_in_view_solved_first(make_napari_viewer, qtbot, errors, monkeypatch):
+    """*Run* (all slices streamed) solves the slab of the slice in view ahead of the others: every frame
+    past the first shows that slice at its final value while the other slabs still sharpen, and the run
+    ends with every iteration counted and the same volume as reconstruct."""
+    from napari_invprob import reconstruct
+
+    monkeypatch.setattr(chunks, "MAX_CHUNK_ELEMENTS", 8 * 48 * 48)  # six slabs of 8 slices along x
+    lead_rows = gate_the_lead(monkeypatch)  # the other slabs wait after iteration 1 until the lead is done
+    shown = []
+    frame_shown = tomography.TomographyWidget._frame_shown
+
+    def recording(self, plan, frame):
+        shown.append((frame.iteration, np.array(frame.image)))
+        frame_shown(self, plan, frame)
+
+    monkeypatch.setattr(tomography.TomographyWidget, "_frame_shown", recording)
+    viewer = make_napari_viewer()
+    layer = _add_blob_series(viewer)
+    tomo = dock(viewer, "Tomography")
+    viewer.dims.order = (2, 0, 1)  # the tilt axis (x) is a slider: the slice in view follows it
+    viewer.dims.set_point(2, 30)
+    assert tomo.preview_slice.value == 30 and tomo.method.value == "sirt"
+    tomo.run()
+    wait_until_done(qtbot, tomo, timeout=60_000)
+    result = viewer.layers["blobs (sirt)"]
+    assert not errors and result.metadata["status"] == "finished" and result.metadata["iterations"] == 50
+    assert lead_rows == [slice(24, 32)]  # the slab of slice 30 led
+    final = np.array(result.data)
+    early = [image for iteration, image in shown if 1 < iteration < 50]
+    assert early, "no frame between the first and the last"
+    for image in early:
+        np.testing.assert_array_equal(image[..., 24:32], final[..., 24:32])
+    assert not np.allclose(early[0][..., :24], final[..., :24], atol=1e-3 * np.abs(final).max())
+    expected = reconstruct(np.asarray(layer.data), layer.metadata["angles"], method="sirt", n_iter=50,
+                           tilt_axis="x")
+    np.testing.assert_allclose(final, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
 def test_open_align_run_on_a_realistic_file(make_napari_viewer, qtbot, errors, infos, realistic_file):

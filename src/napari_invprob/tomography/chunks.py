@@ -18,7 +18,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -329,7 +329,7 @@ def solve_in_chunks(plan: Plan) -> np.ndarray:
     return progress.output
 
 
-def stream(plan: Plan, *, workers: int | None = None) -> Iterator[Iterate]:
+def stream(plan: Plan, *, workers: int | None = None, first: int | None = None) -> Iterator[Iterate]:
     """All chunks in lockstep, one yield per iteration for the whole output.
 
     With several ``workers`` (by default the torch thread count on a CPU, 1 on a GPU) the chunks
@@ -337,16 +337,27 @@ def stream(plan: Plan, *, workers: int | None = None) -> Iterator[Iterate]:
     every chunk's result is then the same to the last bit as there, and a program that keeps a core
     for itself (a GUI) can ask for all of them without torch's threads spinning against it.
 
+    With ``first`` (a slice perpendicular to the tilt axis, e.g. the one in view) an iterative method
+    solves that slice's chunk ahead of the others, on a thread of its own, while they advance in
+    lockstep on the rest of the pool (:func:`_lead_ahead`): the slice in view reaches its last iterate
+    while the others are a few iterations in. Iterate ``k`` then holds that chunk's newest iterate and
+    the others' ``k``-th; its objective and residuals are of the volume it holds, and the last one is
+    the same volume as without ``first``.
+
     ``residual`` is ``‖Ax − y‖`` in the data's units: the chunks' residuals of the weighted problem
     combined and unweighted, or computed for a direct method's answer (which comes without one);
     ``algorithm_residual`` combines the chunks' own (e.g. pnp-admm's primal residual).
     """
     clock = Clock()
-    streams = [solver for _, solver in plan.chunks(MAX_CHUNK_ELEMENTS)]
+    parts = list(plan.chunks(MAX_CHUNK_ELEMENTS, 0 if first is None else first))
     weight = data_weight(len(plan.angles))
     if workers is None:
         workers = torch.get_num_threads() if plan.projector.device.type == "cpu" else 1
-    for iterates in _in_lockstep(streams, workers):
+    if first is not None and plan.spec.iterative and len(parts) > 1:
+        rounds = _lead_ahead(parts[0], parts[1:], workers)
+    else:
+        rounds = _in_lockstep([solver for _, solver in sorted(parts, key=_first_row)], workers)
+    for iterates in rounds:
         x = torch.cat([it.x for it in iterates]) if len(iterates) > 1 else iterates[0].x
         objectives = [it.objective for it in iterates]
         objective = None if None in objectives else float(sum(objectives))
@@ -355,8 +366,12 @@ def stream(plan: Plan, *, workers: int | None = None) -> Iterator[Iterate]:
             residual = None if residual is None else residual / weight
         else:
             residual = float(torch.linalg.vector_norm(plan.projector.forward(x) - plan.sinograms))
-        yield Iterate(iterates[0].iteration, plan.as_output(x).contiguous(), objective, residual, clock(),
-                      algorithm_residual=_norm_of_parts([it.algorithm_residual for it in iterates]))
+        yield Iterate(min(it.iteration for it in iterates), plan.as_output(x).contiguous(), objective, residual,
+                      clock(), algorithm_residual=_norm_of_parts([it.algorithm_residual for it in iterates]))
+
+
+def _first_row(part: tuple[slice, Iterator[Iterate]]) -> int:
+    return part[0].start
 
 
 def _in_lockstep(streams: list[Iterator[Iterate]], workers: int) -> Iterator[tuple[Iterate, ...]]:
@@ -374,6 +389,61 @@ def _in_lockstep(streams: list[Iterator[Iterate]], workers: int) -> Iterator[tup
             if any(it is None for it in iterates):
                 return
             yield iterates
+
+
+class _Lead:
+    """A chunk solved to its end on a thread of its own, its newest iterate kept (a copy) for others to read."""
+
+    def __init__(self, solver: Iterator[Iterate]):
+        self.solver = solver
+        self.newest: Iterate | None = None
+        self.started = threading.Event()  # set at its first iterate, or when it ends without one
+        self.halt = threading.Event()  # set to stop it after its current iteration
+
+    def run(self) -> None:
+        try:
+            with closing(self.solver):
+                for iterate in self.solver:
+                    self.newest = replace(iterate, x=iterate.x.clone())
+                    self.started.set()
+                    if self.halt.is_set():
+                        return
+        finally:
+            self.started.set()
+
+
+def _lead_ahead(lead: tuple[slice, Iterator[Iterate]], others: list[tuple[slice, Iterator[Iterate]]],
+                workers: int) -> Iterator[tuple[Iterate, ...]]:
+    """The ``lead`` chunk solved to its end on a pool thread of its own while the ``others`` advance in
+    lockstep on the pool's other threads (and on its thread once it is done): each round, every chunk's
+    iterate in row order, the lead's newest and the others' next, until one of the others ends; then once
+    more if the lead's last iterate came later. Each pool thread computes with one torch thread."""
+    others = sorted(others, key=_first_row)
+    at = sum(rows.start < lead[0].start for rows, _ in others)  # the lead's place in row order
+    streams = [solver for _, solver in others]
+    ahead = _Lead(lead[1])
+    with torch_threads(1), concurrent.futures.ThreadPoolExecutor(max(workers, 2), initializer=torch.set_num_threads,
+                                                                 initargs=(1,)) as pool:
+        running = pool.submit(ahead.run)
+        try:
+            ahead.started.wait()
+            if ahead.newest is None:
+                running.result()  # its error, if it failed
+                raise ValueError("the solver yielded no iterate")
+            shown, last = None, None
+            while True:
+                iterates = tuple(pool.map(_next_or_none, streams))
+                if any(it is None for it in iterates):
+                    break
+                if running.done():
+                    running.result()  # a solver's error is raised here
+                last, shown = iterates, ahead.newest
+                yield (*last[:at], shown, *last[at:])
+            running.result()  # the lead's end (and its error, if it failed)
+            if last is not None and ahead.newest is not shown:
+                yield (*last[:at], ahead.newest, *last[at:])
+        finally:
+            ahead.halt.set()
 
 
 def _next_or_none(iterates: Iterator[Iterate]) -> Iterate | None:

@@ -6,10 +6,10 @@ metadata; the widget adopts them and shows them. The input is made into line int
 preview and the choice of λ all solve that prepared series, so a preview slice equals the same slice of
 the full run.
 
-*Run* streams every iterate of the whole volume (``reconstruct_iter``, all chunks in lockstep) when
-that fits and iterates quickly enough to watch; otherwise (``widgets._estimate.tomography_forecast``
-decides) it solves the series slab by slab as ``reconstruct`` does, the slab of the slice in view first,
-and the result layer fills in as slabs finish.
+*Run* streams every iterate of the whole volume (all chunks in lockstep, the slab of the slice in view
+solved ahead of them) when that fits and iterates quickly enough to watch; otherwise
+(``widgets._estimate.tomography_forecast`` decides) it solves the series slab by slab as ``reconstruct``
+does, the slab of the slice in view first, and the result layer fills in as slabs finish.
 """
 
 from __future__ import annotations
@@ -331,9 +331,10 @@ class TomographyWidget(SolverWidget):
                             n_detector=data.shape[-1] if data.ndim == 2 else data.shape[3 - axis],
                             warm_start=x0 is not None)
             estimate = _estimate.tomography(len(angles), slice_pixels, n_slices, work, method=self.spec.name)
+        in_view = int(self.preview_slice.value) if data.ndim == 3 and index is None else None
         return Plan(
             iterates=partial(_reconstruction, self._prepared, data, self._handling(), metadata, angles,
-                             preview_slice=index, x0=x0, **parameters),
+                             preview_slice=index, first=in_view, x0=x0, **parameters),
             name=name, shape=shape, metadata=metadata, estimate=estimate, n_iter=parameters["n_iter"],
             reference=reference, layer_kwargs=layer_kwargs,
         )
@@ -530,15 +531,17 @@ class _PreparedSeries:
 
 
 def _reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: dict, angles, *,
-                    preview_slice: int | None = None, **parameters):
+                    preview_slice: int | None = None, first: int | None = None, **parameters):
     """Worker generator: prepare ``data`` (once), record the preparation in ``metadata``, then stream the
-    reconstruction of the prepared series, or with ``preview_slice`` of that slice along the tilt axis
-    only (iterates ``(z, detector)``)."""
+    reconstruction of the prepared series (the slab of slice ``first`` along the tilt axis, the one in
+    view, solved ahead of the others), or with ``preview_slice`` of that slice along the tilt axis only
+    (iterates ``(z, detector)``)."""
     series, preparation = prepared(data, handling)
     metadata["preparation"] = preparation.record()
     if preview_slice is None:  # as reconstruct_iter, its chunks advanced side by side on every core
         plan = chunks.make_plan(series, angles, **_AS_PREPARED, **parameters)
-        yield from chunks.stream(plan, workers=_estimate.chunk_workers() if plan.projector.device.type == "cpu" else 1)
+        workers = _estimate.chunk_workers() if plan.projector.device.type == "cpu" else 1
+        yield from chunks.stream(plan, workers=workers, first=first)
         return
     # the slice's sinogram as a one-row series tilted about y: its reconstruction is the slice (z, 1, detector)
     axis = _series_axis(parameters.pop("tilt_axis"))
