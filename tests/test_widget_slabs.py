@@ -95,16 +95,22 @@ def slow_sirt(monkeypatch, seconds: float):
 
 
 def gated_sirt(monkeypatch) -> threading.Event:
-    """SIRT whose slabs started after one has finished wait, before their first iterate, until the
-    returned event is set: a test sees the run part way (some slabs done, not all) whatever the load."""
+    """SIRT whose slabs started after one has finished go slowly (0.1 s an iteration) and stop before
+    their last iteration until the returned event is set: a test sees the run part way (some slabs done,
+    not all) whatever the load, and their iterates keep coming, so the display takes the newest count of
+    slabs done (a frame held back for the frame interval goes out with the next iterate)."""
     spec = METHODS["sirt"]
     release, finished = threading.Event(), threading.Event()
 
     def gated(problem, **kwargs):
-        if finished.is_set():
-            release.wait(timeout=60)
+        late = finished.is_set()
         for iterate in spec.solver(problem, **kwargs):
             yield iterate
+            if late and not release.is_set():
+                if iterate.iteration < kwargs["n_iter"] - 1:
+                    time.sleep(0.1)
+                else:
+                    release.wait(timeout=60)
             if iterate.iteration == kwargs["n_iter"]:  # the engine takes no more: this slab is done
                 finished.set()
 
