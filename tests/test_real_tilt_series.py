@@ -117,6 +117,32 @@ def test_the_reader_resolves_the_files_conventions(dark_field):
     np.testing.assert_allclose(ts.angles, made.angles, atol=0.005)
 
 
+def test_a_lazy_stack_gets_the_same_tilt_axis_read_a_block_at_a_time(dark_field, monkeypatch):
+    """The stored int16 stack as a dask array (an OME-Zarr file): the tilt axis estimated as from the
+    file, its projections read three at a time (binned 2x here), never all at once; the stack is returned
+    as stored, its offset left to the preparation."""
+    import dask.array as da
+
+    from napari_invprob.files.mrc import read_mrc
+    from napari_invprob.tomography import files
+
+    made = dark_field
+    stored = read_mrc(made.path).data
+    monkeypatch.setattr(files, "ESTIMATION_SIZE", N // 2)
+    monkeypatch.setattr(files, "BINNING_BLOCK_BYTES", 3 * N * N * stored.dtype.itemsize)
+    lazy = da.from_array(stored, chunks=(1, N, N))
+    from_file = files.tilt_series_with_conventions(stored, made.angles, 2.5, "given")
+    binned, bin_series = [], files.bin_series
+    monkeypatch.setattr(files, "bin_series", lambda block, factor: binned.append(block.shape) or bin_series(block, factor))
+    from_lazy = files.tilt_series_with_conventions(lazy, made.angles, 2.5, "given")
+    assert from_lazy.tilt_axis == "x" and from_lazy.tilt_axis_source == "estimated"
+    assert from_lazy.tilt_axis_angle == from_file.tilt_axis_angle
+    assert from_lazy.tilt_axis_uncertainty == from_file.tilt_axis_uncertainty
+    assert from_file.value_offset == INT16_OFFSET and from_lazy.value_offset == 0.0
+    assert from_lazy.data is lazy  # as stored, still lazy
+    assert [shape[0] for shape in binned] == [3] * (len(made.angles) // 3) + [len(made.angles) % 3] * (len(made.angles) % 3 > 0)
+
+
 def test_the_napari_reader_records_them_too(dark_field):
     from napari_invprob.napari.reader import get_reader
 

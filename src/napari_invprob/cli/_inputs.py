@@ -312,10 +312,11 @@ def read_series(args):
     """The tilt series of ``args.input`` with its angles and conventions
     (:func:`napari_invprob.io.read_tilt_series`; ``--tilt-axis`` overrides the file's). An OME-Zarr
     series stays lazy: its angles come from the flags or a sidecar beside it, its tilt axis from
-    ``--tilt-axis`` (default y: it is not estimated from a series that is never held whole)."""
+    ``--tilt-axis`` or estimated from the projections, read once a block at a time
+    (:func:`~napari_invprob.tomography.files.tilt_series_with_conventions`)."""
     if not is_zarr(args.input):
         return io.read_tilt_series(args.input, angles=angles_from_flags(args), tilt_axis=args.tilt_axis)
-    from ..tomography.files import TiltSeries
+    from ..tomography.files import tilt_series_with_conventions
 
     volume = io.read_volume(args.input)
     angles = angles_from_flags(args)
@@ -332,10 +333,7 @@ def read_series(args):
     angles = np.asarray(angles, dtype=np.float64).ravel()
     if angles.size != volume.data.shape[0]:
         raise CliError(f"{source} lists {angles.size} angles but {args.input} holds {volume.data.shape[0]} projections")
-    axis = args.tilt_axis or "y"
-    return TiltSeries(data=volume.data, angles=angles, pixel_size=volume.voxel_size[-1], angle_source=source,
-                      tilt_axis=axis, tilt_axis_angle=0.0 if axis == "y" else -90.0,
-                      tilt_axis_source="given" if args.tilt_axis else "default")
+    return tilt_series_with_conventions(volume.data, angles, volume.voxel_size[-1], source, tilt_axis=args.tilt_axis)
 
 
 def in_memory(data, path: str, command: str) -> np.ndarray:

@@ -180,8 +180,11 @@ def tilt_series_with_conventions(data, angles, pixel_size, angle_source, *, tilt
 
     Parameters
     ----------
-    data : numpy.ndarray
-        The stack as stored, or a sinogram.
+    data : numpy.ndarray or dask.array.Array
+        The stack as stored, or a sinogram. A lazy stack (e.g. an OME-Zarr file) stays as stored: it is
+        read once, a block of projections at a time, to estimate the tilt axis, and its storage offset
+        is left to the preparation (which finds it again; ``value_offset`` is then 0), as the tasks of a
+        run on dask read the stored values.
     angles : numpy.ndarray
         Degrees, one per projection.
     pixel_size : float or None
@@ -196,7 +199,8 @@ def tilt_series_with_conventions(data, angles, pixel_size, angle_source, *, tilt
     TiltSeries
     """
     offset = storage_offset(data)
-    if offset:
+    lazy = not isinstance(data, np.ndarray)
+    if offset and not lazy:
         data = data.view(np.uint16) ^ np.uint16(0x8000)  # exactly the stored value + 32768, as uint16
         data.flags.writeable = False
     if tilt_axis is not None:
@@ -206,23 +210,40 @@ def tilt_series_with_conventions(data, angles, pixel_size, angle_source, *, tilt
     elif data.ndim == 2 or data.shape[0] < 3 or min(data.shape[1:]) < MIN_ESTIMATION_SIZE:
         angle, origin = 0.0, "default"
     else:
-        estimate = _estimated_axis(data, angles)
+        estimate = _estimated_axis(data, angles, offset if lazy else 0.0)
         angle, origin, uncertainty = estimate.angle, "estimated", estimate.uncertainty
     axis = tilt_axis if tilt_axis in TILT_AXES else ("y" if abs(angle) < 45.0 else "x")
     return TiltSeries(data=data, angles=angles, pixel_size=pixel_size, angle_source=angle_source,
-                      tilt_axis=axis, tilt_axis_angle=angle, tilt_axis_source=origin, value_offset=offset,
+                      tilt_axis=axis, tilt_axis_angle=angle, tilt_axis_source=origin,
+                      value_offset=0.0 if lazy else offset,
                       tilt_axis_uncertainty=uncertainty if origin == "estimated" else 0.0)
 
 
-def _estimated_axis(data: np.ndarray, angles) -> TiltAxisEstimate:
-    """The tilt axis, estimated from the projections made line integrals (binned for speed:
-    the estimate bins them anyway), so that a background or bright-field contrast does not bias it."""
+def _estimated_axis(data, angles, offset: float = 0.0) -> TiltAxisEstimate:
+    """The tilt axis, estimated from the projections (``offset`` added: a lazy stack's storage offset)
+    made line integrals (binned for speed: the estimate bins them anyway), so that a background or
+    bright-field contrast does not bias it."""
     factor = max(1, int(np.ceil(max(data.shape[1:]) / ESTIMATION_SIZE)))
-    small = bin_series(data, factor) if factor > 1 else data
+    if isinstance(data, np.ndarray):
+        small = bin_series(data, factor) if factor > 1 else data
+    else:  # lazy: never held whole
+        small = _binned_in_blocks(data, factor) + np.float32(offset)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreparationWarning)  # only estimating here; the solvers warn
         lines, _ = prepare(small)
     return estimate_tilt_axis_with_uncertainty(lines, angles=angles)
+
+
+#: Bytes of projections read at once when a lazy stack is binned.
+BINNING_BLOCK_BYTES = 1 << 28
+
+
+def _binned_in_blocks(data, factor: int) -> np.ndarray:
+    """:func:`~napari_invprob.tomography.preprocessing.bin_series` of a lazy stack, read a block of
+    whole projections at a time (at most :data:`BINNING_BLOCK_BYTES`, at least one projection)."""
+    step = max(1, BINNING_BLOCK_BYTES // max(1, int(np.prod(data.shape[1:])) * data.dtype.itemsize))
+    return np.concatenate([bin_series(np.asarray(data[i:i + step]), factor)
+                           for i in range(0, data.shape[0], step)])
 
 
 def _given_axis_angle(tilt_axis) -> float:
