@@ -97,3 +97,54 @@ def test_run_on_a_layer_bigger_than_memory_refuses_naming_the_command(zarr_layer
     _, tomography = viewer.window.add_plugin_dock_widget("napari-invprob", "Tomography")
     tomography.input.value = layer
     assert tomography.run() is None and "napari-invprob reconstruct" in errors[-1]
+
+
+@pytest.fixture
+def zarr_series(make_napari_viewer, tmp_path):
+    """A tilt series (21 projections over ±60° about x, blobs on a background) written as OME-Zarr in
+    chunks of 4 slices along the tilt axis, opened by napari-ome-zarr."""
+    from _tilt_phantom import blob_tilt_series, random_blobs
+
+    angles = np.linspace(-60.0, 60.0, 21)
+    series = blob_tilt_series(random_blobs(48, 10, seed=3), 48, angles).transpose(0, 2, 1)  # tilt axis y → x
+    series = np.ascontiguousarray(series + 0.3 * series.max())
+    path = ngff.write_zarr(tmp_path / "series.zarr", series, axes="ZYX", voxel_size=(2.5, 2.5, 2.5), unit="nm",
+                           chunks=(21, 48, 4), levels=2)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="napari-ome-zarr")
+    return viewer, layer, series, angles
+
+
+def test_tomography_on_a_zarr_series_previews_a_slice_without_reading_the_rest(zarr_series, qtbot, errors):
+    """The live preview of one slice reads and prepares that slice alone (the preparation resolved in
+    passes over the chunks); Run then reads the series once, in the worker, and its slice equals the
+    preview; the volume is the API's."""
+    from napari_invprob import reconstruct
+
+    viewer, layer, series, angles = zarr_series
+    assert layer.multiscale and not isinstance(layer.data[0], np.ndarray)
+    _, tomo = viewer.window.add_plugin_dock_widget("napari-invprob", "Tomography")
+    tomo.input.value = layer
+    tomo.angle_source.value = "range and count"
+    tomo.angle_start.value, tomo.angle_stop.value, tomo.angle_count.value = -60.0, 60.0, 21
+    tomo.tilt_axis.value = "x"
+    tomo.n_iter.value = 20
+    tomo.preview_slice.value = 17
+    assert tomo._start(live=True) is not None
+    qtbot.waitUntil(lambda: not tomo.runner.running, timeout=60_000)
+    assert not errors
+    preview = viewer.layers["series (preview)"]
+    assert preview.data.shape == (48, 48) and preview.metadata["preview_slice"] == 17
+    assert tomo._prepared._prepared is None  # the series was never prepared whole: the slice alone was read
+    assert tomo.run() is not None
+    qtbot.waitUntil(lambda: not tomo.runner.running, timeout=60_000)
+    assert not errors
+    volume = viewer.layers["series (sirt)"]
+    assert volume.metadata["preparation"] == preview.metadata["preparation"]
+    np.testing.assert_allclose(preview.data, volume.data[:, :, 17], rtol=1e-4, atol=1e-4 * np.abs(volume.data).max())
+    expected = reconstruct(series, angles, method="sirt", n_iter=20, tilt_axis="x")
+    np.testing.assert_allclose(volume.data, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    tomo.fourier_layer.value = layer
+    assert tomo.fourier_view() is not None
+    qtbot.waitUntil(lambda: "series (power spectrum)" in viewer.layers, timeout=60_000)
+    assert viewer.layers["series (power spectrum)"].data.shape == series.shape  # of level 0, not the coarsest

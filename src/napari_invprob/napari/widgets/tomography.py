@@ -35,9 +35,9 @@ from ...tomography.alignment import METHODS as ALIGNMENT_METHODS
 from ...tomography.alignment import align_iter, apply_alignment
 from ...tomography.cross_validation import cross_validate_iter
 from ...tomography.methods import run_cost
-from ...tomography.preparation import CONTRASTS, prepare
+from ...tomography.preparation import CONTRASTS, Preparation, resolve_preparation
 from . import _estimate
-from ._base import Plan, SolverWidget, check_fits, level0
+from ._base import Plan, SolverWidget, check_fits, is_lazy, level0
 from ._controls import layer_picker
 from ._runner import Task
 from ._view import middle_projection, show_at
@@ -233,9 +233,10 @@ class TomographyWidget(SolverWidget):
         layer = self.input.value
         if not isinstance(layer, Image) or layer.rgb:
             raise TypeError("pick a grey-level sinogram (angles, detector) or tilt series (angles, rows, cols) layer")
-        data = level0(layer)  # an OME-Zarr layer's level 0, read whole: refused, naming the command line, when too big
-        check_fits(layer, data, self._too_big)
-        data = np.asarray(data)
+        data = level0(layer)  # an OME-Zarr layer's level 0, read in the worker: refused, naming the command line,
+        check_fits(layer, data, self._too_big)  # when too big to be read whole
+        if not is_lazy(data):
+            data = np.asarray(data)
         if data.ndim not in (2, 3):
             raise ValueError(
                 f"layer {layer.name!r} has shape {data.shape}: a sinogram is (angles, detector) and a tilt "
@@ -494,14 +495,16 @@ class TomographyWidget(SolverWidget):
         def add_spectrum(spectrum):
             self._viewer.add_image(spectrum, name=name, colormap="magma", metadata=metadata)
 
-        return self._start_task(_power_spectrum, (np.asarray(layer.data), bool(layer.rgb)), add_spectrum,
-                                "power spectrum")
+        data = level0(layer)  # an OME-Zarr layer's level 0, read in the worker
+        check_fits(layer, data, self._too_big)
+        return self._start_task(_power_spectrum, (data, bool(layer.rgb)), add_spectrum, "power spectrum")
 
 
-def _power_spectrum(data: np.ndarray, rgb: bool) -> Iterator[str]:
-    """Worker generator: the power spectrum of an image or volume (of the channel mean for RGB), returned
-    after one progress message."""
+def _power_spectrum(data, rgb: bool) -> Iterator[str]:
+    """Worker generator: the power spectrum of an image or volume (of the channel mean for RGB; a lazy
+    one read here), returned after one progress message."""
     yield "computing"
+    data = np.asarray(data)
     return fourier.power_spectrum(data.mean(axis=-1) if rgb else data)
 
 
@@ -511,23 +514,44 @@ def _series_axis(tilt_axis: str) -> int:
 
 
 class _PreparedSeries:
-    """The input made into line integrals (:func:`~napari_invprob.preparation.prepare`) once, and kept
-    while the input's data and the chosen handling stay the same: the run, the preview and the choice
-    of λ then solve the same numbers. Called in workers, one at a time (the widget runs one job or
-    task at a time)."""
+    """The input made into line integrals (:mod:`~napari_invprob.preparation`) once, and kept while the
+    input's data and the chosen handling stay the same: the run, the preview and the choice of λ then
+    solve the same numbers. Called in workers, one at a time (the widget runs one job or task at a time).
+
+    A lazy input (an OME-Zarr layer's level 0) is resolved in passes over its chunks, never held whole
+    for that; a preview then reads and prepares its slice alone, and a run reads the whole series once.
+    """
 
     def __init__(self):
-        self._source: np.ndarray | None = None
+        self._source = None
         self._handling: dict | None = None
-        self._prepared: tuple | None = None
+        self._preparation: Preparation | None = None
+        self._prepared: np.ndarray | None = None
 
-    def __call__(self, data: np.ndarray, handling: dict) -> tuple:
-        """``(prepared, preparation)`` of ``data`` with ``handling`` (contrast and background)."""
+    def _resolved(self, data, handling: dict) -> Preparation:
         if self._source is not data or self._handling != handling:
-            self._source, self._handling, self._prepared = None, None, None  # free the old one first
-            self._prepared = prepare(data, **handling)
+            self._source, self._handling, self._preparation, self._prepared = None, None, None, None  # free first
+            self._preparation = resolve_preparation(data, **handling)
             self._source, self._handling = data, dict(handling)
-        return self._prepared
+        return self._preparation
+
+    def __call__(self, data, handling: dict) -> tuple[np.ndarray, Preparation]:
+        """``(prepared, preparation)`` of ``data`` with ``handling`` (contrast and background)."""
+        preparation = self._resolved(data, handling)
+        if self._prepared is None:
+            self._prepared = preparation.apply(np.asarray(data) if is_lazy(data) else data)
+        return self._prepared, preparation
+
+    def sinogram(self, data, handling: dict, tilt_axis: str, index: int) -> tuple[np.ndarray, Preparation]:
+        """The prepared sinogram of slice ``index`` along the tilt axis, as a one-row series tilted about y
+        ``(n_angles, 1, detector)``: of the whole prepared series, or of a lazy input not prepared whole yet
+        the slice alone (the same numbers: the preparation acts on each value alone)."""
+        axis = _series_axis(tilt_axis)
+        preparation = self._resolved(data, handling)
+        if self._prepared is None and is_lazy(data):
+            return preparation.apply(np.asarray(np.moveaxis(data, axis, 1)[:, index:index + 1])), preparation
+        series, _ = self(data, handling)
+        return np.moveaxis(series, axis, 1)[:, index:index + 1], preparation
 
 
 def _reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: dict, angles, *,
@@ -536,16 +560,16 @@ def _reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: d
     reconstruction of the prepared series (the slab of slice ``first`` along the tilt axis, the one in
     view, solved ahead of the others), or with ``preview_slice`` of that slice along the tilt axis only
     (iterates ``(z, detector)``)."""
-    series, preparation = prepared(data, handling)
-    metadata["preparation"] = preparation.record()
     if preview_slice is None:  # as reconstruct_iter, its chunks advanced side by side on every core
+        series, preparation = prepared(data, handling)
+        metadata["preparation"] = preparation.record()
         plan = chunks.make_plan(series, angles, **_AS_PREPARED, **parameters)
         workers = _estimate.chunk_workers() if plan.projector.device.type == "cpu" else 1
         yield from chunks.stream(plan, workers=workers, first=first)
         return
     # the slice's sinogram as a one-row series tilted about y: its reconstruction is the slice (z, 1, detector)
-    axis = _series_axis(parameters.pop("tilt_axis"))
-    sinogram = np.moveaxis(series, axis, 1)[:, preview_slice:preview_slice + 1]
+    sinogram, preparation = prepared.sinogram(data, handling, parameters.pop("tilt_axis"), preview_slice)
+    metadata["preparation"] = preparation.record()
     for iterate in tomography.reconstruct_iter(sinogram, angles, tilt_axis="y", **_AS_PREPARED, **parameters):
         yield replace(iterate, x=iterate.x[:, 0])
 
@@ -579,6 +603,7 @@ def _alignment(series, angles, options: dict):
     """Worker generator: progress messages of :func:`~napari_invprob.tomography.alignment.align_iter`, then
     returns ``(aligned, last step)``: the series prepared, rotated and shifted by the last step."""
     step = None
+    series = np.asarray(series)  # a lazy input read here, in the worker
     for step in align_iter(series, angles, **options):
         yield f"{step.stage} {step.iteration}, shifts changed by {step.change:.2f} px RMS"
     return apply_alignment(series, step), step
