@@ -35,6 +35,35 @@ def test_reader_makes_a_tilt_series_layer(stack):
     assert kwargs["name"] == "tomo"
 
 
+def test_a_tiff_stack_with_angles_beside_it_opens_as_the_mrc_file_does(tmp_path):
+    """A file made like a real one (int16 with the unsigned offset, tilt axis x, 2° off the grid) saved as
+    TIFF with its .rawtlt: the TIFF reader makes the same tilt series layer as the MRC reader: angles,
+    the tilt axis estimated, the offset undone, scale (1, pixel, pixel) without a length unit on the
+    projections' axis."""
+    import tifffile
+    from _realistic_tilt_series import write_tilt_series
+
+    from napari_invprob.files.mrc import read_mrc
+    from napari_invprob.napari.tiff_reader import get_tiff_reader
+
+    made = write_tilt_series(tmp_path, n=64, n_angles=31, drift_rms=4.0)
+    tiff = tmp_path / "tiff" / "specimen.tif"
+    tiff.parent.mkdir()
+    tifffile.imwrite(tiff, read_mrc(made.path).data, imagej=True, resolution=(1 / 2.5, 1 / 2.5),
+                     metadata={"unit": "nm", "axes": "ZYX"})
+    (tiff.parent / "specimen.rawtlt").write_text(made.path.with_suffix(".rawtlt").read_text())
+    [(mrc_data, mrc_kwargs, _)] = get_reader(str(made.path))(str(made.path))
+    [(data, kwargs, layer_type)] = get_tiff_reader(str(tiff))(str(tiff))
+    assert layer_type == "image"
+    np.testing.assert_array_equal(data, mrc_data)
+    expected = {key: mrc_kwargs["metadata"][key] for key in ("angles", "tilt_axis", "tilt_axis_angle",
+                                                               "tilt_axis_source", "value_offset", "conventions")}
+    assert {key: kwargs["metadata"][key] for key in expected} == expected
+    assert expected["tilt_axis"] == "x" and expected["tilt_axis_source"] == "estimated"
+    assert kwargs["metadata"]["angle_source"] == "specimen.rawtlt"
+    assert kwargs["scale"] == pytest.approx((1.0, 25.0, 25.0)) and "units" not in kwargs  # 2.5 nm in Å
+
+
 def test_reader_opens_a_volume_without_angles(tmp_path):
     path = tmp_path / "vol.rec"
     mrcfile.write(path, np.zeros((4, 5, 6), np.float32), voxel_size=(1.5, 2.0, 2.5))  # (x, y, z)

@@ -63,38 +63,61 @@ def read_mrc_layers(path) -> list[tuple]:
     metadata = {"source_path": str(path.resolve()), "pixel_size": None}
     angles, source, mdoc = None, None, None
     if data.ndim == 3:
-        try:
-            found = find_angles(path)
-        except (ValueError, OSError) as error:  # a sidecar that cannot be read: the stack still opens
-            warnings.warn(f"{error}; opened without angles", stacklevel=2)
-            found = None
-        if found is not None:
-            angles, source, mdoc = found
-        elif mrc.tilt_angles is not None:
-            angles, source = mrc.tilt_angles, "FEI extended header"
-        if angles is not None and angles.shape[0] != data.shape[0]:
-            warnings.warn(
-                f"{source} lists {angles.shape[0]} angles but {path.name} holds {data.shape[0]} "
-                "projections; opened without angles",
-                stacklevel=2,
-            )
-            angles = None
+        header = None if mrc.tilt_angles is None else (mrc.tilt_angles, "FEI extended header")
+        angles, source, mdoc = tilt_angles_of(path, data.shape[0], header)
     if mrc.voxel_size is not None:
         metadata["pixel_size"] = mrc.voxel_size[2]
     elif mdoc is not None:
         metadata["pixel_size"] = mdoc.pixel_size
-    pixel = metadata["pixel_size"] or 1.0
     if angles is not None:
         file_axis = mdoc.tilt_axis_angle if mdoc is not None and mdoc.tilt_axis_angle is not None else mrc.tilt_axis_angle
-        series = tilt_series_with_conventions(data, angles, metadata["pixel_size"], source, file_axis_angle=file_axis)
-        data = series.data
-        metadata.update(angles=[float(a) for a in angles], angle_source=source, tilt_axis=series.tilt_axis,
-                        tilt_axis_angle=series.tilt_axis_angle, tilt_axis_source=series.tilt_axis_source,
-                        tilt_axis_uncertainty=series.tilt_axis_uncertainty, value_offset=series.value_offset, conventions=series.conventions())
-        scale = (1.0, pixel, pixel)
+        data, scale = as_tilt_series(data, angles, source, file_axis, metadata)
     elif mrc.voxel_size is not None:
         scale = mrc.voxel_size[-data.ndim :]
     else:
-        scale = (pixel,) * data.ndim
+        scale = (metadata["pixel_size"] or 1.0,) * data.ndim
     kwargs = {"name": path.stem, "scale": tuple(float(s) for s in scale), "metadata": metadata}
     return [(np.asarray(data), kwargs, "image")]
+
+
+def tilt_angles_of(path: Path, n_sections: int, header: tuple | None = None) -> tuple:
+    """The tilt angles of a stack of ``n_sections`` at ``path``: from a sidecar beside it (``.rawtlt``/``.tlt``
+    or a SerialEM ``.mdoc``, :func:`~napari_invprob.files.find_angles`), else from the file's ``header``
+    (``(angles, source)``), when they number ``n_sections``.
+
+    Returns
+    -------
+    tuple
+        ``(angles, source, mdoc)``; angles and source None when there are none or their count differs (a
+        sidecar that cannot be read or a count that differs is said in a warning: the stack still opens).
+    """
+    try:
+        found = find_angles(path)
+    except (ValueError, OSError) as error:
+        warnings.warn(f"{error}; opened without angles", stacklevel=3)
+        found = None
+    angles, source, mdoc = found if found is not None else (*(header or (None, None)), None)
+    if angles is not None and angles.shape[0] != n_sections:
+        warnings.warn(f"{source} lists {angles.shape[0]} angles but {path.name} holds {n_sections} projections; "
+                      "opened without angles", stacklevel=3)
+        return None, None, mdoc
+    return angles, source, mdoc
+
+
+def as_tilt_series(data, angles, source: str, file_axis_angle, metadata: dict) -> tuple:
+    """A stack with its tilt angles as a tilt series layer: its conventions resolved as
+    :func:`napari_invprob.io.read_tilt_series` resolves them (the same code), recorded in ``metadata``
+    (which holds ``pixel_size``, Å or None).
+
+    Returns
+    -------
+    tuple
+        ``(data, scale)``: the stack with its storage offset undone, and ``(1, pixel, pixel)``.
+    """
+    series = tilt_series_with_conventions(data, angles, metadata["pixel_size"], source, file_axis_angle=file_axis_angle)
+    metadata.update(angles=[float(a) for a in angles], angle_source=source, tilt_axis=series.tilt_axis,
+                    tilt_axis_angle=series.tilt_axis_angle, tilt_axis_source=series.tilt_axis_source,
+                    tilt_axis_uncertainty=series.tilt_axis_uncertainty, value_offset=series.value_offset,
+                    conventions=series.conventions())
+    pixel = metadata["pixel_size"] or 1.0
+    return series.data, (1.0, pixel, pixel)

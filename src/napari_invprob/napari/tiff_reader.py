@@ -5,7 +5,8 @@ for ImageJ and OME-TIFF files alike), so an anisotropic z-stack is shown squashe
 not know its sampling. This reader makes the file's sizes the layer's ``scale`` in ångström (the unit
 of every layer and file of this package, as for MRC) with napari ``units`` set, records them as the
 file gave them in ``metadata``, and splits a ``C`` axis into one layer per channel (up to
-:data:`MAX_CHANNEL_LAYERS`; more channels stay one layer with a channel axis).
+:data:`MAX_CHANNEL_LAYERS`; more channels stay one layer with a channel axis). A stack with tilt angles
+beside it (``.rawtlt``, ``.tlt`` or ``.mdoc``) opens as a tilt series, as from an MRC file.
 
 ``get_tiff_reader`` never raises: it returns None for anything it cannot open, warning with the reason for
 TIFF-named files.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ..files import TIFF_SUFFIXES
 from ..files.tiff import ANGSTROM_PER_UNIT, SPATIAL_AXES, check_tiff, read_tiff
-from .reader import one_file_reader
+from .reader import as_tilt_series, one_file_reader, tilt_angles_of
 
 #: Up to this many channels become one layer each; more (a 1000-channel file opened as 1000 layers
 #: did not finish in 120 s) stay one layer with the channel as an axis.
@@ -68,7 +69,10 @@ def read_tiff_layers(path) -> list[tuple]:
         kwargs["units"] = tuple("angstrom" if size else "pixel" for _, size in layer_axes)
     if channel_axis is None:
         kwargs["metadata"] = base
-        return [(image.data, kwargs, "image")]
+        data = image.data
+        if data.ndim == 3 and "S" not in image.axes:
+            data = _as_tilt_series_if_angled(path, data, kwargs)
+        return [(data, kwargs, "image")]
     wavelengths = image.emission_wavelengths or (None,) * image.data.shape[channel_axis]
     kwargs["metadata"] = [
         {**base, "channel": index, **({} if wavelength is None else {"emission_wavelength": wavelength})}
@@ -78,3 +82,19 @@ def read_tiff_layers(path) -> list[tuple]:
     kwargs["channel_axis"] = channel_axis
     return [(image.data, kwargs, "image")]
 
+
+def _as_tilt_series_if_angled(path: Path, data, kwargs: dict):
+    """A stack with tilt angles beside it (a ``.rawtlt``/``.tlt`` or SerialEM ``.mdoc`` sidecar, one angle
+    per section) made a tilt series as the MRC reader makes one (conventions resolved, offset undone,
+    ``scale`` ``(1, pixel, pixel)``); else ``data`` as it is."""
+    angles, source, mdoc = tilt_angles_of(path, data.shape[0])
+    if angles is None:
+        return data
+    metadata = kwargs["metadata"]
+    if metadata["pixel_size"] is None and mdoc is not None:
+        metadata["pixel_size"] = mdoc.pixel_size
+    file_axis = None if mdoc is None else mdoc.tilt_axis_angle
+    data, scale = as_tilt_series(data, angles, source, file_axis, metadata)
+    kwargs["scale"] = scale
+    kwargs.pop("units", None)  # the projections' axis is not a length: sizes in Å, as for an MRC tilt series
+    return data
