@@ -153,6 +153,36 @@ def test_run_shows_the_slice_in_view_solved_first(make_napari_viewer, qtbot, err
     np.testing.assert_allclose(final, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+def test_a_series_that_records_no_tilt_axis_is_checked_against_its_projections(make_napari_viewer, qtbot, errors,
+                                                                              monkeypatch):
+    """A tilt series added from the console (angles only, tilted about x): *Run* about y (the control's
+    default) estimates the axis as the readers do and warns, once, that the projections' axis is x; the
+    estimate is recorded in the result; the same series about x gets no warning."""
+    from napari_invprob.napari.widgets import _base
+
+    warned: list[str] = []
+    monkeypatch.setattr(_base, "show_warning", warned.append)
+    viewer = make_napari_viewer()
+    blobs = _add_blob_series(viewer)
+    layer = viewer.add_image(np.array(blobs.data), name="console", metadata={"angles": blobs.metadata["angles"]})
+    tomo = dock(viewer, "Tomography")
+    tomo.input.value = layer
+    assert tomo.tilt_axis.value == "y"
+    tomo.n_iter.value = 5
+    for _ in range(2):
+        tomo.run()
+        wait_until_done(qtbot, tomo)
+    assert not errors and len(warned) == 1, warned
+    assert "'console' records no tilt axis" in warned[0] and "lies along x" in warned[0] and "Pick tilt axis x" in warned[0]
+    assert viewer.layers["console (sirt)"].metadata["tilt_axis_estimate"].endswith("(on the x grid)")
+    other = viewer.add_image(np.array(blobs.data), name="other", metadata={"angles": blobs.metadata["angles"]})
+    tomo.input.value = other
+    tomo.tilt_axis.value = "x"
+    tomo.run()
+    wait_until_done(qtbot, tomo)
+    assert len(warned) == 1 and "on the x grid" in viewer.layers["other (sirt)"].metadata["tilt_axis_estimate"]
+
+
 def test_open_align_run_on_a_realistic_file(make_napari_viewer, qtbot, errors, infos, realistic_file):
     from napari_invprob import align, reconstruct
     from napari_invprob.io import read_tilt_series

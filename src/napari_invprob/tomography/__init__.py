@@ -25,6 +25,7 @@ from .._shared.lazy import lazy_exports
 _LAZY = {
     "TiltSeries": ".files",
     "read_tilt_series": ".files",
+    "estimate_stack_tilt_axis": ".files",
     "estimate_tilt_axis": ".tilt_axis",
     "estimate_tilt_axis_with_uncertainty": ".tilt_axis",
     "TiltAxisEstimate": ".tilt_axis",

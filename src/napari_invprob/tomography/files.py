@@ -210,7 +210,7 @@ def tilt_series_with_conventions(data, angles, pixel_size, angle_source, *, tilt
     elif data.ndim == 2 or data.shape[0] < 3 or min(data.shape[1:]) < MIN_ESTIMATION_SIZE:
         angle, origin = 0.0, "default"
     else:
-        estimate = _estimated_axis(data, angles, offset if lazy else 0.0)
+        estimate = estimate_stack_tilt_axis(data, angles, offset=offset if lazy else 0.0)
         angle, origin, uncertainty = estimate.angle, "estimated", estimate.uncertainty
     axis = tilt_axis if tilt_axis in TILT_AXES else ("y" if abs(angle) < 45.0 else "x")
     return TiltSeries(data=data, angles=angles, pixel_size=pixel_size, angle_source=angle_source,
@@ -219,15 +219,34 @@ def tilt_series_with_conventions(data, angles, pixel_size, angle_source, *, tilt
                       tilt_axis_uncertainty=uncertainty if origin == "estimated" else 0.0)
 
 
-def _estimated_axis(data, angles, offset: float = 0.0) -> TiltAxisEstimate:
-    """The tilt axis, estimated from the projections (``offset`` added: a lazy stack's storage offset)
-    made line integrals (binned for speed: the estimate bins them anyway), so that a background or
-    bright-field contrast does not bias it."""
+def estimate_stack_tilt_axis(data, angles, *, offset: float | None = None) -> TiltAxisEstimate:
+    """The tilt axis of a stack as stored, as the readers estimate it: from its projections made line
+    integrals (binned to :data:`ESTIMATION_SIZE` first, as the estimate would bin them anyway), so that a
+    background or bright-field contrast does not bias it.
+
+    Parameters
+    ----------
+    data : numpy.ndarray or dask.array.Array
+        ``(n_angles, rows, cols)``, at least 3 projections; a lazy stack is read a block of whole
+        projections at a time (at most :data:`BINNING_BLOCK_BYTES`), never held whole.
+    angles : array-like
+        Degrees, one per projection.
+    offset : float, optional
+        Added to the values first: unsigned counts stored in int16 (by default found as
+        :func:`~napari_invprob.tomography.preparation.storage_offset` finds it).
+
+    Returns
+    -------
+    TiltAxisEstimate
+    """
+    offset = storage_offset(data) if offset is None else offset
     factor = max(1, int(np.ceil(max(data.shape[1:]) / ESTIMATION_SIZE)))
     if isinstance(data, np.ndarray):
         small = bin_series(data, factor) if factor > 1 else data
     else:  # lazy: never held whole
-        small = _binned_in_blocks(data, factor) + np.float32(offset)
+        small = _binned_in_blocks(data, factor)
+    if offset:
+        small = small + np.float32(offset)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreparationWarning)  # only estimating here; the solvers warn
         lines, _ = prepare(small)

@@ -14,6 +14,7 @@ does, the slab of the slice in view first, and the result layer fills in as slab
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
@@ -34,8 +35,10 @@ from ...tomography import reconstruct as tomography
 from ...tomography.alignment import METHODS as ALIGNMENT_METHODS
 from ...tomography.alignment import align_iter, apply_alignment
 from ...tomography.cross_validation import cross_validate_iter
+from ...tomography.files import MIN_ESTIMATION_SIZE, estimate_stack_tilt_axis
 from ...tomography.methods import run_cost
 from ...tomography.preparation import CONTRASTS, Preparation, resolve_preparation
+from ...tomography.tilt_axis import TiltAxisEstimate
 from . import _estimate
 from ._base import Plan, SolverWidget, check_fits, is_lazy, level0
 from ._controls import layer_picker
@@ -288,6 +291,7 @@ class TomographyWidget(SolverWidget):
         }
         if "preparation" in layer.metadata:  # the input was prepared already (e.g. aligned)
             metadata["input_preparation"] = layer.metadata["preparation"]
+        check_axis = data.ndim == 3 and "tilt_axis" not in layer.metadata  # not from a reader, Align or Simulate
         axis = _series_axis(tilt_axis)
         slice_pixels = shape[-1] * shape[-1] if data.ndim == 2 else shape[0] * data.shape[3 - axis]
         n_slices = 1 if data.ndim == 2 else data.shape[axis]
@@ -321,8 +325,8 @@ class TomographyWidget(SolverWidget):
                 metadata.update(engine="slabs", slabs=forecast.n_slabs, slab_slices=forecast.slab_slices)
                 return Plan(
                     iterates=partial(_slab_reconstruction, self._prepared, data, self._handling(), metadata, angles,
-                                     workers=forecast.workers, first=int(self.preview_slice.value), x0=x0,
-                                     **parameters),
+                                     workers=forecast.workers, first=int(self.preview_slice.value),
+                                     check_axis=check_axis, x0=x0, **parameters),
                     name=name, shape=shape, metadata=metadata, estimate=forecast.slabs, n_iter=forecast.n_slabs,
                     reference=reference, layer_kwargs=layer_kwargs, unit="slab", in_place=True,
                 )
@@ -335,7 +339,7 @@ class TomographyWidget(SolverWidget):
         in_view = int(self.preview_slice.value) if data.ndim == 3 and index is None else None
         return Plan(
             iterates=partial(_reconstruction, self._prepared, data, self._handling(), metadata, angles,
-                             preview_slice=index, first=in_view, x0=x0, **parameters),
+                             preview_slice=index, first=in_view, check_axis=check_axis, x0=x0, **parameters),
             name=name, shape=shape, metadata=metadata, estimate=estimate, n_iter=parameters["n_iter"],
             reference=reference, layer_kwargs=layer_kwargs,
         )
@@ -527,6 +531,16 @@ class _PreparedSeries:
         self._handling: dict | None = None
         self._preparation: Preparation | None = None
         self._prepared: np.ndarray | None = None
+        self._axis: tuple | None = None  # (data, angles, TiltAxisEstimate)
+
+    def axis_estimate(self, data, angles) -> tuple[TiltAxisEstimate, bool]:
+        """The tilt axis of ``data`` as the readers estimate it (:func:`~napari_invprob.tomography.files.
+        estimate_stack_tilt_axis`), and whether it was estimated now (not kept from an earlier call)."""
+        angles = np.asarray(angles, dtype=np.float64)
+        if self._axis is not None and self._axis[0] is data and np.array_equal(self._axis[1], angles):
+            return self._axis[2], False
+        self._axis = (data, angles, estimate_stack_tilt_axis(data, angles))
+        return self._axis[2], True
 
     def _resolved(self, data, handling: dict) -> Preparation:
         if self._source is not data or self._handling != handling:
@@ -555,11 +569,14 @@ class _PreparedSeries:
 
 
 def _reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: dict, angles, *,
-                    preview_slice: int | None = None, first: int | None = None, **parameters):
+                    preview_slice: int | None = None, first: int | None = None, check_axis: bool = False,
+                    **parameters):
     """Worker generator: prepare ``data`` (once), record the preparation in ``metadata``, then stream the
     reconstruction of the prepared series (the slab of slice ``first`` along the tilt axis, the one in
     view, solved ahead of the others), or with ``preview_slice`` of that slice along the tilt axis only
-    (iterates ``(z, detector)``)."""
+    (iterates ``(z, detector)``); with ``check_axis``, :func:`_check_tilt_axis` first."""
+    if check_axis:
+        _check_tilt_axis(prepared, data, angles, parameters["tilt_axis"], metadata)
     if preview_slice is None:  # as reconstruct_iter, its chunks advanced side by side on every core
         series, preparation = prepared(data, handling)
         metadata["preparation"] = preparation.record()
@@ -583,13 +600,15 @@ def _slab_progress(plan: Plan, done: int) -> str:
 
 
 def _slab_reconstruction(prepared: _PreparedSeries, data, handling: dict, metadata: dict, angles, *, workers: int,
-                         first: int, **parameters) -> Iterator[Iterate]:
+                         first: int, check_axis: bool = False, **parameters) -> Iterator[Iterate]:
     """Worker generator: prepare ``data`` (once), record the preparation in ``metadata``, then solve
     the prepared series slab by slab as :func:`~napari_invprob.reconstruct` does
     (:func:`~napari_invprob.tomography.chunks.solve_in_chunks_iter`, ``workers`` slabs at once on a
     CPU), the slab of slice ``first`` (the one in view) first: iterates whose ``iteration`` counts
     the slabs done and whose ``x`` is the volume, filled in place. Closing it stops the running slabs
-    after their current iteration."""
+    after their current iteration. With ``check_axis``, :func:`_check_tilt_axis` first."""
+    if check_axis:
+        _check_tilt_axis(prepared, data, angles, parameters["tilt_axis"], metadata)
     series, preparation = prepared(data, handling)
     metadata["preparation"] = preparation.record()
     plan = chunks.make_plan(series, angles, **_AS_PREPARED, **parameters)
@@ -597,6 +616,25 @@ def _slab_reconstruction(prepared: _PreparedSeries, data, handling: dict, metada
     with closing(chunks.solve_in_chunks_iter(plan, workers=workers, first=first)) as progress:
         for step in progress:
             yield Iterate(step.chunks_done, torch.from_numpy(step.output), None, None, step.elapsed)
+
+
+def _check_tilt_axis(prepared: _PreparedSeries, data, angles, tilt_axis: str, metadata: dict) -> None:
+    """For an input that records no tilt axis: estimate it from the projections (once per input, as the
+    readers do), record it in ``metadata`` and warn when it is not the chosen axis, or lies off the grid."""
+    if data.shape[0] < 3 or min(data.shape[1:]) < MIN_ESTIMATION_SIZE:
+        return  # too small to tell, as for the readers
+    estimate, new = prepared.axis_estimate(data, angles)
+    metadata["tilt_axis_estimate"] = estimate.summary()
+    if not new:
+        return
+    name = metadata["source_layer"]
+    if estimate.grid_axis != tilt_axis:
+        warnings.warn(f"{name!r} records no tilt axis, and its projections' lies along {estimate.grid_axis} "
+                      f"({estimate.summary()}), not {tilt_axis} as chosen: a reconstruction about the wrong axis "
+                      f"smears every feature into arcs. Pick tilt axis {estimate.grid_axis}", stacklevel=2)
+    elif not estimate.on_grid:
+        warnings.warn(f"{name!r} records no tilt axis, and its projections' is {abs(estimate.off_grid):.1f}° off "
+                      f"the grid ({estimate.summary()}): Align rotates the projections onto it", stacklevel=2)
 
 
 def _alignment(series, angles, options: dict):
