@@ -97,6 +97,9 @@ def test_run_on_a_layer_bigger_than_memory_refuses_naming_the_command(zarr_layer
     _, tomography = viewer.window.add_plugin_dock_widget("napari-invprob", "Tomography")
     tomography.input.value = layer
     assert tomography.run() is None and "napari-invprob reconstruct" in errors[-1]
+    tomography.fourier_layer.value = layer
+    assert tomography.fourier_view() is None and "no power spectrum of it here" in errors[-1]
+    assert len(viewer.layers) == count
 
 
 @pytest.fixture

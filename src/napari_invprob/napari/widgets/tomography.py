@@ -500,7 +500,11 @@ class TomographyWidget(SolverWidget):
             self._viewer.add_image(spectrum, name=name, colormap="magma", metadata=metadata)
 
         data = level0(layer)  # an OME-Zarr layer's level 0, read in the worker
-        check_fits(layer, data, self._too_big)
+        try:
+            check_fits(layer, data, lambda message: f"{message}: no power spectrum of it here")
+        except ValueError as exc:
+            self._notify_error(exc)
+            return None
         return self._start_task(_power_spectrum, (data, bool(layer.rgb)), add_spectrum, "power spectrum")
 
 
