@@ -122,7 +122,8 @@ def test_run_shows_the_slice_in_view_solved_first(make_napari_viewer, qtbot, err
     from napari_invprob import reconstruct
 
     monkeypatch.setattr(chunks, "MAX_CHUNK_ELEMENTS", 8 * 48 * 48)  # six slabs of 8 slices along x
-    lead_rows = gate_the_lead(monkeypatch)  # the other slabs wait after iteration 1 until the lead is done
+    # the other slabs wait after iteration 1 until the lead is done, then take 20 ms an iteration: frames between
+    lead_rows = gate_the_lead(monkeypatch, delay=0.02)
     shown = []
     frame_shown = tomography.TomographyWidget._frame_shown
 
