@@ -114,12 +114,17 @@ def test_a_stop_event_ends_the_generator_and_keeps_the_finished_chunks(small_chu
     np.testing.assert_array_equal(kept.output[..., finished], full[..., finished])
 
 
-def test_an_error_in_a_chunk_ends_the_generator_with_it(small_chunks, monkeypatch):
+@pytest.fixture
+def failing_sirt(monkeypatch):
+    """SIRT whose solver fails at its first iterate."""
     def failing(problem, **kwargs):
         raise RuntimeError("solver failed")
         yield  # a generator, as solvers are
 
     monkeypatch.setitem(METHODS, "sirt", replace(METHODS["sirt"], solver=failing))
+
+
+def test_an_error_in_a_chunk_ends_the_generator_with_it(small_chunks, failing_sirt):
     with pytest.raises(RuntimeError, match="solver failed"):
         list(chunks.solve_in_chunks_iter(_plan(_series()), workers=2))
 
@@ -211,12 +216,7 @@ def test_closing_a_stream_with_a_lead_stops_it_and_restores_the_threads(lockstep
     assert torch.get_num_threads() == threads
 
 
-def test_an_error_in_the_lead_or_the_others_ends_the_stream_with_it(lockstep_chunks, monkeypatch):
-    def failing(problem, **kwargs):
-        raise RuntimeError("solver failed")
-        yield  # a generator, as solvers are
-
-    monkeypatch.setitem(METHODS, "sirt", replace(METHODS["sirt"], solver=failing))
+def test_an_error_in_the_lead_or_the_others_ends_the_stream_with_it(lockstep_chunks, failing_sirt):
     with pytest.raises(RuntimeError, match="solver failed"):
         list(chunks.stream(_plan(_series()), workers=2, first=14))
 

@@ -37,11 +37,18 @@ def zarr_layer(make_napari_viewer, tmp_path):
     z, y, x = np.indices((40, 64, 64), dtype=np.float32)
     stack = 10.0 + 200.0 * np.exp(-((z - 20) ** 2 / 8 + (y - 30) ** 2 / 20 + (x - 34) ** 2 / 20))
     stack = rng.poisson(stack).astype(np.float32)
-    path = ngff.write_zarr(tmp_path / "cells.zarr", stack, axes="ZYX", voxel_size=(2e4, 6500.0, 6500.0), unit="µm",
-                           chunks=(8, 32, 32), levels=2)
-    viewer = make_napari_viewer()
-    (layer,) = viewer.open(str(path), plugin="napari-ome-zarr")
+    path = tmp_path / "cells.zarr"
+    viewer, layer = opened_as_ome_zarr(make_napari_viewer(), path, stack, voxel_size=(2e4, 6500.0, 6500.0), unit="µm",
+                                       chunks=(8, 32, 32))
     return viewer, layer, stack, path
+
+
+def opened_as_ome_zarr(viewer, path, array, **write):
+    """``array`` written to ``path`` as a 2-level ZYX OME-Zarr (``write``: its sizes, unit and chunks) and
+    opened in ``viewer`` by napari-ome-zarr: ``(viewer, layer)``."""
+    ngff.write_zarr(path, array, axes="ZYX", levels=2, **write)
+    (layer,) = viewer.open(str(path), plugin="napari-ome-zarr")
+    return viewer, layer
 
 
 def test_a_napari_ome_zarr_layer_runs_with_its_scale(zarr_layer, qtbot, errors):
@@ -111,10 +118,8 @@ def zarr_series(make_napari_viewer, tmp_path):
     angles = np.linspace(-60.0, 60.0, 21)
     series = blob_tilt_series(random_blobs(48, 10, seed=3), 48, angles).transpose(0, 2, 1)  # tilt axis y → x
     series = np.ascontiguousarray(series + 0.3 * series.max())
-    path = ngff.write_zarr(tmp_path / "series.zarr", series, axes="ZYX", voxel_size=(2.5, 2.5, 2.5), unit="nm",
-                           chunks=(21, 48, 4), levels=2)
-    viewer = make_napari_viewer()
-    (layer,) = viewer.open(str(path), plugin="napari-ome-zarr")
+    viewer, layer = opened_as_ome_zarr(make_napari_viewer(), tmp_path / "series.zarr", series,
+                                       voxel_size=(2.5, 2.5, 2.5), unit="nm", chunks=(21, 48, 4))
     return viewer, layer, series, angles
 
 
