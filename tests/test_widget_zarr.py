@@ -6,28 +6,17 @@ level 0 around the view; Run on a layer larger than the memory refuses and names
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
+from test_widgets import SCREENSHOT_DIR, errors  # noqa: F401 - errors: a fixture
 
 from napari_invprob import psf as psf_models
 from napari_invprob.deconvolution.deconvolve import deconvolve
 from napari_invprob.files import zarr as ngff
-from napari_invprob.napari.widgets import _base, _estimate
+from napari_invprob.napari.widgets import _estimate
 
 pytestmark = pytest.mark.gui
 pytest.importorskip("napari_ome_zarr")
-
-SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "napari-invprob-test-screenshots"
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(_base, "show_error", shown.append)
-    return shown
 
 
 @pytest.fixture
