@@ -137,6 +137,7 @@ def test_tomography_on_a_zarr_series_previews_a_slice_without_reading_the_rest(z
     qtbot.waitUntil(lambda: not tomo.runner.running, timeout=60_000)
     assert not errors
     volume = viewer.layers["series (sirt)"]
+    assert volume.units == layer.units  # the file's length unit, so napari mixes no units
     assert volume.metadata["preparation"] == preview.metadata["preparation"]
     np.testing.assert_allclose(preview.data, volume.data[:, :, 17], rtol=1e-4, atol=1e-4 * np.abs(volume.data).max())
     expected = reconstruct(series, angles, method="sirt", n_iter=20, tilt_axis="x")

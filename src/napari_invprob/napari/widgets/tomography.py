@@ -310,13 +310,15 @@ class TomographyWidget(SolverWidget):
         # the result's pixels are the detector's (z too): it overlays the projections at the file's pixel size
         detector = float(layer.scale[-1] if data.ndim == 2 or tilt_axis == "y" else layer.scale[-2])
         scale = (detector, *map(float, layer.scale[1:])) if len(shape) == 3 else (detector, detector)
+        along = layer.units[-1] if data.ndim == 2 or tilt_axis == "y" else layer.units[-2]
+        units = (along, *layer.units[1:]) if len(shape) == 3 else (along, along)  # as the scale: no napari warning
         reference = None if index is not None else self._reference(shape, None)
         metadata["reference_layer"] = None if reference is None else self.reference.value.name
         x0 = self._warm_start(name, shape, matching) if warm_start else None
         metadata["warm_start"] = x0 is not None
         if x0 is not None and index is not None:
             x0 = x0[:, None]  # the preview's layout, (z, 1, detector)
-        layer_kwargs = {"colormap": "gray", "scale": scale}
+        layer_kwargs = {"colormap": "gray", "scale": scale, "units": units}
         if data.ndim == 3 and index is None:
             forecast = _estimate.tomography_forecast(len(angles), *data.shape[1:], method, parameters["n_iter"],
                                                      tilt_axis=tilt_axis, thickness=thickness,
@@ -419,7 +421,7 @@ class TomographyWidget(SolverWidget):
                 metadata.update(tilt_axis_angle=float(file_angle) - step.rotation,
                                 tilt_axis_source=layer.metadata.get("tilt_axis_source"))
             added = self._viewer.add_image(aligned, name=f"{layer.name} (aligned)", metadata=metadata,
-                                           scale=layer.scale, colormap="gray")
+                                           scale=layer.scale, units=layer.units, colormap="gray")
             show_at(self._viewer, added, (middle_projection(angles), None, None))
             show_info(f"{self.title}: aligned {layer.name!r}: {step.preparation.describe()}; {axis}; "
                       f"drift up to {np.abs(step.shifts).max():.1f} pixels")
